@@ -1,0 +1,3 @@
+from pyhotfix.cli import main
+
+main()

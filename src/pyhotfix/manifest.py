@@ -1,0 +1,310 @@
+"""hotfixes.toml: what to hotfix. Loading validates strictly; editing (for `add`) keeps the user's format."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import tomlkit
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from pyhotfix.errors import ManifestError, UsageError
+
+MANIFEST_NAME = "hotfixes.toml"
+DEFAULT_INDEX = "hotfix-index"
+DEFAULT_LABEL = "hotfix"
+
+_SETTINGS_KEYS = {"upstream", "index", "label"}
+_HOTFIX_KEYS = {"version", "patches", "reason"}
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
+_LABEL = re.compile(r"^[a-z][a-z0-9]*$")
+
+
+@dataclass(frozen=True)
+class FilePatch:
+    path: str  # as written, relative to the manifest's directory
+
+
+@dataclass(frozen=True)
+class UrlPatch:
+    url: str
+    sha256: str
+
+
+@dataclass(frozen=True)
+class GitPatch:
+    repo: str  # a local path (relative to the manifest's directory) or a git URL
+    commit: str
+
+
+PatchSource = FilePatch | UrlPatch | GitPatch
+
+
+@dataclass(frozen=True)
+class Settings:
+    upstream: str | None  # None: pip's configured index, else PyPI (resolved by `upstream`)
+    index: str  # as written; a directory relative to the manifest, or a URL
+    label: str
+
+
+@dataclass(frozen=True)
+class HotfixSpec:
+    name: str  # canonical (PEP 503) name
+    version: str  # the exact upstream release being fixed
+    patches: tuple[PatchSource, ...]
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class Manifest:
+    path: Path
+    settings: Settings
+    hotfixes: tuple[HotfixSpec, ...]
+
+    @property
+    def directory(self) -> Path:
+        return self.path.parent
+
+    def get(self, name: str) -> HotfixSpec:
+        wanted = canonicalize_name(name)
+        for spec in self.hotfixes:
+            if spec.name == wanted:
+                return spec
+        known = ", ".join(s.name for s in self.hotfixes) or "none"
+        raise UsageError(
+            f"{self.path} has no hotfix named {name!r} (hotfixes: {known}). "
+            f"Add one with `pyhotfix add {name}==VERSION --patch FILE`."
+        )
+
+
+def find_manifest(start: Path) -> Path:
+    """hotfixes.toml in `start` or the nearest parent directory."""
+    for directory in (start, *start.parents):
+        candidate = directory / MANIFEST_NAME
+        if candidate.is_file():
+            return candidate
+    raise UsageError(
+        f"No {MANIFEST_NAME} found in {start} or any parent directory. Create one with "
+        f"`pyhotfix add NAME==VERSION --patch FILE`, or pass -m/--manifest PATH."
+    )
+
+
+def load_manifest(path: Path) -> Manifest:
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ManifestError(f"Cannot read the manifest {path}: {exc.strerror}.") from exc
+    return parse_manifest(text, path)
+
+
+def parse_manifest(text: str, path: Path) -> Manifest:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ManifestError(f"{path} is not valid TOML: {exc}. Fix the syntax and run again.") from exc
+    where = _Locator(text, path)
+    for key in data:
+        if key not in ("settings", "hotfix"):
+            raise where.error(None, key, "is not a known table (expected [settings] and [hotfix.NAME])")
+    settings = _parse_settings(data.get("settings", {}), where)
+    hotfix_tables = data.get("hotfix", {})
+    if not isinstance(hotfix_tables, dict):
+        raise where.error(None, "hotfix", "must be a table of [hotfix.NAME] tables")
+    hotfixes: list[HotfixSpec] = []
+    seen: dict[str, str] = {}
+    for written_name, table in hotfix_tables.items():
+        name = canonicalize_name(written_name)
+        if name in seen:
+            raise where.error(
+                f"hotfix.{written_name}",
+                None,
+                f"names the same project as [hotfix.{seen[name]}] ({name}); keep one of them",
+            )
+        seen[name] = written_name
+        hotfixes.append(_parse_hotfix(written_name, table, where))
+    return Manifest(path=path, settings=settings, hotfixes=tuple(hotfixes))
+
+
+def _parse_settings(table: Any, where: _Locator) -> Settings:
+    if not isinstance(table, dict):
+        raise where.error(None, "settings", "must be a table")
+    for key in table:
+        if key not in _SETTINGS_KEYS:
+            raise where.error("settings", key, f"is not a known key (known: {', '.join(sorted(_SETTINGS_KEYS))})")
+    for key in _SETTINGS_KEYS & table.keys():
+        if not isinstance(table[key], str) or not table[key]:
+            raise where.error("settings", key, "must be a non-empty string")
+    label = table.get("label", DEFAULT_LABEL)
+    if not _LABEL.match(label):
+        raise where.error(
+            "settings", "label", f"is {label!r}; it must be lowercase letters and digits, starting with a letter"
+        )
+    upstream = table.get("upstream")
+    if upstream is not None and not upstream.startswith(("http://", "https://", "file://")):
+        raise where.error("settings", "upstream", f"is {upstream!r}; it must be an http(s):// or file:// URL")
+    return Settings(upstream=upstream, index=table.get("index", DEFAULT_INDEX), label=label)
+
+
+def _parse_hotfix(written_name: str, table: Any, where: _Locator) -> HotfixSpec:
+    section = f"hotfix.{written_name}"
+    if not isinstance(table, dict):
+        raise where.error(None, section, "must be a table")
+    for key in table:
+        if key not in _HOTFIX_KEYS:
+            raise where.error(section, key, f"is not a known key (known: {', '.join(sorted(_HOTFIX_KEYS))})")
+    if "version" not in table:
+        raise where.error(section, None, 'has no version; add version = "X.Y.Z", the upstream release to fix')
+    version = table["version"]
+    if not isinstance(version, str):
+        raise where.error(section, "version", "must be a string")
+    _check_exact_version(version, lambda msg: where.error(section, "version", msg))
+    patches = table.get("patches", [])
+    if not isinstance(patches, list) or not patches:
+        raise where.error(section, "patches", "must be a non-empty list of patch files, {url, sha256} or {git, commit}")
+    reason = table.get("reason")
+    if reason is not None and not isinstance(reason, str):
+        raise where.error(section, "reason", "must be a string")
+    parsed = tuple(_parse_patch(p, i, section, where) for i, p in enumerate(patches))
+    return HotfixSpec(name=canonicalize_name(written_name), version=version, patches=parsed, reason=reason)
+
+
+def _check_exact_version(version: str, error: Any) -> None:
+    try:
+        parsed = Version(version)
+    except InvalidVersion:
+        raise error(f"is {version!r}, not a version; give the exact upstream release, e.g. \"0.4.3\"") from None
+    if parsed.local is not None:
+        raise error(f"is {version!r}; give the upstream release without a local part (+...)")
+
+
+def _parse_patch(item: Any, index: int, section: str, where: _Locator) -> PatchSource:
+    key = f"patches[{index}]"
+    if isinstance(item, str):
+        if item.startswith(("http://", "https://")):
+            raise where.error(section, key, f'is a URL; pin it as {{ url = "{item}", sha256 = "<hex>" }}')
+        return FilePatch(path=item)
+    if not isinstance(item, dict):
+        raise where.error(section, key, "must be a path, { url, sha256 } or { git, commit }")
+    keys = set(item)
+    if keys == {"url", "sha256"} or keys == {"url"}:
+        url, sha = item.get("url"), item.get("sha256")
+        if not isinstance(url, str) or not url.startswith(("http://", "https://", "file://")):
+            raise where.error(section, key, "url must be an http(s):// or file:// URL")
+        if sha is None:
+            raise where.error(
+                section, key, f"is a URL patch without sha256; pin it with `pyhotfix add` or add sha256 = \"<hex>\" ({url})"
+            )
+        if not isinstance(sha, str) or not _SHA256.match(sha.lower()):
+            raise where.error(section, key, "sha256 must be 64 hexadecimal characters")
+        return UrlPatch(url=url, sha256=sha.lower())
+    if keys == {"git", "commit"}:
+        repo, commit = item["git"], item["commit"]
+        if not isinstance(repo, str) or not repo:
+            raise where.error(section, key, "git must be a repository path or URL")
+        if not isinstance(commit, str) or not _COMMIT.match(commit.lower()):
+            raise where.error(section, key, "commit must be a commit hash (7 to 40 hexadecimal characters)")
+        return GitPatch(repo=repo, commit=commit.lower())
+    raise where.error(
+        section, key, f"has keys {sorted(keys)}; expected {{ url, sha256 }} or {{ git, commit }}"
+    )
+
+
+class _Locator:
+    """Finds the line a table or key is on, so errors can point at it (tomllib keeps no positions)."""
+
+    def __init__(self, text: str, path: Path) -> None:
+        self.lines = text.splitlines()
+        self.path = path
+
+    def _table_line(self, section: str) -> int | None:
+        parts = section.split(".", 1)
+        pattern = re.compile(
+            r"^\s*\[\s*" + re.escape(parts[0]) + (r"\s*\.\s*[\"']?" + re.escape(parts[1]) + r"[\"']?" if len(parts) > 1 else "") + r"\s*\]"
+        )
+        for number, line in enumerate(self.lines, start=1):
+            if pattern.match(line):
+                return number
+        return None
+
+    def line_of(self, section: str | None, key: str | None) -> int | None:
+        start = self._table_line(section) if section else None
+        if key is None:
+            return start
+        bare = key.split("[", 1)[0]
+        key_pattern = re.compile(r"^\s*[\"']?" + re.escape(bare) + r"[\"']?\s*=")
+        for number in range((start or 0) + 1, len(self.lines) + 1):
+            line = self.lines[number - 1]
+            if start is not None and number > start and re.match(r"^\s*\[", line):
+                break
+            if key_pattern.match(line) or (section is None and self._table_line(bare) == number):
+                return number
+        if section is None:
+            return self._table_line(bare)
+        return start
+
+    def error(self, section: str | None, key: str | None, message: str) -> ManifestError:
+        line = self.line_of(section, key)
+        place = f"{self.path}" + (f", line {line}" if line else "")
+        what = ".".join(p for p in (section, key) if p)
+        return ManifestError(f"{place}: {what} {message}.")
+
+
+# --- editing, for `pyhotfix add` -------------------------------------------------------------
+
+
+def patch_to_toml(source: PatchSource) -> Any:
+    if isinstance(source, FilePatch):
+        return source.path
+    table = tomlkit.inline_table()
+    if isinstance(source, UrlPatch):
+        table.update({"url": source.url, "sha256": source.sha256})
+    else:
+        table.update({"git": source.repo, "commit": source.commit})
+    return table
+
+
+def upsert_hotfix(
+    path: Path,
+    name: str,
+    version: str,
+    patches: Sequence[PatchSource],
+    reason: str | None,
+) -> None:
+    """Create or update [hotfix.NAME] in the manifest at `path`, keeping comments and order.
+
+    The version is set; patches not yet listed are appended in the order given; the result is
+    validated before it is written, so a bad edit never reaches the file.
+    """
+    _check_exact_version(version, lambda msg: UsageError(f"The version {msg}."))
+    text = path.read_text(encoding="utf-8") if path.exists() else ""
+    document = tomlkit.parse(text)
+    hotfix_tables = document.setdefault("hotfix", tomlkit.table(is_super_table=True))
+    existing_key = next((k for k in hotfix_tables if canonicalize_name(k) == canonicalize_name(name)), None)
+    if existing_key is None:
+        table = tomlkit.table()
+        table["version"] = version
+        array = tomlkit.array()
+        array.multiline(True)
+        table["patches"] = array
+        hotfix_tables[name] = table
+        existing_key = name
+    table = hotfix_tables[existing_key]
+    table["version"] = version
+    current = parse_manifest(tomlkit.dumps(document), path).get(name).patches if "patches" in table and table["patches"] else ()
+    array = table["patches"]
+    for source in patches:
+        if source not in current:
+            array.append(patch_to_toml(source))
+    if reason is not None:
+        table["reason"] = reason
+    new_text = tomlkit.dumps(document)
+    parse_manifest(new_text, path)  # validate before writing
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    tmp.replace(path)
