@@ -1,0 +1,747 @@
+"""Find and download the exact upstream sdist from a PEP 503/691 index, through a local cache.
+
+Side effects stay at the edges: every function that touches the network takes an `httpx.Client`
+(or a factory for one) and every function that stores something takes a `Cache`, so tests can run
+against a loopback index and a temp directory.
+"""
+
+from __future__ import annotations
+
+import base64
+import configparser
+import hashlib
+import json
+import logging
+import netrc
+import os
+import re
+import sys
+import tempfile
+from bisect import bisect_left
+from collections.abc import Callable, Generator, Sequence
+from dataclasses import dataclass
+from html.parser import HTMLParser
+from pathlib import Path
+from typing import Any, BinaryIO
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
+
+import httpx
+import platformdirs
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    NormalizedName,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from pyhotfix import __version__
+from pyhotfix.errors import UpstreamError
+
+__all__ = [
+    "PYPI_SIMPLE_URL",
+    "Cache",
+    "DistFile",
+    "UpstreamSdist",
+    "default_cache_dir",
+    "default_upstream_url",
+    "download",
+    "fetch_sdist",
+    "fetch_url",
+    "find_sdist",
+    "list_files",
+    "make_client",
+    "redact",
+]
+
+log = logging.getLogger(__name__)
+
+PYPI_SIMPLE_URL = "https://pypi.org/simple/"
+_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+_ACCEPT = f"{_JSON_TYPE}, text/html;q=0.1"
+_HEX64 = re.compile(r"[0-9a-f]{64}")
+_CHUNK = 1 << 16
+_CHECK_SETTINGS = (
+    "Check the [settings] upstream URL in hotfixes.toml and your network connection (and proxy "
+    "settings), then try again."
+)
+_CHECK_URL = "Check that the URL is right and reachable (network, proxy settings), then try again."
+
+
+@dataclass(frozen=True)
+class DistFile:
+    """One file listed on an index project page."""
+
+    filename: str
+    url: str  # absolute, without the #fragment; may carry credentials taken from the index URL
+    sha256: str | None
+    requires_python: str | None
+    yanked: bool
+
+
+@dataclass(frozen=True)
+class UpstreamSdist:
+    """The resolved upstream sdist, stored in the cache."""
+
+    name: str  # canonical project name
+    version: str  # the version as the sdist's filename spells it (normalized)
+    filename: str
+    url: str  # without credentials: this goes into the lock file
+    sha256: str
+    path: Path  # the blob in the cache
+
+
+# --------------------------------------------------------------------------------------------
+# URLs and credentials
+
+
+def redact(url: str) -> str:
+    """Hide the secret part of a URL's userinfo: https://user:***@host/...
+
+    A username without a password is hidden as well, because indexes commonly take an API token
+    as the username (https://TOKEN@host/ or https://TOKEN:@host/).
+    """
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. a broken IPv6 literal; still never echo the userinfo
+        return re.sub(r"//[^/@]*@", "//***@", url)
+    if "@" not in parts.netloc:
+        return url
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    shown = f"{user}:***" if user and password else "***"
+    return urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
+
+
+def _strip_credentials(url: str) -> str:
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return re.sub(r"//[^/@]*@", "//", url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
+def _scrub(text: str, url: str) -> str:
+    """Remove the URL's password from free text (an exception message may quote the URL)."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return text
+    for secret in {parts.password, unquote(parts.password or "")}:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int]:
+    scheme = url.scheme.lower()
+    return scheme, url.host.lower(), url.port or {"http": 80, "https": 443}.get(scheme, 0)
+
+
+def _basic_auth_header(username: str, password: str) -> str:
+    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
+    return f"Basic {token}"
+
+
+class _ScopedAuth(httpx.Auth):
+    """Basic auth that never sends the index's credentials to another origin (e.g. a file CDN).
+
+    Order: userinfo in the request URL itself, then the index URL's credentials for the index's
+    origin only, then ~/.netrc (by host, as pip and curl do).
+    """
+
+    def __init__(
+        self,
+        origin: tuple[str, str, int] | None,
+        creds: tuple[str, str],
+        netrc_auth: httpx.NetRCAuth | None,
+    ) -> None:
+        self._origin = origin
+        self._creds = creds
+        self._netrc = netrc_auth
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        url = request.url
+        if url.username or url.password:
+            request.headers["Authorization"] = _basic_auth_header(url.username, url.password)
+        elif self._origin is not None and _origin(url) == self._origin:
+            request.headers["Authorization"] = _basic_auth_header(*self._creds)
+        elif self._netrc is not None:
+            yield from self._netrc.auth_flow(request)
+            return
+        yield request
+
+
+def _load_netrc() -> httpx.NetRCAuth | None:
+    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc").expanduser()
+    if not path.is_file():
+        return None
+    try:
+        return httpx.NetRCAuth(str(path))
+    except (netrc.NetrcParseError, OSError, UnicodeDecodeError) as exc:
+        # Like pip and uv: a broken netrc must not break access to indexes that need no login.
+        log.warning("ignoring %s: it could not be read (%s)", path, exc)
+        return None
+
+
+def make_client(index_url: str, timeout: float = 30.0) -> httpx.Client:
+    """An HTTP client for `index_url`: its userinfo (or ~/.netrc / $NETRC) becomes basic auth."""
+    try:
+        url = httpx.URL(index_url)
+    except httpx.InvalidURL as exc:
+        raise UpstreamError(
+            f"{redact(index_url)} is not a valid URL ({_scrub(str(exc), index_url)}). "
+            "Correct it in hotfixes.toml ([settings] upstream, or the URL of a patch)."
+        ) from exc
+    origin = _origin(url) if (url.username or url.password) else None
+    return httpx.Client(
+        auth=_ScopedAuth(origin, (url.username, url.password), _load_netrc()),
+        follow_redirects=True,
+        timeout=httpx.Timeout(timeout),
+        headers={"User-Agent": f"pyhotfix/{__version__}"},
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Default locations
+
+
+def default_cache_dir() -> Path:
+    """$PYHOTFIX_CACHE_DIR, else the per-user cache directory of the platform."""
+    env = os.environ.get("PYHOTFIX_CACHE_DIR")
+    if env:
+        return Path(env).expanduser()
+    # appauthor=False: otherwise Windows nests the name twice (pyhotfix\pyhotfix\Cache).
+    return Path(platformdirs.user_cache_dir("pyhotfix", appauthor=False))
+
+
+def default_upstream_url() -> str:
+    """The index pip would use: $PIP_INDEX_URL, then `index-url` in pip's config, then PyPI."""
+    env = os.environ.get("PIP_INDEX_URL", "").strip()
+    if env:
+        return env
+    return _pip_config_index_url() or PYPI_SIMPLE_URL
+
+
+def _pip_global_config_files() -> list[Path]:
+    # Mirrors pip._internal.utils.appdirs.site_config_dirs.
+    base = "pip.ini" if sys.platform == "win32" else "pip.conf"
+    if sys.platform == "darwin":
+        dirs = platformdirs.site_data_dir("pip", appauthor=False, multipath=True)
+    else:
+        dirs = platformdirs.site_config_dir("pip", appauthor=False, multipath=True)
+    paths = [Path(d) for d in dirs.split(os.pathsep) if d]
+    if sys.platform not in ("win32", "darwin"):
+        paths.append(Path("/etc"))
+    return [p / base for p in paths]
+
+
+def _pip_user_config_files() -> list[Path]:
+    # The legacy file first: pip lets the newer location override it.
+    base = "pip.ini" if sys.platform == "win32" else "pip.conf"
+    legacy = Path.home() / ("pip" if sys.platform == "win32" else ".pip") / base
+    new_dir = Path(platformdirs.user_config_dir("pip", appauthor=False, roaming=True))
+    if sys.platform == "darwin":
+        app_support = Path(platformdirs.user_data_dir("pip", appauthor=False))
+        new_dir = app_support if app_support.is_dir() else Path.home() / ".config" / "pip"
+    return [legacy, new_dir / base]
+
+
+def _pip_config_files() -> list[Path]:
+    """pip's configuration files, lowest priority first, as pip/_internal/configuration.py does:
+    global, user (skipped when $PIP_CONFIG_FILE names an existing file), site, $PIP_CONFIG_FILE.
+    """
+    env_file = os.environ.get("PIP_CONFIG_FILE")
+    if env_file == os.devnull:  # pip's documented way to load no configuration at all
+        return []
+    files = _pip_global_config_files()
+    if not (env_file and os.path.exists(env_file)):
+        files += _pip_user_config_files()
+    venv = os.environ.get("VIRTUAL_ENV")
+    if venv:
+        # pip reads sys.prefix/pip.conf; pyhotfix often runs from its own tool environment, so
+        # the user's active virtualenv is the one whose pip config matters.
+        files.append(Path(venv) / ("pip.ini" if sys.platform == "win32" else "pip.conf"))
+    if env_file:
+        files.append(Path(env_file))
+    return files
+
+
+def _pip_config_index_url() -> str | None:
+    found: str | None = None
+    for path in _pip_config_files():
+        if not path.is_file():
+            continue
+        # Raw: URLs contain percent-encoded passwords, which interpolation would choke on.
+        parser = configparser.RawConfigParser()
+        try:
+            parser.read(path, encoding="utf-8")
+        except (configparser.Error, OSError, UnicodeDecodeError) as exc:
+            raise UpstreamError(
+                f"pip's configuration file {path} could not be read ({exc}), so pyhotfix cannot "
+                "tell which index pip uses. Fix the file, or set [settings] upstream in "
+                "hotfixes.toml (or PIP_INDEX_URL)."
+            ) from exc
+        if not parser.has_section("global"):
+            continue
+        for key, value in parser.items("global"):
+            # pip treats index_url and index-url alike.
+            if key.replace("_", "-") == "index-url" and value.strip():
+                found = value.strip()
+    return found
+
+
+# --------------------------------------------------------------------------------------------
+# The cache
+
+
+WriteFn = Callable[[BinaryIO], str]
+
+
+def _write_atomically(tmp_dir: Path, dest_for: Callable[[str], Path], write: WriteFn) -> Path:
+    """Write through `write` into a temp file in `tmp_dir`, then os.replace it into place.
+
+    `write` returns a key that names the destination (the content hash for blobs). Readers never
+    see a partial file and concurrent writers of the same content simply both win.
+    """
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=".tmp-", suffix=".part")
+    tmp = Path(name)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            key = write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())  # so a crash cannot leave an empty file under a valid name
+        dest = dest_for(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(tmp, dest)
+        except PermissionError:
+            # Windows refuses to replace a file another process has open; same content anyway.
+            if not dest.is_file():
+                raise
+        return dest
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+class Cache:
+    """A content-addressed store of downloads plus small JSON records, safe for concurrent use.
+
+    Blobs live at root/blobs/sha256/<hex[:2]>/<hex>; records at root/records/<h[:2]>/<h>.json
+    where h hashes the record key. Every write is a temp file plus os.replace.
+    """
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def _blob_path(self, sha256: str) -> Path:
+        return self.root / "blobs" / "sha256" / sha256[:2] / sha256
+
+    def _record_path(self, key: str) -> Path:
+        h = hashlib.sha256(key.encode()).hexdigest()
+        return self.root / "records" / h[:2] / f"{h}.json"
+
+    def get(self, sha256: str) -> Path | None:
+        """The cached blob with this sha256, or None (also for anything that is not a sha256)."""
+        sha256 = sha256.lower()
+        if not _HEX64.fullmatch(sha256):
+            return None
+        path = self._blob_path(sha256)
+        return path if path.is_file() else None
+
+    def put_bytes(self, data: bytes) -> tuple[str, Path]:
+        digest = hashlib.sha256(data).hexdigest()
+        existing = self.get(digest)
+        if existing is not None:
+            return digest, existing
+
+        def write(fh: BinaryIO) -> str:
+            fh.write(data)
+            return digest
+
+        return digest, self._store(write)
+
+    def put_file(self, src: Path) -> tuple[str, Path]:
+        with src.open("rb") as source:
+
+            def write(fh: BinaryIO) -> str:
+                h = hashlib.sha256()
+                while chunk := source.read(_CHUNK):
+                    h.update(chunk)
+                    fh.write(chunk)
+                return h.hexdigest()
+
+            path = self._store(write)
+        return path.name, path
+
+    def _store(self, write: WriteFn) -> Path:
+        """Store what `write` writes under the sha256 it returns; it may raise to store nothing."""
+        try:
+            return _write_atomically(self.root / "tmp", self._blob_path, write)
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+
+    def get_record(self, key: str) -> dict[str, Any] | None:
+        try:
+            raw = json.loads(self._record_path(key).read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return None  # missing or unreadable: a cache miss, never an error
+        if isinstance(raw, dict) and raw.get("key") == key and isinstance(raw.get("value"), dict):
+            value: dict[str, Any] = raw["value"]
+            return value
+        return None
+
+    def put_record(self, key: str, value: dict[str, Any]) -> None:
+        path = self._record_path(key)
+        data = json.dumps({"key": key, "value": value}, indent=2, sort_keys=True).encode()
+
+        def write(fh: BinaryIO) -> str:
+            fh.write(data)
+            return key
+
+        try:
+            _write_atomically(path.parent, lambda _key: path, write)
+        except OSError as exc:
+            raise self._unwritable(exc) from exc
+
+    def _unwritable(self, exc: OSError) -> UpstreamError:
+        return UpstreamError(
+            f"could not write to the pyhotfix cache at {self.root} ({exc.strerror or exc}). "
+            "Check free disk space and permissions, or set PYHOTFIX_CACHE_DIR to a writable "
+            "directory."
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# Reading the index
+
+
+def _project_url(index_url: str, project: str) -> str:
+    return f"{index_url.rstrip('/')}/{project}/"
+
+
+def _transport_error(url: str, exc: Exception, advice: str) -> UpstreamError:
+    detail = _scrub(str(exc), url).rstrip(".") or type(exc).__name__
+    return UpstreamError(f"could not fetch {redact(url)}: {detail}. {advice}")
+
+
+def _status_error(response: httpx.Response, url: str, advice: str) -> UpstreamError:
+    code = response.status_code
+    if code in (401, 403):
+        return UpstreamError(
+            f"{redact(url)} refused access (HTTP {code}). If the index needs a login, put the "
+            "credentials in the [settings] upstream URL (https://user:password@host/...) or in "
+            "~/.netrc, and check that they are still valid."
+        )
+    reason = f" {response.reason_phrase}" if response.reason_phrase else ""
+    return UpstreamError(f"{redact(url)} answered HTTP {code}{reason}. {advice}")
+
+
+def list_files(client: httpx.Client, index_url: str, name: str) -> list[DistFile]:
+    """All files on the project's page of a PEP 691 (JSON) or PEP 503 (HTML) simple index."""
+    project = canonicalize_name(name)
+    page_url = _project_url(index_url, project)
+    try:
+        response = client.get(page_url, headers={"Accept": _ACCEPT})
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise _transport_error(page_url, exc, _CHECK_SETTINGS) from exc
+    if response.status_code == 404:
+        raise UpstreamError(
+            f"project {project} not found on {redact(index_url)}. Check the project name in "
+            "hotfixes.toml and that [settings] upstream points at the index that hosts it."
+        )
+    if not response.is_success:
+        raise _status_error(response, page_url, _CHECK_SETTINGS)
+    content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    # Relative file URLs resolve against the page that was finally served (after redirects).
+    base = str(response.url)
+    try:
+        if content_type == _JSON_TYPE:
+            return _parse_json(response.content, base)
+        return _parse_html(response.text, base)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UpstreamError(
+            f"{redact(page_url)} is not a valid simple-index project page ({exc}). Check that "
+            "[settings] upstream is the URL of a PEP 503 simple index (like "
+            f"{PYPI_SIMPLE_URL})."
+        ) from exc
+
+
+def _absolute(base: str, url: str) -> tuple[str, str]:
+    """(absolute URL without fragment, fragment)."""
+    absolute = urldefrag(urljoin(base, url))
+    return absolute.url, absolute.fragment
+
+
+def _parse_json(content: bytes, base: str) -> list[DistFile]:
+    data = json.loads(content)
+    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
+        raise ValueError("the JSON has no 'files' list")
+    files = []
+    for item in data["files"]:
+        if not isinstance(item, dict):
+            raise ValueError("a 'files' entry is not an object")
+        filename, url = item["filename"], item["url"]
+        if not isinstance(filename, str) or not isinstance(url, str):
+            raise ValueError("a file's filename or url is not a string")
+        hashes = item.get("hashes")
+        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
+        requires_python = item.get("requires-python")
+        yanked = item.get("yanked", False)
+        files.append(
+            DistFile(
+                filename=filename,
+                url=_absolute(base, url)[0],
+                sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
+                requires_python=requires_python if isinstance(requires_python, str) else None,
+                # PEP 691: true, or a string giving the reason for the yank.
+                yanked=yanked if isinstance(yanked, bool) else isinstance(yanked, str),
+            )
+        )
+    return files
+
+
+class _AnchorParser(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.base: str | None = None
+        self.anchors: list[dict[str, str | None]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        # HTMLParser already unescapes attribute values (&gt;=3.8 -> >=3.8).
+        if tag == "a":
+            self.anchors.append(dict(attrs))
+        elif tag == "base" and self.base is None:
+            self.base = dict(attrs).get("href")
+
+
+def _parse_html(text: str, base: str) -> list[DistFile]:
+    parser = _AnchorParser()
+    parser.feed(text)
+    parser.close()
+    if parser.base:
+        base = urljoin(base, parser.base)
+    files = []
+    for attrs in parser.anchors:
+        href = attrs.get("href")
+        if not href:
+            continue
+        url, fragment = _absolute(base, href)
+        filename = unquote(urlsplit(url).path.rpartition("/")[2])
+        if not filename:
+            continue
+        algo, _, digest = fragment.partition("=")
+        requires_python = attrs.get("data-requires-python")
+        files.append(
+            DistFile(
+                filename=filename,
+                url=url,
+                sha256=digest.lower() if algo == "sha256" and digest else None,
+                requires_python=requires_python or None,
+                yanked="data-yanked" in attrs,
+            )
+        )
+    return files
+
+
+# --------------------------------------------------------------------------------------------
+# Choosing the sdist
+
+
+def _parse_version(version: str) -> Version:
+    try:
+        return Version(version)
+    except InvalidVersion as exc:
+        raise UpstreamError(
+            f"{version!r} is not a valid version (PEP 440), so no upstream sdist can match it. "
+            "Check the version in hotfixes.toml."
+        ) from exc
+
+
+def _parse_filename(filename: str) -> tuple[NormalizedName, Version, bool] | None:
+    """(project, version, is_sdist) from an sdist or wheel filename; None if it is neither."""
+    try:
+        if filename.endswith((".tar.gz", ".zip")):
+            name, version = parse_sdist_filename(filename)
+            return name, version, True
+        if filename.endswith(".whl"):
+            name, version, _build, _tags = parse_wheel_filename(filename)
+            return name, version, False
+    except (InvalidSdistFilename, InvalidWheelFilename, InvalidVersion):
+        pass
+    return None
+
+
+def _nearest(versions: Sequence[Version], wanted: Version, count: int = 10) -> list[Version]:
+    ordered = sorted(set(versions))
+    i = bisect_left(ordered, wanted)
+    start = max(0, min(i - count // 2, len(ordered) - count))
+    return ordered[start : start + count]
+
+
+def find_sdist(files: Sequence[DistFile], name: str, version: str, index_url: str) -> DistFile:
+    """The sdist of exactly `version` (PEP 440 equality). A yanked one is fine: pinned exactly,
+    it stays installable (PEP 592), and a hotfix of a yanked release is a legitimate need."""
+    project = canonicalize_name(name)
+    wanted = _parse_version(version)
+    sdists: list[DistFile] = []
+    same_version: list[str] = []
+    seen_versions: list[Version] = []
+    for f in files:
+        parsed = _parse_filename(f.filename)
+        if parsed is None or parsed[0] != project:
+            continue
+        seen_versions.append(parsed[1])
+        if parsed[1] == wanted:
+            same_version.append(f.filename)
+            if parsed[2]:
+                sdists.append(f)
+    if sdists:
+        # Prefer a file that is not yanked, then .tar.gz (the PEP 625 format) over .zip.
+        return min(sdists, key=lambda f: (f.yanked, not f.filename.endswith(".tar.gz")))
+    where = f"no sdist of {project} {version} on {redact(index_url)}"
+    if same_version:
+        raise UpstreamError(
+            f"{where}; files for that version: {', '.join(sorted(same_version))}. pyhotfix "
+            "rebuilds from source, so it needs the sdist: pick a version that publishes one, or "
+            "point [settings] upstream at an index that has it."
+        )
+    if seen_versions:
+        nearest = ", ".join(str(v) for v in _nearest(seen_versions, wanted))
+        raise UpstreamError(
+            f"{where}; no files for that version; versions available: {nearest}. Check the "
+            "version in hotfixes.toml."
+        )
+    raise UpstreamError(
+        f"{where}; the index lists no sdists or wheels for {project} at all. Check the project "
+        "name in hotfixes.toml and [settings] upstream."
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Downloading
+
+
+def _expected_sha256(value: str | None, url: str) -> str | None:
+    if value is None:
+        return None
+    digest = value.strip().lower()
+    if not _HEX64.fullmatch(digest):
+        raise UpstreamError(
+            f"the sha256 given for {redact(url)} ({value!r}) is not 64 hexadecimal digits. "
+            "Copy the full sha256 of the file."
+        )
+    return digest
+
+
+def download(
+    client: httpx.Client, url: str, cache: Cache, expected_sha256: str | None
+) -> tuple[str, Path]:
+    """Stream `url` into the cache and return (sha256, path); nothing is stored on a mismatch."""
+    expected = _expected_sha256(expected_sha256, url)
+
+    def write(fh: BinaryIO) -> str:
+        h = hashlib.sha256()
+        # identity + raw bytes: hashes are of the file as published, and some servers label a
+        # .tar.gz as Content-Encoding: gzip, which a decoding client would wrongly unpack.
+        with client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
+            if not response.is_success:
+                raise _status_error(response, url, _CHECK_URL)
+            for chunk in response.iter_raw(_CHUNK):
+                h.update(chunk)
+                fh.write(chunk)
+        actual = h.hexdigest()
+        if expected is not None and actual != expected:
+            raise UpstreamError(
+                f"{redact(url)} does not have the expected content: its sha256 is {actual}, "
+                f"expected {expected}. It was not used or cached. The file may have been "
+                "replaced upstream or corrupted in transit; if you trust the new file, update "
+                "the expected sha256."
+            )
+        return actual
+
+    try:
+        path = cache._store(write)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        raise _transport_error(url, exc, _CHECK_URL) from exc
+    return path.name, path
+
+
+def _record_key(index_url: str, project: str, version: Version) -> str:
+    index = _strip_credentials(index_url).rstrip("/") + "/"
+    return json.dumps(
+        {"kind": "upstream-sdist", "index": index, "name": project, "version": str(version)},
+        sort_keys=True,
+    )
+
+
+def _from_record(record: dict[str, Any] | None, cache: Cache) -> UpstreamSdist | None:
+    if record is None:
+        return None
+    fields = ("name", "version", "filename", "url", "sha256")
+    if not all(isinstance(record.get(k), str) for k in fields):
+        return None
+    path = cache.get(record["sha256"])
+    if path is None:
+        return None
+    return UpstreamSdist(path=path, **{k: record[k] for k in fields})
+
+
+def fetch_sdist(
+    index_url: str,
+    name: str,
+    version: str,
+    cache: Cache,
+    client_factory: Callable[[str], httpx.Client] = make_client,
+) -> UpstreamSdist:
+    """Resolve and download the upstream sdist; a rerun with a warm cache needs no network."""
+    project = canonicalize_name(name)
+    key = _record_key(index_url, project, _parse_version(version))
+    cached = _from_record(cache.get_record(key), cache)
+    if cached is not None:
+        return cached
+    with client_factory(index_url) as client:
+        dist = find_sdist(list_files(client, index_url, project), project, version, index_url)
+        # Without a hash on the index we still download; the computed hash is recorded, so the
+        # lock file pins it from now on.
+        sha256, path = download(client, dist.url, cache, dist.sha256)
+    sdist = UpstreamSdist(
+        name=project,
+        version=str(parse_sdist_filename(dist.filename)[1]),
+        filename=dist.filename,
+        url=_strip_credentials(dist.url),
+        sha256=sha256,
+        path=path,
+    )
+    cache.put_record(
+        key,
+        {
+            "name": sdist.name,
+            "version": sdist.version,
+            "filename": sdist.filename,
+            "url": sdist.url,
+            "sha256": sdist.sha256,
+        },
+    )
+    return sdist
+
+
+def fetch_url(
+    url: str,
+    cache: Cache,
+    expected_sha256: str | None,
+    client_factory: Callable[[str], httpx.Client] = make_client,
+) -> tuple[str, Path]:
+    """Download a pinned URL (e.g. a patch); with a known sha256 already cached, no network."""
+    expected = _expected_sha256(expected_sha256, url)
+    if expected is not None:
+        hit = cache.get(expected)
+        if hit is not None:
+            return expected, hit
+    with client_factory(url) as client:
+        return download(client, url, cache, expected)

@@ -1,0 +1,472 @@
+"""Finding and downloading upstream sdists, against a loopback fake index (never PyPI)."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import socket
+import tarfile
+import threading
+from pathlib import Path
+
+import httpx
+import pytest
+
+from pyhotfix import upstream
+from pyhotfix.errors import UpstreamError
+from pyhotfix.upstream import (
+    PYPI_SIMPLE_URL,
+    Cache,
+    DistFile,
+    default_cache_dir,
+    default_upstream_url,
+    download,
+    fetch_sdist,
+    fetch_url,
+    find_sdist,
+    list_files,
+    make_client,
+    redact,
+)
+from tests.support.fakeindex import FakeIndex
+
+
+def make_sdist(directory: Path, name: str, version: str) -> Path:
+    """A minimal sdist: <name>-<version>.tar.gz holding <name>-<version>/PKG-INFO."""
+    stem = f"{name}-{version}"
+    pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
+    path = directory / f"{stem}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        info = tarfile.TarInfo(f"{stem}/PKG-INFO")
+        info.size = len(pkg_info)
+        tar.addfile(info, io.BytesIO(pkg_info))
+    return path
+
+
+def make_wheel(directory: Path, name: str, version: str, tag: str = "py3-none-any") -> Path:
+    path = directory / f"{name}-{version}-{tag}.whl"
+    path.write_bytes(b"not really a wheel: the index only lists it")
+    return path
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def blobs(cache: Cache) -> list[Path]:
+    return sorted(p for p in (cache.root / "blobs").rglob("*") if p.is_file())
+
+
+def no_network(url: str) -> httpx.Client:
+    raise AssertionError(f"the network was used for {url}")
+
+
+def closed_port_url() -> str:
+    # Bind then close: nothing listens on the port afterwards, so connections are refused.
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    return f"http://127.0.0.1:{port}/simple/"
+
+
+@pytest.fixture
+def cache(tmp_path: Path) -> Cache:
+    return Cache(tmp_path / "cache")
+
+
+@pytest.fixture
+def dists(tmp_path: Path) -> Path:
+    d = tmp_path / "dists"
+    d.mkdir()
+    return d
+
+
+# ---------------------------------------------------------------------------- listing files
+
+
+@pytest.mark.parametrize("formats", ["json", "html", "both"])
+def test_list_files_parses_both_formats_identically(formats: str, dists: Path) -> None:
+    sdist = make_sdist(dists, "demo_pkg", "1.0")
+    wheel = make_wheel(dists, "demo_pkg", "1.0")
+    old = make_sdist(dists, "demo_pkg", "0.9")
+    with FakeIndex(formats=formats) as index:
+        index.add_file(sdist, requires_python="<4,>=3.8")
+        index.add_file(wheel, sha256=None)
+        index.add_file(old, yanked=True)
+        with make_client(index.url) as client:
+            # A non-normalized name is canonicalized before the request.
+            files = list_files(client, index.url, "Demo.Pkg")
+        assert index.requests == ["/simple/demo-pkg/"]
+
+    assert files == [
+        DistFile(
+            filename="demo_pkg-1.0.tar.gz",
+            url=index.files_url + "demo_pkg-1.0.tar.gz",  # resolved, no #sha256 fragment
+            sha256=sha256_of(sdist),
+            requires_python="<4,>=3.8",  # html-unescaped in the HTML format
+            yanked=False,
+        ),
+        DistFile("demo_pkg-1.0-py3-none-any.whl", index.files_url + wheel.name, None, None, False),
+        DistFile("demo_pkg-0.9.tar.gz", index.files_url + old.name, sha256_of(old), None, True),
+    ]
+
+
+def test_fake_index_negotiates_the_format(dists: Path) -> None:
+    with FakeIndex() as index, httpx.Client() as client:
+        index.add_file(make_wheel(dists, "demo", "1.0"))
+        preferred = client.get(index.url + "demo/", headers={"Accept": upstream._ACCEPT})
+        html = client.get(index.url + "demo/", headers={"Accept": "text/html"})
+    assert preferred.headers["content-type"] == "application/vnd.pypi.simple.v1+json"
+    assert html.headers["content-type"].startswith("text/html")
+
+
+def test_unknown_project_is_a_clear_error() -> None:
+    with (
+        FakeIndex() as index,
+        make_client(index.url) as client,
+        pytest.raises(UpstreamError) as err,
+    ):
+        list_files(client, index.url, "no-such-project")
+    assert str(err.value).startswith(f"project no-such-project not found on {index.url}")
+
+
+def test_unreachable_index_is_an_upstream_error() -> None:
+    url = closed_port_url()
+    with make_client(url, timeout=5) as client, pytest.raises(UpstreamError) as err:
+        list_files(client, url, "demo")
+    message = str(err.value)
+    assert f"could not fetch {url}demo/" in message
+    assert "[settings] upstream" in message
+    assert "Traceback" not in message and "httpx" not in message
+
+
+def test_unreachable_index_through_fetch_sdist(cache: Cache) -> None:
+    with pytest.raises(UpstreamError, match="could not fetch"):
+        fetch_sdist(closed_port_url(), "demo", "1.0", cache)
+    assert blobs(cache) == []
+
+
+# ---------------------------------------------------------------------------- choosing the sdist
+
+
+def dist(filename: str, yanked: bool = False) -> DistFile:
+    return DistFile(filename, f"https://files.example/{filename}", None, None, yanked)
+
+
+def test_find_sdist_among_wheels_and_other_versions() -> None:
+    files = [
+        dist("Demo_Pkg-1.0-py3-none-any.whl"),
+        dist("Demo_Pkg-1.0-cp311-cp311-manylinux_2_17_x86_64.whl"),
+        dist("demo_pkg-1.1.tar.gz"),
+        dist("demo_pkg-1.0.zip"),
+        dist("demo_pkg-1.0.tar.gz"),
+        dist("unparsable.tar.gz"),
+        dist("other-1.0.tar.gz"),
+    ]
+    # PEP 440 equality: "1.0.0" matches 1.0; .tar.gz preferred over .zip.
+    assert find_sdist(files, "demo.pkg", "1.0.0", "https://idx/simple/").filename == (
+        "demo_pkg-1.0.tar.gz"
+    )
+
+
+def test_find_sdist_accepts_a_yanked_release_pinned_exactly() -> None:
+    files = [dist("demo-1.0.tar.gz", yanked=True), dist("demo-1.1.tar.gz")]
+    assert find_sdist(files, "demo", "1.0", "https://idx/simple/").yanked
+
+
+def test_no_sdist_lists_the_files_of_that_version() -> None:
+    files = [
+        dist("demo-1.0-py3-none-any.whl"),
+        dist("demo-1.0-cp311-cp311-win_amd64.whl"),
+        dist("demo-0.9.tar.gz"),
+    ]
+    with pytest.raises(UpstreamError) as err:
+        find_sdist(files, "demo", "1.0", "https://u:secret@idx/simple/")
+    message = str(err.value)
+    assert message.startswith(
+        "no sdist of demo 1.0 on https://u:***@idx/simple/; files for that version: "
+        "demo-1.0-cp311-cp311-win_amd64.whl, demo-1.0-py3-none-any.whl."
+    )
+    assert "secret" not in message
+
+
+def test_no_files_for_the_version_lists_nearby_versions() -> None:
+    files = [dist(f"demo-1.{minor}.tar.gz") for minor in range(20)]
+    with pytest.raises(UpstreamError) as err:
+        find_sdist(files, "demo", "1.9.5", "https://idx/simple/")
+    message = str(err.value)
+    assert "no files for that version; versions available: " in message
+    listed = message.split("versions available: ")[1].split(". ")[0].split(", ")
+    assert listed == [f"1.{minor}" for minor in range(5, 15)]
+
+
+def test_invalid_version_is_an_upstream_error() -> None:
+    with pytest.raises(UpstreamError, match="not a valid version"):
+        find_sdist([dist("demo-1.0.tar.gz")], "demo", "latest", "https://idx/simple/")
+
+
+# ---------------------------------------------------------------------------- fetching
+
+
+def test_fetch_sdist_downloads_and_caches(dists: Path, cache: Cache) -> None:
+    sdist = make_sdist(dists, "demo", "1.0")
+    with FakeIndex() as index:
+        index.add_file(sdist)
+        index.add_file(make_wheel(dists, "demo", "1.0"))
+        index.add_file(make_sdist(dists, "demo", "2.0"))
+        result = fetch_sdist(index.url, "Demo", "1.0", cache)
+        assert index.requests == ["/simple/demo/", "/files/demo-1.0.tar.gz"]
+
+        # The rerun is served from the cache record: no client is even created.
+        again = fetch_sdist(index.url, "demo", "1.0", cache, client_factory=no_network)
+        assert len(index.requests) == 2
+
+    assert result == again
+    assert result.name == "demo" and result.version == "1.0"
+    assert result.filename == "demo-1.0.tar.gz"
+    assert result.url == index.files_url + "demo-1.0.tar.gz"
+    assert result.sha256 == sha256_of(sdist)
+    assert result.path.read_bytes() == sdist.read_bytes()
+    digest = result.sha256
+    assert result.path == cache.root / "blobs" / "sha256" / digest[:2] / digest
+
+
+def test_fetch_sdist_refetches_when_the_blob_is_gone(dists: Path, cache: Cache) -> None:
+    with FakeIndex() as index:
+        index.add_file(make_sdist(dists, "demo", "1.0"))
+        first = fetch_sdist(index.url, "demo", "1.0", cache)
+        first.path.unlink()
+        second = fetch_sdist(index.url, "demo", "1.0", cache)
+        assert index.requests.count("/files/demo-1.0.tar.gz") == 2
+    assert second.path.is_file() and second.sha256 == first.sha256
+
+
+def test_fetch_sdist_without_index_hash_records_the_computed_one(dists: Path, cache: Cache) -> None:
+    sdist = make_sdist(dists, "demo", "1.0")
+    with FakeIndex(formats="html") as index:
+        index.add_file(sdist, sha256=None)
+        result = fetch_sdist(index.url, "demo", "1.0", cache)
+    assert result.sha256 == sha256_of(sdist)
+    # The index is gone now: the record alone answers.
+    assert fetch_sdist(index.url, "demo", "1.0", cache, client_factory=no_network) == result
+
+
+def test_hash_mismatch_is_refused_and_nothing_is_cached(dists: Path, cache: Cache) -> None:
+    sdist = make_sdist(dists, "demo", "1.0")
+    lie = "0" * 64
+    with FakeIndex() as index:
+        index.add_file(sdist, sha256=lie)
+        with pytest.raises(UpstreamError) as err:
+            fetch_sdist(index.url, "demo", "1.0", cache)
+    message = str(err.value)
+    assert index.files_url + "demo-1.0.tar.gz" in message
+    assert lie in message and sha256_of(sdist) in message
+    assert blobs(cache) == []
+    assert not any((cache.root / "tmp").iterdir())  # the partial download was removed
+
+
+def test_credentials_in_the_url_become_basic_auth(dists: Path, cache: Cache) -> None:
+    sdist = make_sdist(dists, "demo", "1.0")
+    with FakeIndex(auth=("alice", "s3cr%t")) as index:
+        index.add_file(sdist)
+        authed = index.url.replace("http://", "http://alice:s3cr%25t@")
+        result = fetch_sdist(authed, "demo", "1.0", cache)
+
+        with pytest.raises(UpstreamError) as denied:
+            fetch_sdist(index.url, "demo", "1.0", Cache(cache.root / "other"))
+        wrong = index.url.replace("http://", "http://alice:wrong-pw@")
+        with pytest.raises(UpstreamError) as wrong_err:
+            fetch_sdist(wrong, "demo", "1.0", Cache(cache.root / "other"))
+
+    assert result.sha256 == sha256_of(sdist)
+    # The lock file gets a URL without any credentials.
+    assert result.url == index.files_url + "demo-1.0.tar.gz"
+    assert "HTTP 401" in str(denied.value) and "~/.netrc" in str(denied.value)
+    assert "wrong-pw" not in str(wrong_err.value)
+    assert "alice:***@" in str(wrong_err.value)
+
+
+def test_index_credentials_are_not_sent_to_other_hosts() -> None:
+    with make_client("https://bob:pw@index.example/simple/") as client:
+        assert client.auth is not None
+        auth = client.auth
+
+        def authorization(url: str) -> str | None:
+            request = next(auth.sync_auth_flow(client.build_request("GET", url)))
+            header: str | None = request.headers.get("Authorization")
+            return header
+
+        assert authorization("https://index.example/files/demo-1.0.tar.gz") == "Basic Ym9iOnB3"
+        assert authorization("https://cdn.example/files/demo-1.0.tar.gz") is None
+        assert authorization("http://index.example/simple/") is None  # no https downgrade
+
+
+def test_netrc_credentials(
+    dists: Path, cache: Cache, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login carol password from-netrc\n")
+    monkeypatch.setenv("NETRC", str(netrc))
+    with FakeIndex(auth=("carol", "from-netrc")) as index:
+        index.add_file(make_sdist(dists, "demo", "1.0"))
+        assert fetch_sdist(index.url, "demo", "1.0", cache).filename == "demo-1.0.tar.gz"
+
+
+def test_fetch_url_downloads_then_uses_the_cache(cache: Cache) -> None:
+    body = b"--- a/x\n+++ b/x\n"
+    digest = hashlib.sha256(body).hexdigest()
+    with FakeIndex() as index:
+        index.add_raw("/patches/fix.patch", body)
+        url = index.base_url + "/patches/fix.patch"
+        assert fetch_url(url, cache, None)[0] == digest
+        got, path = fetch_url(url, cache, digest.upper(), client_factory=no_network)
+        assert index.requests == ["/patches/fix.patch"]
+        with pytest.raises(UpstreamError, match="expected " + "1" * 64):
+            fetch_url(url, Cache(cache.root / "b"), "1" * 64)
+        with pytest.raises(UpstreamError, match="HTTP 404"):
+            fetch_url(index.base_url + "/patches/missing.patch", cache, None)
+    assert got == digest and path.read_bytes() == body
+
+
+def test_download_rejects_a_malformed_expected_hash(cache: Cache) -> None:
+    with make_client("http://127.0.0.1/") as client, pytest.raises(UpstreamError, match="64"):
+        download(client, "http://127.0.0.1/x", cache, "abc")
+
+
+# ---------------------------------------------------------------------------- the cache
+
+
+def test_cache_layout_and_records(cache: Cache, tmp_path: Path) -> None:
+    digest, path = cache.put_bytes(b"hello")
+    assert digest == hashlib.sha256(b"hello").hexdigest()
+    assert path == cache.root / "blobs" / "sha256" / digest[:2] / digest
+    assert cache.get(digest) == path and cache.get(digest.upper()) == path
+    assert cache.get("0" * 64) is None
+    assert cache.get("../../etc/passwd") is None  # never a path outside the cache
+
+    src = tmp_path / "src.bin"
+    src.write_bytes(b"hello")
+    assert cache.put_file(src) == (digest, path)
+
+    assert cache.get_record("k") is None
+    cache.put_record("k", {"a": 1})
+    assert cache.get_record("k") == {"a": 1}
+    assert cache.get_record("other") is None
+
+
+def test_cache_concurrent_writers_of_the_same_content(cache: Cache) -> None:
+    data = os.urandom(1 << 20)
+    results: list[tuple[str, Path]] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(cache.put_bytes(data))) for _ in range(8)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(set(results)) == 1
+    assert results[0][1].read_bytes() == data
+
+
+def test_a_corrupt_record_is_a_miss(cache: Cache) -> None:
+    cache.put_record("k", {"a": 1})
+    record = next((cache.root / "records").rglob("*.json"))
+    record.write_text("{not json")
+    assert cache.get_record("k") is None
+
+
+def test_default_cache_dir(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("PYHOTFIX_CACHE_DIR", str(tmp_path / "c"))
+    assert default_cache_dir() == tmp_path / "c"
+    monkeypatch.delenv("PYHOTFIX_CACHE_DIR")
+    assert default_cache_dir().name == "pyhotfix"
+
+
+# ---------------------------------------------------------------------------- configuration
+
+
+@pytest.fixture
+def no_pip_config(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Hide this machine's real pip configuration from the test."""
+    for var in ("PIP_INDEX_URL", "PIP_CONFIG_FILE", "VIRTUAL_ENV"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setattr(upstream, "_pip_global_config_files", lambda: [])
+    monkeypatch.setattr(upstream, "_pip_user_config_files", lambda: [])
+
+
+def write_pip_conf(path: Path, url: str, key: str = "index-url") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"[global]\n{key} = {url}\ntimeout = 60\n")
+    return path
+
+
+@pytest.mark.usefixtures("no_pip_config")
+def test_default_upstream_url_falls_back_to_pypi() -> None:
+    assert default_upstream_url() == PYPI_SIMPLE_URL
+
+
+@pytest.mark.usefixtures("no_pip_config")
+def test_default_upstream_url_from_pip_index_url(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    conf = write_pip_conf(tmp_path / "pip.conf", "https://from-file/simple/")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    monkeypatch.setenv("PIP_INDEX_URL", "https://from-env/simple/")
+    assert default_upstream_url() == "https://from-env/simple/"
+
+
+@pytest.mark.usefixtures("no_pip_config")
+def test_default_upstream_url_from_pip_config_file(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A percent sign must survive: no interpolation.
+    conf = write_pip_conf(tmp_path / "pip.conf", "https://u:p%40ss@corp/simple/", key="index_url")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    assert default_upstream_url() == "https://u:p%40ss@corp/simple/"
+
+
+@pytest.mark.usefixtures("no_pip_config")
+def test_pip_config_file_wins_over_the_virtualenv_config(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    write_pip_conf(tmp_path / "venv" / "pip.conf", "https://venv/simple/")
+    monkeypatch.setenv("VIRTUAL_ENV", str(tmp_path / "venv"))
+    assert default_upstream_url() == "https://venv/simple/"
+    conf = write_pip_conf(tmp_path / "env.conf", "https://env-file/simple/")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    assert default_upstream_url() == "https://env-file/simple/"
+
+
+def test_pip_config_file_devnull_loads_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("PIP_INDEX_URL", raising=False)
+    monkeypatch.setenv("PIP_CONFIG_FILE", os.devnull)
+    assert default_upstream_url() == PYPI_SIMPLE_URL
+
+
+@pytest.mark.usefixtures("no_pip_config")
+def test_broken_pip_config_is_an_upstream_error(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    conf = tmp_path / "pip.conf"
+    conf.write_text("index-url = no section header\n")
+    monkeypatch.setenv("PIP_CONFIG_FILE", str(conf))
+    with pytest.raises(UpstreamError, match=str(conf)):
+        default_upstream_url()
+
+
+# ---------------------------------------------------------------------------- redaction
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("https://user:pw@host/simple/", "https://user:***@host/simple/"),
+        ("https://user:p%40ss@host:8443/s/", "https://user:***@host:8443/s/"),
+        ("https://TOKEN@host/simple/", "https://***@host/simple/"),
+        ("https://TOKEN:@host/simple/", "https://***@host/simple/"),
+        ("https://host/simple/", "https://host/simple/"),
+    ],
+)
+def test_redact(url: str, shown: str) -> None:
+    assert redact(url) == shown
