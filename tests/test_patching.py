@@ -1,0 +1,646 @@
+"""Tests for pyhotfix.patching: realistic patches made with git and diff against small trees."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pyhotfix.errors import PatchError
+from pyhotfix.manifest import FilePatch, GitPatch, UrlPatch
+from pyhotfix.patching import PatchInput, apply_patches, read_patch, sha256_of
+
+INIT_V1 = '''\
+"""magic: detect file types."""
+
+__version__ = "1.0"
+
+
+def detect(data: bytes) -> str:
+    if data.startswith(b"%PDF"):
+        return "pdf"
+    return "unknown"
+
+
+def answer() -> int:
+    return 41  # bug: should be 42
+'''
+
+TEST_V1 = """\
+from magic import detect
+
+
+def test_detect() -> None:
+    assert detect(b"%PDF-1.4") == "pdf"
+"""
+
+SETUP_PY = (
+    'from setuptools import setup\n\nsetup(name="magic", version="1.0", packages=["magic"])\n'
+)
+
+# Keep the user's git configuration out of the fixtures' git commands too.
+GIT_ENV = {
+    **{k: v for k, v in os.environ.items() if not k.startswith("GIT_")},
+    "GIT_CONFIG_NOSYSTEM": "1",
+    "GIT_CONFIG_GLOBAL": os.devnull,
+    "GIT_AUTHOR_NAME": "Upstream Dev",
+    "GIT_AUTHOR_EMAIL": "dev@example.org",
+    "GIT_COMMITTER_NAME": "Upstream Dev",
+    "GIT_COMMITTER_EMAIL": "dev@example.org",
+    "LC_ALL": "C",
+}
+
+
+def git(cwd: Path, *args: str) -> bytes:
+    proc = subprocess.run(
+        ["git", "-c", "commit.gpgsign=false", "-c", "init.defaultBranch=main", *args],
+        cwd=cwd,
+        env=GIT_ENV,
+        capture_output=True,
+        check=True,
+    )
+    return proc.stdout
+
+
+def write(root: Path, files: dict[str, str]) -> None:
+    for rel, text in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+
+
+def make_upstream(tmp_path: Path, *, src_layout: bool = True) -> Path:
+    """The upstream repository at the 1.0 release: package, tests and CI config."""
+    repo = tmp_path / "upstream"
+    pkg = "src/magic" if src_layout else "magic"
+    write(
+        repo,
+        {
+            f"{pkg}/__init__.py": INIT_V1,
+            "tests/test_magic.py": TEST_V1,
+            ".github/workflows/ci.yml": "on: push\n",
+            "setup.py": SETUP_PY,
+        },
+    )
+    git(repo, "init", "-q")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "Release 1.0")
+    return repo
+
+
+def make_sdist(tmp_path: Path, *, src_layout: bool = False, name: str = "magic-1.0") -> Path:
+    """The unpacked sdist: the package and setup.py, no tests or CI config."""
+    root = tmp_path / "sdist" / name
+    pkg = "src/magic" if src_layout else "magic"
+    write(
+        root,
+        {f"{pkg}/__init__.py": INIT_V1, "setup.py": SETUP_PY, "PKG-INFO": "Name: magic\n"},
+    )
+    return root
+
+
+def commit_change(repo: Path, files: dict[str, str], message: str) -> None:
+    write(repo, files)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", message)
+
+
+def fix_answer(text: str) -> str:
+    return text.replace("return 41  # bug: should be 42", "return 42")
+
+
+def patch(label: str, content: bytes) -> PatchInput:
+    return PatchInput(label=label, content=content, sha256=sha256_of(content))
+
+
+def diff_u(cwd: Path, *args: str) -> bytes:
+    proc = subprocess.run(["diff", "-u", *args], cwd=cwd, capture_output=True, check=False)
+    assert proc.returncode == 1, proc.stderr  # 1: differences found
+    return proc.stdout
+
+
+# --------------------------------------------------------------------------------------------
+# apply_patches: path handling
+# --------------------------------------------------------------------------------------------
+
+
+def test_git_diff_maps_src_layout_and_skips_tests(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(
+        repo,
+        {
+            "src/magic/__init__.py": fix_answer(INIT_V1),
+            "tests/test_magic.py": TEST_V1 + "\n\ndef test_answer() -> None:\n    pass\n",
+            ".github/workflows/ci.yml": "on: [push, pull_request]\n",
+        },
+    )
+    diff = git(repo, "diff")
+    root = make_sdist(tmp_path)
+
+    result = apply_patches(root, [patch("fix-answer.patch", diff)])
+
+    assert "return 42" in (root / "magic/__init__.py").read_text()
+    assert not (root / "tests").exists()
+    assert not (root / ".github").exists()
+    assert not (root / ".git").exists()
+    [applied] = result.applied
+    assert applied.label == "fix-answer.patch"
+    assert applied.files == ("magic/__init__.py",)
+    assert set(applied.skipped) == {"tests/test_magic.py", ".github/workflows/ci.yml"}
+    assert applied.mapped == (("src/magic/__init__.py", "magic/__init__.py"),)
+    assert result.root == root
+
+
+def test_strict_refuses_to_skip(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1), "tests/test_magic.py": TEST_V1 * 2})
+    root = make_sdist(tmp_path)
+
+    with pytest.raises(PatchError) as exc:
+        apply_patches(root, [patch("fix.patch", git(repo, "diff"))], strict=True)
+
+    message = str(exc.value)
+    assert "fix.patch" in message
+    assert "tests/test_magic.py" in message
+    assert "strict" in message.lower()
+
+
+def test_patch_touching_only_absent_files_is_an_error(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"tests/test_magic.py": TEST_V1 * 2})
+    root = make_sdist(tmp_path)
+
+    with pytest.raises(PatchError, match=r"tests-only\.patch.*would change nothing"):
+        apply_patches(root, [patch("tests-only.patch", git(repo, "diff"))])
+
+
+def test_flat_repo_onto_src_layout_sdist_with_new_module(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path, src_layout=False)
+    write(
+        repo,
+        {
+            "magic/__init__.py": fix_answer(INIT_V1),
+            "magic/_compat.py": "PY311 = True\n",
+            "magic/backends/__init__.py": "",
+            "tests/test_compat.py": "def test_it() -> None:\n    pass\n",
+        },
+    )
+    git(repo, "add", "-A")
+    diff = git(repo, "diff", "--cached")
+    root = make_sdist(tmp_path, src_layout=True)
+
+    [applied] = apply_patches(root, [patch("compat.patch", diff)]).applied
+
+    assert "return 42" in (root / "src/magic/__init__.py").read_text()
+    assert (root / "src/magic/_compat.py").read_text() == "PY311 = True\n"
+    assert (root / "src/magic/backends/__init__.py").exists()
+    assert not (root / "tests").exists() and not (root / "src/tests").exists()
+    assert set(applied.files) == {
+        "src/magic/__init__.py",
+        "src/magic/_compat.py",
+        "src/magic/backends/__init__.py",
+    }
+    assert applied.skipped == ("tests/test_compat.py",)
+    assert ("magic/_compat.py", "src/magic/_compat.py") in applied.mapped
+
+
+def test_new_file_only_patch_lands_in_the_package(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/py.typed": "partial\n"})
+    git(repo, "add", "-A")
+    root = make_sdist(tmp_path)
+
+    [applied] = apply_patches(root, [patch("typed.patch", git(repo, "diff", "--cached"))]).applied
+
+    assert (root / "magic/py.typed").read_text() == "partial\n"
+    assert applied.mapped == (("src/magic/py.typed", "magic/py.typed"),)
+
+
+def test_plain_diff_p0(tmp_path: Path) -> None:
+    root = make_sdist(tmp_path)
+    work = tmp_path / "work"
+    shutil.copytree(root, work)
+    (work / "magic/__init__.py.orig").write_text(INIT_V1)
+    (work / "magic/__init__.py").write_text(fix_answer(INIT_V1))
+    diff = diff_u(work, "magic/__init__.py.orig", "magic/__init__.py")
+    assert diff.startswith(b"--- magic/__init__.py.orig")
+
+    [applied] = apply_patches(root, [patch("p0.diff", diff)]).applied
+
+    assert "return 42" in (root / "magic/__init__.py").read_text()
+    assert applied.files == ("magic/__init__.py",)
+    assert applied.mapped == ()
+
+
+def test_plain_diff_p1_between_directories_with_new_file(tmp_path: Path) -> None:
+    root = make_sdist(tmp_path)
+    old, new = tmp_path / "a", tmp_path / "b"
+    shutil.copytree(root, old)
+    shutil.copytree(root, new)
+    (new / "magic/__init__.py").write_text(fix_answer(INIT_V1))
+    (new / "magic/extra.py").write_text("X = 1\n")
+    diff = diff_u(tmp_path, "-rN", "a", "b")
+    assert b"--- a/magic/extra.py\t1970-01-01" in diff
+
+    [applied] = apply_patches(root, [patch("p1.diff", diff)]).applied
+
+    assert "return 42" in (root / "magic/__init__.py").read_text()
+    assert (root / "magic/extra.py").read_text() == "X = 1\n"
+    assert set(applied.files) == {"magic/__init__.py", "magic/extra.py"}
+
+
+def test_plain_diff_with_repo_paths_is_mapped(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    (tmp_path / "fixed").mkdir()
+    (tmp_path / "fixed/__init__.py").write_text(fix_answer(INIT_V1))
+    diff = diff_u(tmp_path, "upstream/src/magic/__init__.py", "fixed/__init__.py")
+    diff = diff.replace(b"--- upstream/src/", b"--- a/src/").replace(
+        b"+++ fixed/__init__.py", b"+++ b/src/magic/__init__.py"
+    )
+    assert repo.exists()
+    root = make_sdist(tmp_path)
+
+    [applied] = apply_patches(root, [patch("repo.diff", diff)]).applied
+
+    assert "return 42" in (root / "magic/__init__.py").read_text()
+    assert applied.mapped == (("src/magic/__init__.py", "magic/__init__.py"),)
+
+
+def test_git_diff_without_prefixes_is_p0(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path, src_layout=False)
+    write(repo, {"magic/__init__.py": fix_answer(INIT_V1)})
+    diff = git(repo, "diff", "--no-prefix")
+    assert b"--- magic/__init__.py" in diff
+    root = make_sdist(tmp_path)
+
+    [applied] = apply_patches(root, [patch("noprefix.patch", diff)]).applied
+
+    assert "return 42" in (root / "magic/__init__.py").read_text()
+    assert applied.mapped == ()
+
+
+def test_rename_follows_the_prefix_mapping(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    commit_change(repo, {"src/magic/util.py": "a\nb\nc\nd\ne\nf\n"}, "Add util")
+    git(repo, "mv", "src/magic/util.py", "src/magic/helpers.py")
+    write(repo, {"src/magic/helpers.py": "a\nb\nc\nd\ne\nF\n"})
+    git(repo, "add", "-A")
+    diff = git(repo, "diff", "--cached", "-M")
+    assert b"rename from src/magic/util.py" in diff
+    root = make_sdist(tmp_path)
+    write(root, {"magic/util.py": "a\nb\nc\nd\ne\nf\n"})
+
+    [applied] = apply_patches(root, [patch("rename.patch", diff)]).applied
+
+    assert not (root / "magic/util.py").exists()
+    assert (root / "magic/helpers.py").read_text() == "a\nb\nc\nd\ne\nF\n"
+    assert set(applied.files) == {"magic/util.py", "magic/helpers.py"}
+
+
+def test_ambiguous_mapping_is_an_error(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path, src_layout=False)
+    write(repo, {"magic/__init__.py": fix_answer(INIT_V1)})
+    root = make_sdist(tmp_path, src_layout=True)
+    write(root, {"vendor/magic/__init__.py": INIT_V1})
+
+    with pytest.raises(PatchError) as exc:
+        apply_patches(root, [patch("fix.patch", git(repo, "diff"))])
+    assert "src/magic/__init__.py, vendor/magic/__init__.py" in str(exc.value)
+
+
+def test_lf_patch_applies_to_crlf_file(tmp_path: Path) -> None:
+    # The repository stores LF (text=auto) but the sdist was built on Windows.
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})
+    root = make_sdist(tmp_path)
+    (root / "magic/__init__.py").write_bytes(INIT_V1.replace("\n", "\r\n").encode())
+
+    apply_patches(root, [patch("fix.patch", git(repo, "diff"))])
+
+    expected = fix_answer(INIT_V1).replace("\n", "\r\n").encode()
+    assert (root / "magic/__init__.py").read_bytes() == expected
+
+
+def test_crlf_patch_file_applies_to_lf_tree(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})
+    diff = git(repo, "diff").replace(b"\n", b"\r\n")
+    root = make_sdist(tmp_path)
+
+    apply_patches(root, [patch("crlf.patch", diff)])
+
+    text = (root / "magic/__init__.py").read_bytes()
+    assert b"return 42" in text
+    assert b"\r" not in text
+
+
+def test_index_lines_with_unknown_blobs_fall_back_to_plain_apply(tmp_path: Path) -> None:
+    # The repository moved on after the release: the patch's preimage blob is not in the sdist,
+    # and the hunk lands at an offset.
+    repo = make_upstream(tmp_path)
+    header = '"""magic: detect file types."""\n'
+    commit_change(
+        repo,
+        {"src/magic/__init__.py": INIT_V1.replace(header, header + "\nimport os\n")},
+        "Import os",
+    )
+    write(
+        repo,
+        {"src/magic/__init__.py": fix_answer(INIT_V1.replace(header, header + "\nimport os\n"))},
+    )
+    diff = git(repo, "diff", "--full-index")
+    root = make_sdist(tmp_path)
+
+    apply_patches(root, [patch("moved-on.patch", diff)])
+
+    assert "return 42" in (root / "magic/__init__.py").read_text()
+
+
+def test_gitignore_and_gitattributes_in_the_sdist_do_not_interfere(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})
+    root = make_sdist(tmp_path)
+    (root / ".gitignore").write_text("magic/\n")
+    (root / ".gitattributes").write_text("* text=auto eol=crlf\n")
+
+    apply_patches(root, [patch("fix.patch", git(repo, "diff"))])
+
+    assert (root / "magic/__init__.py").read_bytes() == fix_answer(INIT_V1).encode()
+
+
+# --------------------------------------------------------------------------------------------
+# apply_patches: mbox / git am
+# --------------------------------------------------------------------------------------------
+
+
+def test_multi_commit_mbox_is_applied_with_git_am(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    commit_change(
+        repo,
+        {
+            "src/magic/__init__.py": fix_answer(INIT_V1),
+            "tests/test_magic.py": TEST_V1 + "\n# more\n",
+        },
+        "Fix answer()\n\nThe answer is 42, not 41.",
+    )
+    commit_change(repo, {"src/magic/extra.py": "EXTRA = True\n"}, "Add extra module")
+    commit_change(repo, {"tests/test_magic.py": TEST_V1 + "\n# even more\n"}, "More tests")
+    mbox = git(repo, "format-patch", "--stdout", "HEAD~3")
+    assert mbox.count(b"\nFrom ") == 2  # three mails
+    root = make_sdist(tmp_path)
+
+    result = apply_patches(root, [patch("pr-17.patch", mbox)], keep_git=True)
+
+    assert "return 42" in (root / "magic/__init__.py").read_text()
+    assert (root / "magic/extra.py").read_text() == "EXTRA = True\n"
+    log = git(root, "log", "--format=%s%n%b%x00").decode()
+    # The tests-only commit had nothing left and was dropped; the others kept their messages.
+    assert "Fix answer()" in log and "The answer is 42, not 41." in log
+    assert "Add extra module" in log
+    assert "More tests" not in log
+    [applied] = result.applied
+    assert set(applied.files) == {"magic/__init__.py", "magic/extra.py"}
+    assert applied.skipped == ("tests/test_magic.py",)
+    assert ("src/magic/extra.py", "magic/extra.py") in applied.mapped
+
+
+def test_mbox_where_a_later_commit_changes_a_file_an_earlier_one_created(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    commit_change(repo, {"src/magic/extra.py": "EXTRA = 1\n"}, "Add extra")
+    commit_change(repo, {"src/magic/extra.py": "EXTRA = 2\n"}, "Bump extra")
+    mbox = git(repo, "format-patch", "--stdout", "HEAD~2")
+    root = make_sdist(tmp_path)
+
+    apply_patches(root, [patch("series.patch", mbox)])
+
+    assert (root / "magic/extra.py").read_text() == "EXTRA = 2\n"
+
+
+def test_binary_files(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    (repo / "src/magic/data.bin").write_bytes(bytes(range(256)))
+    (repo / "tests/fixture.bin").write_bytes(b"\0\1\2\3" * 10)
+    commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Add data")
+    mbox = git(repo, "format-patch", "--stdout", "HEAD~1")
+    assert b"GIT binary patch" in mbox
+    root = make_sdist(tmp_path)
+
+    [applied] = apply_patches(root, [patch("data.patch", mbox)]).applied
+
+    assert (root / "magic/data.bin").read_bytes() == bytes(range(256))
+    assert applied.skipped == ("tests/fixture.bin",)
+
+
+def test_binary_change_without_data_is_an_error(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    (repo / "src/magic/data.bin").write_bytes(bytes(range(256)))
+    git(repo, "add", "-A")
+    diff = git(repo, "diff", "--cached")  # no --binary: "Binary files ... differ"
+    assert b"Binary files" in diff
+    root = make_sdist(tmp_path)
+
+    with pytest.raises(PatchError, match=r"magic/data\.bin.*--binary"):
+        apply_patches(root, [patch("bin.patch", diff)])
+
+
+# --------------------------------------------------------------------------------------------
+# apply_patches: order, failures, .git handling
+# --------------------------------------------------------------------------------------------
+
+
+def test_patches_apply_in_order(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})
+    first = git(repo, "diff")
+    git(repo, "commit", "-q", "-am", "first")
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1).replace("return 42", "return 43")})
+    second = git(repo, "diff")
+    root = make_sdist(tmp_path)
+
+    result = apply_patches(root, [patch("first.patch", first), patch("second.patch", second)])
+
+    assert "return 43" in (root / "magic/__init__.py").read_text()
+    assert [a.label for a in result.applied] == ["first.patch", "second.patch"]
+
+    # The other way round the second patch's context is not there.
+    other = make_sdist(tmp_path, name="again-1.0")
+    with pytest.raises(PatchError, match=r"second\.patch"):
+        apply_patches(other, [patch("second.patch", second), patch("first.patch", first)])
+
+
+def test_patch_that_does_not_apply_names_patch_file_and_hunk(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})
+    diff = git(repo, "diff")
+    root = make_sdist(tmp_path)
+    (root / "magic/__init__.py").write_text(INIT_V1.replace("return 41", "return 40"))
+
+    with pytest.raises(PatchError) as exc:
+        apply_patches(root, [patch("fix-answer.patch", diff)], target="magic 1.0")
+
+    message = str(exc.value)
+    hunk_header = (
+        next(line for line in diff.decode().splitlines() if line.startswith("@@ ")).split(" @@")[0]
+        + " @@"
+    )
+    assert "fix-answer.patch" in message
+    assert "magic/__init__.py" in message
+    assert hunk_header in message
+    assert "patch does not apply" in message  # git's own error line
+    assert "does not apply to magic 1.0" in message
+    assert "rebase the patch onto magic 1.0" in message.lower()
+
+
+def test_mbox_that_does_not_apply_names_commit_and_hunk(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    commit_change(repo, {"src/magic/extra.py": "A = 1\n"}, "Add extra")
+    commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Fix answer")
+    mbox = git(repo, "format-patch", "--stdout", "HEAD~2")
+    root = make_sdist(tmp_path)
+    (root / "magic/__init__.py").write_text(INIT_V1.replace("return 41", "return 40"))
+
+    with pytest.raises(PatchError) as exc:
+        apply_patches(root, [patch("pr.patch", mbox)], keep_git=True)
+
+    message = str(exc.value)
+    assert "pr.patch (commit 2/2 'Fix answer')" in message
+    assert "hunk @@ -" in message and "of magic/__init__.py" in message
+    # git am was aborted: no am session is left behind.
+    assert not (root / ".git/rebase-apply").exists()
+
+
+def test_keep_git(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})
+    diff = git(repo, "diff")
+    root = make_sdist(tmp_path)
+
+    apply_patches(root, [patch("fix.patch", diff)], keep_git=True)
+
+    assert (root / ".git").is_dir()
+    subjects = git(root, "log", "--format=%s").decode().splitlines()
+    assert subjects == ["Apply fix.patch", "pristine sdist"]
+    assert git(root, "status", "--porcelain") == b""
+
+
+def test_commits_are_deterministic(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})
+    diff = git(repo, "diff")
+    heads = []
+    for name in ("one-1.0", "two-1.0"):
+        root = make_sdist(tmp_path, name=name)
+        apply_patches(root, [patch("fix.patch", diff)], keep_git=True)
+        heads.append(git(root, "rev-parse", "HEAD"))
+    assert heads[0] == heads[1]
+
+
+def test_existing_git_directory_is_refused(tmp_path: Path) -> None:
+    root = make_sdist(tmp_path)
+    (root / ".git").mkdir()
+    with pytest.raises(PatchError, match=r"already contains \.git"):
+        apply_patches(root, [])
+
+
+def test_not_a_patch(tmp_path: Path) -> None:
+    root = make_sdist(tmp_path)
+    with pytest.raises(PatchError, match=r"notes\.txt contains no diff"):
+        apply_patches(root, [patch("notes.txt", b"just some text\n")])
+
+
+# --------------------------------------------------------------------------------------------
+# read_patch
+# --------------------------------------------------------------------------------------------
+
+
+def no_fetch(url: str, sha256: str | None) -> bytes:
+    raise AssertionError(f"unexpected download of {url}")
+
+
+def test_read_patch_file(tmp_path: Path) -> None:
+    (tmp_path / "patches").mkdir()
+    (tmp_path / "patches/fix.patch").write_bytes(b"--- a/x\n+++ b/x\n")
+
+    result = read_patch(FilePatch("patches/fix.patch"), tmp_path, no_fetch)
+
+    assert result.label == "patches/fix.patch"
+    assert result.content == b"--- a/x\n+++ b/x\n"
+    assert result.sha256 == hashlib.sha256(result.content).hexdigest()
+
+
+def test_read_patch_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(PatchError) as exc:
+        read_patch(FilePatch("patches/missing.patch"), tmp_path, no_fetch)
+    assert "patches/missing.patch" in str(exc.value)
+    assert str(tmp_path) in str(exc.value)
+
+
+def test_read_patch_url(tmp_path: Path) -> None:
+    content = b"diff --git a/x b/x\n"
+    seen: list[tuple[str, str | None]] = []
+
+    def fetch(url: str, sha256: str | None) -> bytes:
+        seen.append((url, sha256))
+        return content
+
+    source = UrlPatch("https://example.org/fix.patch", sha256_of(content))
+    result = read_patch(source, tmp_path, fetch)
+
+    assert result.label == "https://example.org/fix.patch"
+    assert result.content == content
+    assert seen == [("https://example.org/fix.patch", sha256_of(content))]
+
+
+def test_read_patch_url_hash_mismatch(tmp_path: Path) -> None:
+    def fetch(url: str, sha256: str | None) -> bytes:
+        return b"tampered\n"
+
+    with pytest.raises(PatchError) as exc:
+        read_patch(UrlPatch("https://example.org/fix.patch", "0" * 64), tmp_path, fetch)
+    message = str(exc.value)
+    assert "https://example.org/fix.patch" in message
+    assert sha256_of(b"tampered\n") in message and "0" * 64 in message
+
+
+def test_read_patch_git_commit_local_repo(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Fix answer")
+    sha = git(repo, "rev-parse", "HEAD").decode().strip()
+
+    result = read_patch(GitPatch("upstream", sha), tmp_path, no_fetch)
+
+    assert result.label == f"upstream@{sha}"
+    assert result.content.startswith(f"From {sha} ".encode())
+    assert b"Subject: [PATCH] Fix answer" in result.content
+    root = make_sdist(tmp_path)
+    apply_patches(root, [result])
+    assert "return 42" in (root / "magic/__init__.py").read_text()
+
+
+def test_read_patch_git_commit_from_url(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Fix answer")
+    sha = git(repo, "rev-parse", "HEAD").decode().strip()
+    url = repo.as_uri()  # file:// goes through the clone path
+
+    result = read_patch(GitPatch(url, sha), tmp_path / "elsewhere", no_fetch)
+
+    assert result.label == f"{url}@{sha}"
+    assert b"Subject: [PATCH] Fix answer" in result.content
+
+
+def test_read_patch_git_unknown_commit(tmp_path: Path) -> None:
+    make_upstream(tmp_path)
+    with pytest.raises(PatchError) as exc:
+        read_patch(GitPatch("upstream", "deadbeef" * 5), tmp_path, no_fetch)
+    message = str(exc.value)
+    assert "deadbeef" * 5 in message and "upstream" in message
+
+
+def test_read_patch_git_missing_repo(tmp_path: Path) -> None:
+    with pytest.raises(PatchError, match="does not exist"):
+        read_patch(GitPatch("nowhere", "HEAD"), tmp_path, no_fetch)
