@@ -57,7 +57,9 @@ def test_good_manifest_loads(tmp_path: Path) -> None:
 
 
 def test_defaults(tmp_path: Path) -> None:
-    manifest = load_manifest(write(tmp_path, '[hotfix.a]\nversion = "1.0"\npatches = ["x.patch"]\n'))
+    manifest = load_manifest(
+        write(tmp_path, '[hotfix.a]\nversion = "1.0"\npatches = ["x.patch"]\n')
+    )
     assert manifest.settings.upstream is None
     assert manifest.settings.index == "hotfix-index"
     assert manifest.settings.label == "hotfix"
@@ -67,15 +69,27 @@ def test_defaults(tmp_path: Path) -> None:
     ("text", "line", "words"),
     [
         ('[settings]\nlabl = "x"\n', 2, "settings.labl is not a known key"),
-        ('[settings]\nlabel = 3\n', 2, "settings.label must be a non-empty string"),
+        ("[settings]\nlabel = 3\n", 2, "settings.label must be a non-empty string"),
         ('[settings]\nlabel = "Hot-Fix"\n', 2, "lowercase"),
         ('[hotfix.a]\nversion = ">=1.0"\npatches = ["x"]\n', 2, "not a version"),
         ('[hotfix.a]\nversion = "1.0+local"\npatches = ["x"]\n', 2, "without a local part"),
         ('[hotfix.a]\nversion = 1.0\npatches = ["x"]\n', 2, "version must be a string"),
-        ('[hotfix.a]\nversion = "1.0"\npatches = ["x"]\ncolour = "red"\n', 4, "hotfix.a.colour is not a known key"),
-        ('[hotfix.a]\nversion = "1.0"\npatches = [{ url = "https://e.invalid/p" }]\n', 3, "without sha256"),
+        (
+            '[hotfix.a]\nversion = "1.0"\npatches = ["x"]\ncolour = "red"\n',
+            4,
+            "hotfix.a.colour is not a known key",
+        ),
+        (
+            '[hotfix.a]\nversion = "1.0"\npatches = [{ url = "https://e.invalid/p" }]\n',
+            3,
+            "without sha256",
+        ),
         ('[hotfix.a]\nversion = "1.0"\npatches = ["https://e.invalid/p"]\n', 3, "pin it as"),
-        ('[hotfix.a]\nversion = "1.0"\npatches = [{ git = "r", commit = "main" }]\n', 3, "commit hash"),
+        (
+            '[hotfix.a]\nversion = "1.0"\npatches = [{ git = "r", commit = "main" }]\n',
+            3,
+            "commit hash",
+        ),
         ('[hotfix.a]\nversion = "1.0"\npatches = []\n', 3, "non-empty list"),
         ('[hotfix.a]\npatches = ["x"]\n', 1, "has no version"),
         (
@@ -84,10 +98,12 @@ def test_defaults(tmp_path: Path) -> None:
             "names the same project",
         ),
         ("[hotfix.a\n", None, "not valid TOML"),
-        ('[other]\nx = 1\n', 1, "not a known table"),
+        ("[other]\nx = 1\n", 1, "not a known table"),
     ],
 )
-def test_errors_name_file_line_and_key(tmp_path: Path, text: str, line: int | None, words: str) -> None:
+def test_errors_name_file_line_and_key(
+    tmp_path: Path, text: str, line: int | None, words: str
+) -> None:
     path = write(tmp_path, text)
     with pytest.raises(ManifestError) as info:
         load_manifest(path)
@@ -104,7 +120,7 @@ def test_find_manifest_walks_up(tmp_path: Path) -> None:
     deep = tmp_path / "a" / "b"
     deep.mkdir(parents=True)
     assert find_manifest(deep) == path
-    with pytest.raises(UsageError, match="No hotfixes.toml found"):
+    with pytest.raises(UsageError, match=r"No hotfixes\.toml found"):
         find_manifest(Path("/proc/self"))
 
 

@@ -13,7 +13,9 @@ from pyhotfix.errors import UnsafeArchiveError
 from pyhotfix.unpack import UnpackLimits, unpack_sdist
 
 
-def make_tar(path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes] | None = None) -> Path:
+def make_tar(
+    path: Path, members: list[tarfile.TarInfo], data: dict[str, bytes] | None = None
+) -> Path:
     data = data or {}
     with tarfile.open(path, "w:gz") as tar:
         for info in members:
@@ -35,7 +37,11 @@ def member(name: str, kind: bytes = tarfile.REGTYPE, linkname: str = "") -> tarf
 def test_regular_sdist_unpacks(tmp_path: Path) -> None:
     archive = make_tar(
         tmp_path / "pkg-1.0.tar.gz",
-        [member("pkg-1.0", tarfile.DIRTYPE), member("pkg-1.0/setup.py"), member("pkg-1.0/link", tarfile.SYMTYPE, "setup.py")],
+        [
+            member("pkg-1.0", tarfile.DIRTYPE),
+            member("pkg-1.0/setup.py"),
+            member("pkg-1.0/link", tarfile.SYMTYPE, "setup.py"),
+        ],
         {"pkg-1.0/setup.py": b"from setuptools import setup\n"},
     )
     tree = unpack_sdist(archive, tmp_path / "out")
@@ -74,7 +80,11 @@ def test_symlink_then_write_through_it_is_refused(tmp_path: Path) -> None:
     """The classic two-step escape: a link to a directory outside, then a file 'inside' the link."""
     archive = make_tar(
         tmp_path / "evil-1.0.tar.gz",
-        [member("pkg-1.0", tarfile.DIRTYPE), member("pkg-1.0/d", tarfile.SYMTYPE, "../.."), member("pkg-1.0/d/x.py")],
+        [
+            member("pkg-1.0", tarfile.DIRTYPE),
+            member("pkg-1.0/d", tarfile.SYMTYPE, "../.."),
+            member("pkg-1.0/d/x.py"),
+        ],
         {"pkg-1.0/d/x.py": b"boom"},
     )
     with pytest.raises(UnsafeArchiveError):

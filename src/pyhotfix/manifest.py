@@ -107,11 +107,15 @@ def parse_manifest(text: str, path: Path) -> Manifest:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(f"{path} is not valid TOML: {exc}. Fix the syntax and run again.") from exc
+        raise ManifestError(
+            f"{path} is not valid TOML: {exc}. Fix the syntax and run again."
+        ) from exc
     where = _Locator(text, path)
     for key in data:
         if key not in ("settings", "hotfix"):
-            raise where.error(None, key, "is not a known table (expected [settings] and [hotfix.NAME])")
+            raise where.error(
+                None, key, "is not a known table (expected [settings] and [hotfix.NAME])"
+            )
     settings = _parse_settings(data.get("settings", {}), where)
     hotfix_tables = data.get("hotfix", {})
     if not isinstance(hotfix_tables, dict):
@@ -136,18 +140,24 @@ def _parse_settings(table: Any, where: _Locator) -> Settings:
         raise where.error(None, "settings", "must be a table")
     for key in table:
         if key not in _SETTINGS_KEYS:
-            raise where.error("settings", key, f"is not a known key (known: {', '.join(sorted(_SETTINGS_KEYS))})")
+            raise where.error(
+                "settings", key, f"is not a known key (known: {', '.join(sorted(_SETTINGS_KEYS))})"
+            )
     for key in _SETTINGS_KEYS & table.keys():
         if not isinstance(table[key], str) or not table[key]:
             raise where.error("settings", key, "must be a non-empty string")
     label = table.get("label", DEFAULT_LABEL)
     if not _LABEL.match(label):
         raise where.error(
-            "settings", "label", f"is {label!r}; it must be lowercase letters and digits, starting with a letter"
+            "settings",
+            "label",
+            f"is {label!r}; it must be lowercase letters and digits, starting with a letter",
         )
     upstream = table.get("upstream")
     if upstream is not None and not upstream.startswith(("http://", "https://", "file://")):
-        raise where.error("settings", "upstream", f"is {upstream!r}; it must be an http(s):// or file:// URL")
+        raise where.error(
+            "settings", "upstream", f"is {upstream!r}; it must be an http(s):// or file:// URL"
+        )
     return Settings(upstream=upstream, index=table.get("index", DEFAULT_INDEX), label=label)
 
 
@@ -157,28 +167,40 @@ def _parse_hotfix(written_name: str, table: Any, where: _Locator) -> HotfixSpec:
         raise where.error(None, section, "must be a table")
     for key in table:
         if key not in _HOTFIX_KEYS:
-            raise where.error(section, key, f"is not a known key (known: {', '.join(sorted(_HOTFIX_KEYS))})")
+            raise where.error(
+                section, key, f"is not a known key (known: {', '.join(sorted(_HOTFIX_KEYS))})"
+            )
     if "version" not in table:
-        raise where.error(section, None, 'has no version; add version = "X.Y.Z", the upstream release to fix')
+        raise where.error(
+            section, None, 'has no version; add version = "X.Y.Z", the upstream release to fix'
+        )
     version = table["version"]
     if not isinstance(version, str):
         raise where.error(section, "version", "must be a string")
     _check_exact_version(version, lambda msg: where.error(section, "version", msg))
     patches = table.get("patches", [])
     if not isinstance(patches, list) or not patches:
-        raise where.error(section, "patches", "must be a non-empty list of patch files, {url, sha256} or {git, commit}")
+        raise where.error(
+            section,
+            "patches",
+            "must be a non-empty list of patch files, {url, sha256} or {git, commit}",
+        )
     reason = table.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise where.error(section, "reason", "must be a string")
     parsed = tuple(_parse_patch(p, i, section, where) for i, p in enumerate(patches))
-    return HotfixSpec(name=canonicalize_name(written_name), version=version, patches=parsed, reason=reason)
+    return HotfixSpec(
+        name=canonicalize_name(written_name), version=version, patches=parsed, reason=reason
+    )
 
 
 def _check_exact_version(version: str, error: Any) -> None:
     try:
         parsed = Version(version)
     except InvalidVersion:
-        raise error(f"is {version!r}, not a version; give the exact upstream release, e.g. \"0.4.3\"") from None
+        raise error(
+            f'is {version!r}, not a version; give the exact upstream release, e.g. "0.4.3"'
+        ) from None
     if parsed.local is not None:
         raise error(f"is {version!r}; give the upstream release without a local part (+...)")
 
@@ -187,7 +209,9 @@ def _parse_patch(item: Any, index: int, section: str, where: _Locator) -> PatchS
     key = f"patches[{index}]"
     if isinstance(item, str):
         if item.startswith(("http://", "https://")):
-            raise where.error(section, key, f'is a URL; pin it as {{ url = "{item}", sha256 = "<hex>" }}')
+            raise where.error(
+                section, key, f'is a URL; pin it as {{ url = "{item}", sha256 = "<hex>" }}'
+            )
         return FilePatch(path=item)
     if not isinstance(item, dict):
         raise where.error(section, key, "must be a path, { url, sha256 } or { git, commit }")
@@ -198,7 +222,9 @@ def _parse_patch(item: Any, index: int, section: str, where: _Locator) -> PatchS
             raise where.error(section, key, "url must be an http(s):// or file:// URL")
         if sha is None:
             raise where.error(
-                section, key, f"is a URL patch without sha256; pin it with `pyhotfix add` or add sha256 = \"<hex>\" ({url})"
+                section,
+                key,
+                f'is a URL patch without sha256; pin it with `pyhotfix add` or add sha256 = "<hex>" ({url})',
             )
         if not isinstance(sha, str) or not _SHA256.match(sha.lower()):
             raise where.error(section, key, "sha256 must be 64 hexadecimal characters")
@@ -208,7 +234,9 @@ def _parse_patch(item: Any, index: int, section: str, where: _Locator) -> PatchS
         if not isinstance(repo, str) or not repo:
             raise where.error(section, key, "git must be a repository path or URL")
         if not isinstance(commit, str) or not _COMMIT.match(commit.lower()):
-            raise where.error(section, key, "commit must be a commit hash (7 to 40 hexadecimal characters)")
+            raise where.error(
+                section, key, "commit must be a commit hash (7 to 40 hexadecimal characters)"
+            )
         return GitPatch(repo=repo, commit=commit.lower())
     raise where.error(
         section, key, f"has keys {sorted(keys)}; expected {{ url, sha256 }} or {{ git, commit }}"
@@ -225,7 +253,10 @@ class _Locator:
     def _table_line(self, section: str) -> int | None:
         parts = section.split(".", 1)
         pattern = re.compile(
-            r"^\s*\[\s*" + re.escape(parts[0]) + (r"\s*\.\s*[\"']?" + re.escape(parts[1]) + r"[\"']?" if len(parts) > 1 else "") + r"\s*\]"
+            r"^\s*\[\s*"
+            + re.escape(parts[0])
+            + (r"\s*\.\s*[\"']?" + re.escape(parts[1]) + r"[\"']?" if len(parts) > 1 else "")
+            + r"\s*\]"
         )
         for number, line in enumerate(self.lines, start=1):
             if pattern.match(line):
@@ -285,7 +316,9 @@ def upsert_hotfix(
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     document = tomlkit.parse(text)
     hotfix_tables = document.setdefault("hotfix", tomlkit.table(is_super_table=True))
-    existing_key = next((k for k in hotfix_tables if canonicalize_name(k) == canonicalize_name(name)), None)
+    existing_key = next(
+        (k for k in hotfix_tables if canonicalize_name(k) == canonicalize_name(name)), None
+    )
     if existing_key is None:
         table = tomlkit.table()
         table["version"] = version
@@ -296,7 +329,11 @@ def upsert_hotfix(
         existing_key = name
     table = hotfix_tables[existing_key]
     table["version"] = version
-    current = parse_manifest(tomlkit.dumps(document), path).get(name).patches if "patches" in table and table["patches"] else ()
+    current = (
+        parse_manifest(tomlkit.dumps(document), path).get(name).patches
+        if table.get("patches")
+        else ()
+    )
     array = table["patches"]
     for source in patches:
         if source not in current:

@@ -61,7 +61,9 @@ def _check_bounds(name: str, sizes: list[int], limits: UnpackLimits) -> None:
             f"{name} has {len(sizes)} members, more than the limit of {limits.max_members}; refused."
         )
     if sizes and max(sizes) > limits.max_member_bytes:
-        raise UnsafeArchiveError(f"{name} has a member over {limits.max_member_bytes} bytes; refused.")
+        raise UnsafeArchiveError(
+            f"{name} has a member over {limits.max_member_bytes} bytes; refused."
+        )
     if sum(sizes) > limits.max_total_bytes:
         raise UnsafeArchiveError(
             f"{name} unpacks to {sum(sizes)} bytes, more than the limit of {limits.max_total_bytes}; refused."

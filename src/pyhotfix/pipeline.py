@@ -1,0 +1,286 @@
+"""One hotfix from its spec to published files: fetch → unpack → patch → version → build → publish → lock.
+
+The stages live in their own modules; this one only sequences them, decides the hotfix number N, and
+skips work whose inputs are unchanged. Everything with side effects (HTTP client, caches, the index) is
+passed in through `BuildContext`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
+from packaging.version import Version
+
+from pyhotfix import __version__
+from pyhotfix.building import BuiltDists, EnvCache, build
+from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.index import LocalIndex
+from pyhotfix.lock import LockedFile, LockedHotfix, LockedPatch, lock_path, locked_update, read_lock
+from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, UrlPatch
+from pyhotfix.patching import PatchInput, apply_patches, read_patch
+from pyhotfix.unpack import unpack_sdist
+from pyhotfix.upstream import Cache, fetch_sdist, fetch_url, make_client, redact
+from pyhotfix.versioning import set_version
+
+# The zip format cannot store dates before 1980; wheels need SOURCE_DATE_EPOCH at or after it.
+_MIN_SOURCE_DATE_EPOCH = 315532800
+
+StageCallback = Callable[[str, str], None]
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    force: bool = False
+    publish: bool = True
+    out_dir: Path | None = None
+    strict: bool = False
+    jobs: int = 1
+
+
+@dataclass(frozen=True)
+class HotfixResult:
+    name: str
+    version: str
+    hotfix_version: str | None
+    files: tuple[str, ...]
+    seconds: float
+    status: str  # "built", "up-to-date" or "failed"
+    message: str | None = None
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class BuildContext:
+    manifest: Manifest
+    upstream_url: str
+    index: LocalIndex
+    cache: Cache
+    envs: EnvCache
+    client_factory: Callable[[str], httpx.Client] = make_client
+    on_stage: StageCallback = field(default=lambda name, stage: None)
+
+
+def resolve_index(manifest: Manifest) -> LocalIndex:
+    """The publish target from [settings] index: a directory (relative to the manifest) or file:// URL."""
+    target = manifest.settings.index
+    if target.startswith("file://"):
+        return LocalIndex(Path(httpx.URL(target).path))
+    if "://" in target:
+        raise UsageError(
+            f"[settings] index = {target!r}: only a directory or a file:// URL is supported as the "
+            "hotfix index yet. Use a directory and serve or sync it (see the README)."
+        )
+    return LocalIndex(manifest.directory / target)
+
+
+def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
+    """Identity of everything that determines the hotfix number, computed without network access."""
+    identities: list[str] = []
+    for source in spec.patches:
+        if isinstance(source, FilePatch):
+            path = base_dir / source.path
+            try:
+                identities.append("file:" + hashlib.sha256(path.read_bytes()).hexdigest())
+            except OSError as exc:
+                raise PyhotfixError(
+                    f"The patch file {path} of hotfix {spec.name} cannot be read ({exc.strerror}). "
+                    "Fix the path in hotfixes.toml."
+                ) from exc
+        elif isinstance(source, UrlPatch):
+            identities.append("url:" + source.sha256)
+        else:
+            identities.append(f"git:{source.commit}")
+    payload = json.dumps(
+        {"version": str(Version(spec.version)), "label": label, "patches": identities}
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def used_numbers(index: LocalIndex, name: str, version: str, label: str) -> set[int]:
+    """Hotfix numbers N whose files for `version+label.N` are already in the index."""
+    base = Version(version)
+    numbers: set[int] = set()
+    for entry in index.project_entries(name):
+        try:
+            if entry.filename.endswith(".whl"):
+                found = parse_wheel_filename(entry.filename)[1]
+            else:
+                found = parse_sdist_filename(entry.filename)[1]
+        except ValueError:
+            continue
+        parts = (found.local or "").split(".")
+        if (
+            found.public == base.public
+            and len(parts) == 2
+            and parts[0] == label
+            and parts[1].isdigit()
+        ):
+            numbers.add(int(parts[1]))
+    return numbers
+
+
+def build_all(
+    context: BuildContext, names: Sequence[str], options: BuildOptions
+) -> list[HotfixResult]:
+    specs = [context.manifest.get(n) for n in names] if names else list(context.manifest.hotfixes)
+    if options.jobs <= 1 or len(specs) <= 1:
+        return [build_one(context, spec, options) for spec in specs]
+    with ThreadPoolExecutor(max_workers=options.jobs) as pool:
+        return list(pool.map(lambda spec: build_one(context, spec, options), specs))
+
+
+def build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -> HotfixResult:
+    started = time.monotonic()
+    try:
+        return _build_one(context, spec, options, started)
+    except PyhotfixError as exc:
+        context.on_stage(spec.name, "failed")
+        return HotfixResult(
+            name=spec.name,
+            version=spec.version,
+            hotfix_version=None,
+            files=(),
+            seconds=time.monotonic() - started,
+            status="failed",
+            message=str(exc),
+        )
+
+
+def _build_one(
+    context: BuildContext, spec: HotfixSpec, options: BuildOptions, started: float
+) -> HotfixResult:
+    manifest, index = context.manifest, context.index
+    label = manifest.settings.label
+    key = inputs_key(spec, label, manifest.directory)
+    locked = read_lock(lock_path(manifest.path)).get(spec.name)
+    same_inputs = locked is not None and locked.inputs == key and locked.version == spec.version
+
+    if same_inputs and locked is not None and not options.force and options.publish:
+        filenames = [f.filename for f in locked.files]
+        if index.has_files(spec.name, filenames, {f.filename: f.sha256 for f in locked.files}):
+            return HotfixResult(
+                name=spec.name,
+                version=spec.version,
+                hotfix_version=locked.hotfix_version,
+                files=tuple(filenames),
+                seconds=time.monotonic() - started,
+                status="up-to-date",
+            )
+
+    if same_inputs and locked is not None:
+        number = locked.number  # same inputs rebuild byte-identical files under the same number
+    else:
+        taken = used_numbers(index, spec.name, spec.version, label)
+        if locked is not None and locked.version == spec.version and locked.label == label:
+            taken.add(locked.number)
+        number = max(taken, default=0) + 1
+    hotfix_version = f"{spec.version}+{label}.{number}"
+
+    context.on_stage(spec.name, "fetching")
+    sdist = fetch_sdist(
+        context.upstream_url, spec.name, spec.version, context.cache, context.client_factory
+    )
+
+    def fetch_patch(url: str, sha256: str | None) -> bytes:
+        return fetch_url(url, context.cache, sha256, context.client_factory)[1].read_bytes()
+
+    patches = [read_patch(source, manifest.directory, fetch_patch) for source in spec.patches]
+
+    with tempfile.TemporaryDirectory(prefix=f"pyhotfix-{spec.name}-") as work:
+        work_dir = Path(work)
+        context.on_stage(spec.name, "unpacking")
+        tree = unpack_sdist(sdist.path, work_dir / "src")
+        source_date_epoch = _source_date_epoch(tree.root)
+        context.on_stage(spec.name, "patching")
+        patched = apply_patches(
+            tree.root, patches, strict=options.strict, target=f"{spec.name} {spec.version}"
+        )
+        warnings = tuple(
+            f"{applied.label}: skipped changes to files not in the sdist: {', '.join(applied.skipped)}"
+            for applied in patched.applied
+            if applied.skipped
+        )
+        context.on_stage(spec.name, "versioning")
+        backend = set_version(patched.root, spec.name, hotfix_version)
+        context.on_stage(spec.name, "building")
+        built = build(
+            patched.root,
+            spec.name,
+            hotfix_version,
+            work_dir / "dist",
+            source_date_epoch=source_date_epoch,
+            envs=context.envs,
+            backend=backend,
+        )
+        files = [built.sdist.path, built.wheel.path]
+        if options.out_dir is not None:
+            options.out_dir.mkdir(parents=True, exist_ok=True)
+            for path in files:
+                shutil.copy2(path, options.out_dir / path.name)
+        if options.publish:
+            context.on_stage(spec.name, "publishing")
+            index.publish(
+                spec.name, files, tracks=f"{redact(context.upstream_url).rstrip('/')}/{spec.name}/"
+            )
+            entry = _lock_entry(
+                spec, label, number, key, sdist.url, sdist.sha256, patches, built, source_date_epoch
+            )
+            with locked_update(lock_path(manifest.path)) as entries:
+                entries[spec.name] = entry
+
+    context.on_stage(spec.name, "done")
+    return HotfixResult(
+        name=spec.name,
+        version=spec.version,
+        hotfix_version=hotfix_version,
+        files=(built.sdist.filename, built.wheel.filename),
+        seconds=time.monotonic() - started,
+        status="built",
+        warnings=warnings,
+    )
+
+
+def _source_date_epoch(root: Path) -> int:
+    """The newest mtime in the upstream sdist: fixed by the inputs, and a meaningful date."""
+    newest = max((p.lstat().st_mtime for p in root.rglob("*")), default=0.0)
+    return max(int(newest), _MIN_SOURCE_DATE_EPOCH)
+
+
+def _lock_entry(
+    spec: HotfixSpec,
+    label: str,
+    number: int,
+    key: str,
+    upstream_url: str,
+    upstream_sha256: str,
+    patches: Sequence[PatchInput],
+    built: BuiltDists,
+    source_date_epoch: int,
+) -> LockedHotfix:
+    return LockedHotfix(
+        name=spec.name,
+        version=spec.version,
+        hotfix_version=f"{spec.version}+{label}.{number}",
+        number=number,
+        label=label,
+        inputs=key,
+        upstream_url=upstream_url,
+        upstream_sha256=upstream_sha256,
+        patches=tuple(LockedPatch(p.label, p.sha256) for p in patches),
+        files=tuple(LockedFile(f.filename, f.sha256, f.size) for f in (built.sdist, built.wheel)),
+        backend=built.backend,
+        backend_version=built.backend_version,
+        python=built.python,
+        pyhotfix=__version__,
+        source_date_epoch=source_date_epoch,
+    )
