@@ -19,7 +19,8 @@ MANIFEST_NAME = "hotfixes.toml"
 DEFAULT_INDEX = "hotfix-index"
 DEFAULT_LABEL = "hotfix"
 
-_SETTINGS_KEYS = {"upstream", "index", "label"}
+_SETTINGS_KEYS = {"upstream", "index", "label", "upload", "endpoint_url"}
+_STRING_SETTINGS = {"upstream", "index", "label", "endpoint_url"}
 _HOTFIX_KEYS = {"version", "patches", "reason"}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
@@ -51,6 +52,8 @@ class Settings:
     upstream: str | None  # None: pip's configured index, else PyPI (resolved by `upstream`)
     index: str  # as written; a directory relative to the manifest, or a URL
     label: str
+    upload: bool = False  # index is a PyPI-compatible upload endpoint (twine's legacy API)
+    endpoint_url: str | None = None  # S3-compatible endpoint for s3:// indexes
 
 
 @dataclass(frozen=True)
@@ -143,9 +146,11 @@ def _parse_settings(table: Any, where: _Locator) -> Settings:
             raise where.error(
                 "settings", key, f"is not a known key (known: {', '.join(sorted(_SETTINGS_KEYS))})"
             )
-    for key in _SETTINGS_KEYS & table.keys():
+    for key in _STRING_SETTINGS & table.keys():
         if not isinstance(table[key], str) or not table[key]:
             raise where.error("settings", key, "must be a non-empty string")
+    if not isinstance(table.get("upload", False), bool):
+        raise where.error("settings", "upload", "must be true or false")
     label = table.get("label", DEFAULT_LABEL)
     if not _LABEL.match(label):
         raise where.error(
@@ -158,7 +163,17 @@ def _parse_settings(table: Any, where: _Locator) -> Settings:
         raise where.error(
             "settings", "upstream", f"is {upstream!r}; it must be an http(s):// or file:// URL"
         )
-    return Settings(upstream=upstream, index=table.get("index", DEFAULT_INDEX), label=label)
+    index = table.get("index", DEFAULT_INDEX)
+    upload = table.get("upload", False)
+    if upload and not index.startswith(("http://", "https://")):
+        raise where.error("settings", "upload", "is true, so index must be the registry's https:// upload URL")
+    return Settings(
+        upstream=upstream,
+        index=index,
+        label=label,
+        upload=upload,
+        endpoint_url=table.get("endpoint_url"),
+    )
 
 
 def _parse_hotfix(written_name: str, table: Any, where: _Locator) -> HotfixSpec:
