@@ -73,7 +73,7 @@ def manual(sdist: Path, work: Path, builder: list[str], n: int) -> None:
         .replace("version='1.0'", f"version='1.0+hotfix.{n}'")
         .replace('version="1.0"', f'version="1.0+hotfix.{n}"')
     )
-    run([*builder, "--outdir", str(work / "dist"), str(tree)], cwd=work)
+    run([*builder, str(work / "dist"), str(tree)], cwd=work)
 
 
 def main() -> None:
@@ -104,8 +104,8 @@ def main() -> None:
         new_hotfix(0)  # warm: the sdist cache and the build environment
         results: dict[str, list[float]] = {"A": [], "B": [], "C": [], "D": []}
         for n in range(1, args.runs + 1):
-            python_build = [sys.executable, "-m", "build"]
-            uv_build = [find_uv_bin(), "build", "-q"]
+            python_build = [sys.executable, "-m", "build", "--outdir"]
+            uv_build = [find_uv_bin(), "build", "-q", "--out-dir"]
             results["A"].append(timed(partial(manual, sdist, root / "manual", python_build, n)))
             results["B"].append(timed(partial(manual, sdist, root / "manual-uv", uv_build, n)))
             results["C"].append(timed(partial(new_hotfix, n)))
