@@ -1,4 +1,7 @@
-"""A static "simple" package repository in a local directory, served by anything that serves files.
+"""A static "simple" package repository, served by anything that serves files.
+
+`StaticIndex` holds the page logic and the write rules; a `Storage` holds the bytes: `DirStorage`
+(a local directory, `LocalIndex`) here, S3 in publish.py (`ObjectIndex`). Same layout in both.
 
 Layout (``<root>`` is ``hotfix-index/`` by default)::
 
@@ -37,14 +40,22 @@ root pages when the project is new to them. Existing files are never re-hashed. 
 one file or project per JSON line, so a committed index diffs cleanly.
 
 Safety: a filename is never overwritten with different bytes. All files of a call are checked
-before anything is written, then written atomically (temp file in the same directory, fsync,
-rename): dists and ``.metadata`` first, pages last, so a page never links to a missing file. A
-bulk step (more than ``_BULK_SYNC`` files, e.g. ``publish_many``) makes one ``sync()`` instead of
-one fsync per file, with the same ordering. ``LocalIndex(root, fsync=False)`` keeps the atomic
-renames but skips flushing, for throwaway indexes. Files on disk but not listed in ``index.json``
-(an interrupted publish) were never published and may be replaced; a listed file deleted by hand
-is restored when the same bytes are published again. Concurrent publishers (processes or threads)
-serialise on the lock file, which lives outside ``simple/`` so it is never served.
+before anything is written; then dists and ``.metadata`` are stored, then each project's
+``index.json`` (the record, and the commit point), then its ``index.html``, then the root pages;
+so no page ever links to a missing or partial file. A crash between the steps leaves pages that
+list less than is stored, and the next publish completes them (it compares each touched HTML
+page with its record and rewrites it if they differ).
+
+Locally, every write is atomic (temp file in the same directory, fsync, rename); a bulk step (more
+than ``_BULK_SYNC`` files, e.g. ``publish_many``) makes one ``sync()`` instead of one fsync per
+file, with the same ordering. ``LocalIndex(root, fsync=False)`` keeps the atomic renames but skips
+flushing, for throwaway indexes. Files on disk but not listed in ``index.json`` (an interrupted
+publish) were never published and may be replaced; a listed file deleted by hand is restored when
+the same bytes are published again. Concurrent publishers (processes or threads) serialise on the
+lock file, which lives outside ``simple/`` so it is never served. Where nothing can be locked
+(object storage), every ``index.json`` write is conditional on the version read and retried from a
+fresh read when another publisher won, and whoever writes an HTML page re-reads the record after
+and renders again if it moved on, so the last page written always shows the last record.
 """
 
 from __future__ import annotations
@@ -56,15 +67,18 @@ import html
 import io
 import json
 import os
+import random
 import secrets
 import stat
 import tarfile
+import time
 import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 from urllib.parse import quote, urlsplit
 
 from packaging.utils import (
@@ -80,7 +94,17 @@ from packaging.version import InvalidVersion, Version
 
 from pyhotfix.errors import PublishError
 
-__all__ = ["IndexEntry", "LocalIndex", "PublishResult"]
+__all__ = [
+    "Blob",
+    "DirStorage",
+    "FileWrite",
+    "IndexEntry",
+    "LocalIndex",
+    "PageWrite",
+    "PublishResult",
+    "StaticIndex",
+    "Storage",
+]
 
 API_VERSION = "1.1"  # PEP 700 (versions, size, upload-time)
 TRACKS_API_VERSION = "1.2"  # PEP 708 introduced meta.tracks in 1.2
@@ -153,43 +177,267 @@ class _Corrupt(Exception):
     """index.json parsed but does not have the shape we write."""
 
 
-class LocalIndex:
-    """A static simple repository rooted at `root` (pages live under `root/simple/`)."""
+# -- storage ----------------------------------------------------------------------------------------
+
+HTML_TYPE = "text/html; charset=utf-8"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"  # PEP 691
+DIST_TYPE = "application/octet-stream"
+METADATA_TYPE = "text/plain; charset=utf-8"
+PAGE_CACHE_CONTROL = "max-age=0"  # pages change: every reader revalidates
+FILE_CACHE_CONTROL = "public, max-age=31536000, immutable"  # a published filename never changes
+# Conditional page writes that lose a race to another publisher are retried this often (with a
+# growing random pause) before giving up with a message; a lost race costs one GET and one PUT.
+_COMMIT_ATTEMPTS = 10
+_ROOT_JSON = "simple/index.json"
+_ROOT_HTML = "simple/index.html"
+
+
+@dataclass(frozen=True)
+class Blob:
+    """An object read from storage and its version token (an ETag; a content hash locally)."""
+
+    data: bytes
+    token: str
+
+
+@dataclass(frozen=True)
+class FileWrite:
+    """An immutable file to store: `data`, or the bytes of `src`, which must hash to `sha256`."""
+
+    key: str
+    data: bytes | None
+    src: Path | None
+    sha256: str
+    content_type: str
+
+
+@dataclass(frozen=True)
+class PageWrite:
+    """A page to store. If `conditional`, only while it still has token `expect` (None: only if
+    it does not exist yet), which is how concurrent publishers avoid losing each other's entries."""
+
+    key: str
+    data: bytes
+    content_type: str
+    expect: str | None = None
+    conditional: bool = True
+
+
+class Storage(Protocol):
+    """Where a static index lives. Keys are '/'-separated paths below the index root
+    ("simple/<project>/<file>"). Every method raises PublishError with a user-facing message."""
+
+    description: str  # the index root for messages (a path or URL, never credentials)
+    # True when exclusive() shuts out every other publisher (a local flock): no conditional write
+    # can then fail, and a page needs no re-check after it is written.
+    serialised: bool
+
+    def exclusive(self) -> AbstractContextManager[None]:
+        """Held around every change to the index."""
+        ...
+
+    def where(self, key: str) -> str:
+        """`key` as the user would name it: a path or a URL."""
+        ...
+
+    def restore_hint(self, key: str) -> str:
+        """One sentence on how to get back a good copy of the page at `key`."""
+        ...
+
+    def read(self, key: str) -> Blob | None:
+        """The object at `key`, or None if there is none."""
+        ...
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        """The keys that have no object."""
+        ...
+
+    def put_files(self, files: Sequence[FileWrite]) -> None:
+        """Store immutable files (dists, .metadata), durably before returning. The caller has
+        checked that none of them is listed with other bytes; an unlisted object with other bytes
+        is replaced only where exclusive() rules out another publisher writing it right now."""
+        ...
+
+    def put_pages(self, pages: Sequence[PageWrite]) -> dict[str, str | None]:
+        """Store pages durably; returns each key's new token, or None where its condition failed
+        (that page was left as it was)."""
+        ...
+
+    def list_projects(self) -> list[NormalizedName]:
+        """The projects that have an index.json below simple/, sorted."""
+        ...
+
+
+class DirStorage:
+    """A local directory. Serialised by flock() on a lock file beside simple/ (never served);
+    every file is written to a temporary name, flushed, and renamed into place."""
+
+    serialised = True
 
     def __init__(self, root: Path, *, fsync: bool = True) -> None:
         # fsync=False keeps atomic renames (readers never see partial files) but skips flushing to
         # disk: for throwaway indexes in tests and benchmarks, not for one you publish from.
         self.root = Path(root)
-        self.simple = self.root / "simple"
+        self.description = str(self.root)
         self._fsync = fsync
+
+    def where(self, key: str) -> str:
+        return str(self.root / key)
+
+    def restore_hint(self, key: str) -> str:
+        return f"Restore it from version control (e.g. `git checkout -- {self.root / key}`)"
+
+    @contextlib.contextmanager
+    def exclusive(self) -> Iterator[None]:
+        # flock, not lockf: it excludes threads of one process too (per open file description),
+        # and Linux emulates it over NFS. Read-only is enough for flock, so a lock file created
+        # by another user does not get in the way. Closing the descriptor releases the lock.
+        try:
+            (self.root / "simple").mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.root / LOCK_NAME, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
+        except OSError as exc:
+            raise _write_error(self.root, exc) from exc
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)
+
+    def read(self, key: str) -> Blob | None:
+        path = self.root / key
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise PublishError(f"Could not read {path}: {exc.strerror}.") from exc
+        return Blob(data, _content_token(data))
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        return {k for k in keys if not os.path.isfile(self.root / k)}
+
+    def put_files(self, files: Sequence[FileWrite]) -> None:
+        jobs = [_Write(self.root / f.key, f.data, f.src, f.sha256) for f in files]
+        try:
+            dirs = self._make_dirs(jobs)
+            self._write_all(jobs, dirs)
+        except OSError as exc:
+            raise _write_error(self.root, exc) from exc
+
+    def put_pages(self, pages: Sequence[PageWrite]) -> dict[str, str | None]:
+        tokens: dict[str, str | None] = {}
+        jobs: list[_Write] = []
+        for page in pages:
+            if page.conditional:
+                # Under the flock this only fails if the page was edited by hand meanwhile.
+                current = self.read(page.key)
+                if (None if current is None else current.token) != page.expect:
+                    tokens[page.key] = None
+                    continue
+            jobs.append(_Write(self.root / page.key, page.data))
+            tokens[page.key] = _content_token(page.data)
+        try:
+            dirs = self._make_dirs(jobs)
+            self._write_all(jobs, dirs)
+        except OSError as exc:
+            raise _write_error(self.root, exc) from exc
+        return tokens
+
+    def list_projects(self) -> list[NormalizedName]:
+        found = []
+        try:
+            entries = list(os.scandir(self.root / "simple"))
+        except FileNotFoundError:
+            return []
+        except OSError as exc:
+            raise PublishError(f"Could not read {self.root / 'simple'}: {exc.strerror}.") from exc
+        for e in entries:
+            canon = canonicalize_name(e.name)
+            if (
+                canon == e.name
+                and e.is_dir()
+                and os.path.isfile(os.path.join(e.path, "index.json"))
+            ):
+                found.append(canon)
+        return sorted(found)
+
+    def _make_dirs(self, jobs: Sequence[_Write]) -> list[Path]:
+        """Create the jobs' directories; returns the directories whose entries change (for fsync):
+        each job's directory, and the parent of each one created."""
+        dirs: dict[Path, None] = {}
+        for parent in dict.fromkeys(j.path.parent for j in jobs):
+            if not parent.is_dir():
+                parent.mkdir(parents=True, exist_ok=True)
+                dirs[parent.parent] = None
+            dirs[parent] = None
+        return list(dirs)
+
+    def _write_all(self, jobs: Sequence[_Write], dirs: Iterable[Path]) -> None:
+        """Write `jobs` atomically and, with fsync on, durably before returning, renames in `dirs`
+        included: what is written next (pages) must never survive a crash that what it links to
+        (files) did not."""
+        bulk = self._fsync and len(jobs) > _BULK_SYNC
+        for job in jobs:
+            _atomic_write(job, self._fsync and not bulk)
+        if bulk:
+            os.sync()  # on Linux sync(2) waits until everything is on disk
+        elif self._fsync and jobs:
+            for d in dirs:
+                fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
+                try:
+                    os.fsync(fd)
+                finally:
+                    os.close(fd)
+
+
+# -- the index --------------------------------------------------------------------------------------
+
+
+class StaticIndex:
+    """A static simple repository in a `Storage` (a directory, a bucket): the pages and the rules
+    for changing them safely, whatever holds the bytes.
+
+    Order of writes: files, then each project's index.json (the record, written conditionally),
+    then its index.html, then the root pages. So no page ever lists a file that is not stored in
+    full, and a conditional write that loses a race to another publisher is retried from a fresh
+    read instead of overwriting the other's entries. A crash between the steps leaves pages that
+    list less than is stored; the next publish of the same files completes them.
+    """
+
+    def __init__(self, storage: Storage) -> None:
+        self.storage = storage
+        self.description = storage.description
 
     # -- reading ------------------------------------------------------------------------------
 
-    def simple_url(self) -> str:
-        """The file:// URL of `<root>/simple/`, for `pip install --index-url`."""
-        return self.simple.resolve().as_uri() + "/"
-
     def project_entries(self, name: str) -> list[IndexEntry]:
         """The files listed for project `name`, sorted by filename; [] if it is not in the index."""
-        state = self._read_project(_canonical(name))
-        return [] if state is None else [state.entries[f] for f in sorted(state.entries)]
+        found = self._read_project(_canonical(name))
+        return [] if found is None else [found[0].entries[f] for f in sorted(found[0].entries)]
+
+    def project_tracks(self, name: str) -> tuple[str, ...]:
+        """The upstream pages project `name` tracks (PEP 708); () if none or not in the index."""
+        found = self._read_project(_canonical(name))
+        return () if found is None else found[0].tracks
 
     def has_files(
         self, name: str, filenames: Iterable[str], sha256s: Mapping[str, str] | None = None
     ) -> bool:
-        """True if every filename is listed (and present on disk) for `name`, with the given
-        sha256 where `sha256s` has one: lets a caller skip a rebuild that is already published."""
+        """True if every filename is listed (and stored) for `name`, with the given sha256
+        where `sha256s` has one: lets a caller skip a rebuild that is already published."""
         canon = _canonical(name)
-        state = self._read_project(canon)
-        if state is None:
+        found = self._read_project(canon)
+        if found is None:
             return False
-        for filename in filenames:
+        state = found[0]
+        wanted = list(filenames)
+        for filename in wanted:
             entry = state.entries.get(filename)
-            if entry is None or not (self.simple / canon / filename).is_file():
+            if entry is None:
                 return False
             if sha256s is not None and sha256s.get(filename, entry.sha256).lower() != entry.sha256:
                 return False
-        return True
+        return not self.storage.missing(f"simple/{canon}/{f}" for f in wanted)
 
     # -- writing ------------------------------------------------------------------------------
 
@@ -218,7 +466,8 @@ class LocalIndex:
         now: Callable[[], datetime] = _utc_now,
     ) -> list[PublishResult]:
         """`publish` for several projects at once: one lock, one root-page update, and all or
-        nothing across the whole batch. Results are in request order (one per distinct project)."""
+        nothing across the whole batch as far as conflicts go (every project is checked before
+        anything is written). Results are in request order (one per distinct project)."""
         # Inspect (hash, read metadata) before taking the lock: it is the slow part.
         batch: dict[NormalizedName, dict[str, _Candidate]] = {}
         for name, files in requests:
@@ -241,11 +490,8 @@ class LocalIndex:
             canon = _canonical(tname)
             tracks_by_project[canon] = (_check_tracks(url, canon),)
 
-        try:
-            with self._locked():
-                return self._publish_locked(batch, tracks_by_project, now)
-        except OSError as exc:
-            raise _write_error(self.root, exc) from exc
+        with self.storage.exclusive():
+            return self._publish_locked(batch, tracks_by_project, now)
 
     def yank(self, name: str, version: str, reason: str | None) -> list[str]:
         """Mark every file of `version` yanked (PEP 592); returns the affected filenames.
@@ -259,19 +505,25 @@ class LocalIndex:
     def regenerate(self) -> list[str]:
         """Rewrite every page from the projects' index.json files (after a pyhotfix upgrade that
         changes the page format, or a hand-repaired index.json); returns the projects listed."""
-        try:
-            with self._locked():
-                projects = self._scan_projects()
-                jobs: list[_Write] = []
-                for canon in projects:
-                    state = self._read_project(canon)
-                    if state is not None:  # None only if deleted meanwhile by hand
-                        jobs.extend(self._page_jobs(canon, state))
-                self._write_all(jobs, [self.simple / canon for canon in projects])
-                self._update_root(projects, force=True)
-                return list(projects)
-        except OSError as exc:
-            raise _write_error(self.root, exc) from exc
+        with self.storage.exclusive():
+            projects = self.storage.list_projects()
+            states: dict[NormalizedName, _ProjectState] = {}
+            json_pages: list[PageWrite] = []
+            for canon in projects:
+                found = self._read_project(canon)
+                if found is not None:  # None only if deleted meanwhile by hand
+                    states[canon] = found[0]
+                    json_pages.append(self._json_page(canon, found[0], found[1]))
+            outcome = self.storage.put_pages(json_pages)
+            lost = sorted(k for k, v in outcome.items() if v is None)
+            if lost:
+                raise PublishError(
+                    f"{', '.join(lost)} changed while the index at {self.description} was being "
+                    "regenerated (another publisher?). Run the command again."
+                )
+            self.storage.put_pages([self._html_page(c, s) for c, s in states.items()])
+            self._update_root(list(states), force=True)
+            return list(states)
 
     # -- internals ----------------------------------------------------------------------------
 
@@ -281,78 +533,133 @@ class LocalIndex:
         tracks_by_project: dict[NormalizedName, tuple[str, ...]],
         now: Callable[[], datetime],
     ) -> list[PublishResult]:
-        states: dict[NormalizedName, _ProjectState | None] = {}
+        read = {canon: self._read_project(canon) for canon in batch}
         conflicts: list[str] = []
         to_write: dict[NormalizedName, list[_Candidate]] = {}
         unchanged: dict[NormalizedName, list[str]] = {}
+        listed_same: list[tuple[NormalizedName, _Candidate]] = []
         # Phase 1: decide everything from the recorded state; write nothing yet.
         for canon, cands in batch.items():
-            state = self._read_project(canon)
-            states[canon] = state
-            project_dir = self.simple / canon
+            found = read[canon]
             for filename in sorted(cands):
                 cand = cands[filename]
-                entry = None if state is None else state.entries.get(filename)
+                entry = None if found is None else found[0].entries.get(filename)
                 if entry is None:
                     to_write.setdefault(canon, []).append(cand)
                 elif entry.sha256 != cand.sha256:
-                    conflicts.append(
-                        f"{canon}/{filename} (published sha256 {entry.sha256[:12]}…, "
-                        f"new {cand.sha256[:12]}…)"
-                    )
-                elif not _present(project_dir, filename, cand.metadata is not None):
-                    # Listed with these very bytes but deleted from disk: restoring is safe.
-                    to_write.setdefault(canon, []).append(cand)
+                    conflicts.append(_conflict(canon, entry, cand))
                 else:
-                    unchanged.setdefault(canon, []).append(filename)
+                    listed_same.append((canon, cand))
+        gone = self.storage.missing(k for canon, c in listed_same for k in _keys(canon, c))
+        for canon, cand in listed_same:
+            if gone.intersection(_keys(canon, cand)):
+                # Listed with these very bytes but deleted from storage: restoring is safe.
+                to_write.setdefault(canon, []).append(cand)
+            else:
+                unchanged.setdefault(canon, []).append(cand.filename)
         if conflicts:
             raise PublishError(
                 "Refused to publish: a file with the same name but different content is already "
-                f"in the index at {self.simple}: {'; '.join(conflicts)}. Published files are never "
-                "overwritten, because installers and lock files have already recorded their "
-                "hashes. Nothing was written. Bump the hotfix number (+hotfix.N+1) and publish "
-                "the rebuilt files under their new names (and yank the old version if it is bad)."
+                f"in the index at {self.storage.where('simple')}: {'; '.join(conflicts)}. "
+                "Published files are never overwritten, because installers and lock files have "
+                "already recorded their hashes. Nothing was written. Bump the hotfix number "
+                "(+hotfix.N+1) and publish the rebuilt files under their new names (and yank the "
+                "old version if it is bad)."
             )
 
-        # Phase 2: dists and .metadata files, then each changed project's pages, then the root.
-        jobs: list[_Write] = []
+        # Phase 2: dists and .metadata files, before any page can list them.
+        files: list[FileWrite] = []
         for canon, writes in to_write.items():
-            project_dir = self.simple / canon
-            project_dir.mkdir(exist_ok=True)
             for cand in writes:
-                jobs.append(_Write(project_dir / cand.filename, cand.data, cand.path, cand.sha256))
-                if cand.metadata is not None:
-                    jobs.append(_Write(project_dir / f"{cand.filename}.metadata", cand.metadata))
-        # simple/ too: it holds the new project directories' entries.
-        self._write_all(jobs, [self.simple, *(self.simple / canon for canon in to_write)])
-
-        upload_time = _format_time(now()) if to_write else ""
-        page_jobs: list[_Write] = []
-        changed: list[NormalizedName] = []
-        for canon in batch:
-            state = states[canon] or _ProjectState({}, {}, ())
-            new_tracks = tracks_by_project.get(canon, state.tracks)
-            added = to_write.get(canon, [])
-            fresh = [c for c in added if c.filename not in state.entries]
-            if not fresh and new_tracks == state.tracks and states[canon] is not None:
-                continue  # nothing new to list (restored files keep their entries)
-            for cand in fresh:
-                state.entries[cand.filename] = IndexEntry(
-                    filename=cand.filename,
-                    sha256=cand.sha256,
-                    size=cand.size,
-                    requires_python=cand.requires_python,
-                    core_metadata_sha256=(
-                        None if cand.metadata is None else hashlib.sha256(cand.metadata).hexdigest()
-                    ),
-                    upload_time=upload_time,
-                    yanked=False,
+                files.append(
+                    FileWrite(
+                        _key(canon, cand.filename), cand.data, cand.path, cand.sha256, DIST_TYPE
+                    )
                 )
-                state.versions[cand.filename] = cand.version
-            state.tracks = new_tracks
-            page_jobs.extend(self._page_jobs(canon, state))
-            changed.append(canon)
-        self._write_all(page_jobs, [self.simple / canon for canon in changed])
+                if cand.metadata is not None:
+                    files.append(
+                        FileWrite(
+                            _key(canon, f"{cand.filename}.metadata"),
+                            cand.metadata,
+                            None,
+                            hashlib.sha256(cand.metadata).hexdigest(),
+                            METADATA_TYPE,
+                        )
+                    )
+        if files:
+            self.storage.put_files(files)
+
+        # Phase 3: each project's record (index.json), conditional on the version read. A
+        # project another publisher changed meanwhile is read again and merged, never overwritten.
+        upload_time = _format_time(now()) if to_write else ""
+        committed: dict[NormalizedName, tuple[_ProjectState, str]] = {}
+        to_check: dict[NormalizedName, tuple[_ProjectState, str]] = {}
+        pending = list(batch)
+        for attempt in range(_COMMIT_ATTEMPTS):
+            pages: list[PageWrite] = []
+            new_states: dict[NormalizedName, _ProjectState] = {}
+            for canon in pending:
+                found = read[canon]
+                state, token = found if found is not None else (_ProjectState({}, {}, ()), None)
+                clashes = [
+                    _conflict(canon, state.entries[c.filename], c)
+                    for c in batch[canon].values()
+                    if c.filename in state.entries and state.entries[c.filename].sha256 != c.sha256
+                ]
+                if clashes:
+                    raise PublishError(
+                        "Refused to publish: another publisher listed a file of the same name but "
+                        f"different content in the index at {self.storage.where('simple')} "
+                        f"meanwhile: {'; '.join(clashes)}. Its file stays; this one was not "
+                        f"listed{_partial(committed)}. Bump the hotfix number and publish again."
+                    )
+                fresh = [c for c in batch[canon].values() if c.filename not in state.entries]
+                new_tracks = tracks_by_project.get(canon, state.tracks)
+                if not fresh and new_tracks == state.tracks and found is not None:
+                    to_check[canon] = found  # nothing new to list; its HTML is checked below
+                    continue
+                new = _ProjectState(dict(state.entries), dict(state.versions), new_tracks)
+                for cand in fresh:
+                    new.entries[cand.filename] = IndexEntry(
+                        filename=cand.filename,
+                        sha256=cand.sha256,
+                        size=cand.size,
+                        requires_python=cand.requires_python,
+                        core_metadata_sha256=(
+                            None
+                            if cand.metadata is None
+                            else hashlib.sha256(cand.metadata).hexdigest()
+                        ),
+                        upload_time=upload_time,
+                        yanked=False,
+                    )
+                    new.versions[cand.filename] = cand.version
+                pages.append(self._json_page(canon, new, token))
+                new_states[canon] = new
+            outcome = self.storage.put_pages(pages) if pages else {}
+            pending = []
+            for canon, new in new_states.items():
+                token = outcome[_json_key(canon)]
+                if token is None:
+                    pending.append(canon)
+                else:
+                    committed[canon] = (new, token)
+            if not pending:
+                break
+            _pause(attempt)
+            for canon in pending:
+                read[canon] = self._read_project(canon)
+        else:
+            raise PublishError(
+                f"Gave up listing {', '.join(pending)} in the index at {self.description}: its "
+                f"index.json changed {_COMMIT_ATTEMPTS} times while this publish tried to update "
+                f"it (other publishers at work){_partial(committed)}. The files are stored; run "
+                "the same publish again to list them."
+            )
+
+        # Phase 4: HTML pages, then the root pages.
+        self._sync_html(committed, known_stale=True)
+        self._sync_html(to_check, known_stale=False)
         self._update_root(list(batch))
 
         return [
@@ -370,116 +677,190 @@ class LocalIndex:
             wanted = Version(version)
         except InvalidVersion as exc:
             raise PublishError(f"{version!r} is not a valid version (PEP 440).") from exc
-        try:
-            with self._locked():
-                state = self._read_project(canon)
-                if state is None:
-                    raise PublishError(f"{canon} is not in the index at {self.simple}.")
+        with self.storage.exclusive():
+            for attempt in range(_COMMIT_ATTEMPTS):
+                found = self._read_project(canon)
+                if found is None:
+                    raise PublishError(
+                        f"{canon} is not in the index at {self.storage.where('simple')}."
+                    )
+                state, token = found
                 affected = sorted(f for f, v in state.versions.items() if v == wanted)
                 if not affected:
                     have = ", ".join(str(v) for v in sorted(set(state.versions.values())))
                     raise PublishError(
-                        f"{canon} has no files of version {wanted} in the index at {self.simple} "
-                        f"(it has: {have}). Give the full version, including any +hotfix.N label."
+                        f"{canon} has no files of version {wanted} in the index at "
+                        f"{self.storage.where('simple')} (it has: {have}). Give the full "
+                        "version, including any +hotfix.N label."
                     )
+                new = _ProjectState(dict(state.entries), state.versions, state.tracks)
                 for filename in affected:
-                    state.entries[filename] = replace(state.entries[filename], yanked=yanked)
-                self._write_all(self._page_jobs(canon, state), [self.simple / canon])
-                return affected
-        except OSError as exc:
-            raise _write_error(self.root, exc) from exc
-
-    @contextlib.contextmanager
-    def _locked(self) -> Iterator[None]:
-        # flock, not lockf: it excludes threads of one process too (per open file description),
-        # and Linux emulates it over NFS. Read-only is enough for flock, so a lock file created
-        # by another user does not get in the way. Closing the descriptor releases the lock.
-        self.simple.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.root / LOCK_NAME, os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o666)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
-
-    def _read_project(self, canon: NormalizedName) -> _ProjectState | None:
-        path = self.simple / canon / "index.json"
-        try:
-            raw = path.read_bytes()
-        except FileNotFoundError:
-            return None
-        except OSError as exc:
-            raise PublishError(f"Could not read {path}: {exc.strerror}.") from exc
-        try:
-            return _parse_project(json.loads(raw), canon)
-        except (ValueError, _Corrupt) as exc:  # ValueError covers JSON and UTF-8 errors
+                    new.entries[filename] = replace(state.entries[filename], yanked=yanked)
+                new_token = self.storage.put_pages([self._json_page(canon, new, token)])[
+                    _json_key(canon)
+                ]
+                if new_token is not None:
+                    self._sync_html({canon: (new, new_token)}, known_stale=True)
+                    return affected
+                _pause(attempt)
             raise PublishError(
-                f"{path} is corrupt ({exc}). It is the record of {canon}'s published files, "
-                "hashes and yanks, so pyhotfix will not guess at it or overwrite it. Restore it "
-                f"from version control (e.g. `git checkout -- {path}`); if there is no good copy, "
-                f"delete the directory {path.parent} and publish {canon}'s files again."
+                f"Gave up changing {canon} in the index at {self.description}: its index.json "
+                f"changed {_COMMIT_ATTEMPTS} times meanwhile (other publishers at work). Run "
+                "the command again."
+            )
+
+    def _read_project(self, canon: NormalizedName) -> tuple[_ProjectState, str] | None:
+        key = _json_key(canon)
+        blob = self.storage.read(key)
+        if blob is None:
+            return None
+        try:
+            return _parse_project(json.loads(blob.data), canon), blob.token
+        except (ValueError, _Corrupt) as exc:  # ValueError covers JSON and UTF-8 errors
+            where = self.storage.where(key)
+            raise PublishError(
+                f"{where} is corrupt ({exc}). It is the record of {canon}'s published files, "
+                "hashes and yanks, so pyhotfix will not guess at it or overwrite it. "
+                f"{self.storage.restore_hint(key)}; if there is no good copy, delete "
+                f"{self.storage.where(f'simple/{canon}')} and publish {canon}'s files again."
             ) from exc
 
-    def _update_root(self, touched: Sequence[NormalizedName], *, force: bool = False) -> None:
-        # Checked on every publish, not only for new projects, so a root page that missed a
-        # project (a publish interrupted between the project pages and the root) heals itself.
-        path = self.simple / "index.json"
-        try:
-            raw: bytes | None = path.read_bytes()
-        except FileNotFoundError:
-            raw = None  # first publish, or deleted to be regenerated from the directories
-        # Fast path, no JSON parse: every touched project is listed in the form we write.
-        listed_as = [f'{{"name": "{c}"}}'.encode() for c in touched]
-        if raw is not None and not force and all(n in raw for n in listed_as):
-            return
-        listed = self._scan_projects() if raw is None else _parse_root(raw, path)
-        wanted = set(listed) | {c for c in touched if _has_index(str(self.simple / c))}
-        if raw is not None and not force and wanted == set(listed):
-            return
-        ordered = sorted(wanted)
-        self._write_all(
-            [
-                _Write(self.simple / "index.html", _root_html(ordered).encode()),
-                _Write(self.simple / "index.json", _root_json(ordered).encode()),
-            ],
-            [self.simple],
-        )
-
-    def _scan_projects(self) -> list[NormalizedName]:
-        found = []
-        for e in os.scandir(self.simple):
-            canon = canonicalize_name(e.name)
-            if canon == e.name and e.is_dir() and _has_index(e.path):
-                found.append(canon)
-        return sorted(found)
-
-    def _page_jobs(self, canon: NormalizedName, state: _ProjectState) -> list[_Write]:
+    def _json_page(
+        self, canon: NormalizedName, state: _ProjectState, token: str | None
+    ) -> PageWrite:
         entries = [state.entries[f] for f in sorted(state.entries)]
         versions = sorted(set(state.versions.values()))
-        html_page = _project_html(canon, entries, state.tracks)
-        json_page = _project_json(canon, entries, versions, state.tracks)
-        project_dir = self.simple / canon
-        return [
-            _Write(project_dir / "index.html", html_page.encode()),
-            _Write(project_dir / "index.json", json_page.encode()),
-        ]
+        text = _project_json(canon, entries, versions, state.tracks)
+        return PageWrite(_json_key(canon), text.encode(), JSON_TYPE, expect=token)
 
-    def _write_all(self, jobs: Sequence[_Write], dirs: Iterable[Path]) -> None:
-        """Write `jobs` atomically and, with fsync on, durably before returning, renames in `dirs`
-        included: what is written next (pages) must never survive a crash that what it links to
-        (files) did not."""
-        bulk = self._fsync and len(jobs) > _BULK_SYNC
-        for job in jobs:
-            _atomic_write(job, self._fsync and not bulk)
-        if bulk:
-            os.sync()  # on Linux sync(2) waits until everything is on disk
-        elif self._fsync:
-            for d in dict.fromkeys(dirs):
-                fd = os.open(d, os.O_RDONLY | os.O_DIRECTORY)
-                try:
-                    os.fsync(fd)
-                finally:
-                    os.close(fd)
+    def _html_page(self, canon: NormalizedName, state: _ProjectState) -> PageWrite:
+        entries = [state.entries[f] for f in sorted(state.entries)]
+        text = _project_html(canon, entries, state.tracks)
+        return PageWrite(f"simple/{canon}/index.html", text.encode(), HTML_TYPE, conditional=False)
+
+    def _sync_html(
+        self, items: Mapping[NormalizedName, tuple[_ProjectState, str]], *, known_stale: bool
+    ) -> None:
+        """Make each project's index.html show its index.json at the given token. Pages that may
+        already be right are compared first (healing one a crash left behind costs one read).
+        Without a lock, a publisher that committed a newer index.json may have written its page
+        before this one: the writer of a page therefore reads the record again afterwards and
+        rewrites the page from the newer state until the two agree, so the last page written
+        always shows the last record."""
+        todo = dict(items)
+        for attempt in range(_COMMIT_ATTEMPTS):
+            pages = []
+            for canon, (state, _token) in todo.items():
+                page = self._html_page(canon, state)
+                if not known_stale:
+                    current = self.storage.read(page.key)
+                    if current is not None and current.data == page.data:
+                        continue
+                pages.append(page)
+            if not pages:
+                return
+            self.storage.put_pages(pages)
+            if self.storage.serialised:
+                return
+            again: dict[NormalizedName, tuple[_ProjectState, str]] = {}
+            for page in pages:
+                canon = NormalizedName(page.key.split("/")[1])
+                found = self._read_project(canon)
+                if found is not None and found[1] != todo[canon][1]:
+                    again[canon] = found
+            todo, known_stale = again, True
+            if todo:
+                _pause(attempt)
+
+    def _update_root(self, touched: Sequence[NormalizedName], *, force: bool = False) -> None:
+        """List every touched project on the root pages. Checked on every publish, not only for
+        new projects, so root pages that missed a project (a publish interrupted between the
+        project pages and the root) heal themselves."""
+        wanted_names: list[str] = []
+        for attempt in range(_COMMIT_ATTEMPTS):
+            blob = self.storage.read(_ROOT_JSON)
+            # Without a root page (first publish, or deleted to regenerate it): the directories.
+            listed = (
+                list(self.storage.list_projects())
+                if blob is None
+                else _parse_root(blob.data, self.storage.where(_ROOT_JSON))
+            )
+            wanted = set(listed) | set(touched)
+            wanted_names = sorted(wanted)
+            token = None if blob is None else blob.token
+            if blob is None or force or wanted != set(listed):
+                page = PageWrite(_ROOT_JSON, _root_json(wanted_names).encode(), JSON_TYPE, token)
+                token = self.storage.put_pages([page])[_ROOT_JSON]
+                if token is None:
+                    _pause(attempt)
+                    continue
+            html_page = _root_html(wanted_names).encode()
+            current = self.storage.read(_ROOT_HTML)
+            if current is not None and current.data == html_page:
+                return
+            self.storage.put_pages([PageWrite(_ROOT_HTML, html_page, HTML_TYPE, conditional=False)])
+            if self.storage.serialised:
+                return
+            # As for project pages: the root record may have changed while this page was being
+            # written; if so, go round again and render it from the newer record.
+            after = self.storage.read(_ROOT_JSON)
+            if after is not None and after.token == token:
+                return
+            touched = []  # already listed; only the HTML needs to catch up
+            _pause(attempt)
+        raise PublishError(
+            f"Gave up updating the root page of the index at {self.description}: it changed "
+            f"{_COMMIT_ATTEMPTS} times meanwhile (other publishers at work). The projects' own "
+            "pages are complete; publish again to list them on the root page."
+        )
+
+
+class LocalIndex(StaticIndex):
+    """A static simple repository in the directory `root` (pages live under `root/simple/`)."""
+
+    def __init__(self, root: Path, *, fsync: bool = True) -> None:
+        super().__init__(DirStorage(root, fsync=fsync))
+        self.root = Path(root)
+        self.simple = self.root / "simple"
+
+    def simple_url(self) -> str:
+        """The file:// URL of `<root>/simple/`, for `pip install --index-url`."""
+        return self.simple.resolve().as_uri() + "/"
+
+
+def _json_key(canon: str) -> str:
+    return f"simple/{canon}/index.json"
+
+
+def _key(canon: str, filename: str) -> str:
+    return f"simple/{canon}/{filename}"
+
+
+def _keys(canon: str, cand: _Candidate) -> list[str]:
+    keys = [_key(canon, cand.filename)]
+    if cand.metadata is not None:
+        keys.append(_key(canon, f"{cand.filename}.metadata"))
+    return keys
+
+
+def _conflict(canon: str, entry: IndexEntry, cand: _Candidate) -> str:
+    return (
+        f"{canon}/{cand.filename} (published sha256 {entry.sha256[:12]}…, new {cand.sha256[:12]}…)"
+    )
+
+
+def _partial(committed: Iterable[str]) -> str:
+    names = list(committed)
+    return f" (already listed in this publish: {', '.join(names)})" if names else ""
+
+
+def _pause(attempt: int) -> None:
+    # Random, growing pauses, so publishers that collided do not collide again in lock step.
+    time.sleep(random.uniform(0, min(0.5, 0.01 * 2**attempt)))
+
+
+def _content_token(data: bytes) -> str:
+    return hashlib.blake2b(data, digest_size=16).hexdigest()
 
 
 # -- inspecting files ---------------------------------------------------------------------------
@@ -653,7 +1034,7 @@ def _core_fields(text: bytes) -> dict[str, str]:
 # -- state (index.json) -------------------------------------------------------------------------
 
 
-def _parse_root(raw: bytes, path: Path) -> list[str]:
+def _parse_root(raw: bytes, path: str) -> list[str]:
     try:
         doc = json.loads(raw)
         projects = doc.get("projects") if isinstance(doc, dict) else None
@@ -828,9 +1209,9 @@ def _root_json(names: Sequence[str]) -> str:
     return f'{{\n  {meta},\n  "projects": [{projects}{close}\n}}\n'
 
 
-def _dumps(value: object) -> str:
-    # UTF-8 JSON (PEP 691), so a non-ASCII yank reason stays readable in the diff.
-    return json.dumps(value, ensure_ascii=False)
+# UTF-8 JSON (PEP 691), so a non-ASCII yank reason stays readable in the diff. One encoder for
+# all calls (json.dumps with a non-default option builds a new one per call).
+_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 # -- small helpers ------------------------------------------------------------------------------
@@ -862,16 +1243,6 @@ def _format_time(dt: datetime) -> str:
     # PEP 700: ISO 8601 in UTC with a "Z". A naive datetime is taken to be UTC already.
     dt = dt.replace(tzinfo=UTC) if dt.tzinfo is None else dt.astimezone(UTC)
     return dt.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-
-
-def _present(project_dir: Path, filename: str, is_wheel: bool) -> bool:
-    if not os.path.isfile(project_dir / filename):
-        return False
-    return not is_wheel or os.path.isfile(project_dir / f"{filename}.metadata")
-
-
-def _has_index(directory: str) -> bool:
-    return os.path.isfile(os.path.join(directory, "index.json"))
 
 
 def _atomic_write(job: _Write, fsync: bool) -> None:

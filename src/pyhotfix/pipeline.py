@@ -28,6 +28,7 @@ from pyhotfix.index import LocalIndex
 from pyhotfix.lock import LockedFile, LockedHotfix, LockedPatch, lock_path, locked_update, read_lock
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, UrlPatch
 from pyhotfix.patching import PatchInput, apply_patches, read_patch
+from pyhotfix.publish import PublishTarget, resolve_target
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.upstream import Cache, fetch_sdist, fetch_url, make_client, redact
 from pyhotfix.versioning import set_version
@@ -63,7 +64,7 @@ class HotfixResult:
 class BuildContext:
     manifest: Manifest
     upstream_url: str
-    index: LocalIndex
+    index: PublishTarget
     cache: Cache
     envs: EnvCache
     client_factory: Callable[[str], httpx.Client] = make_client
@@ -71,16 +72,16 @@ class BuildContext:
 
 
 def resolve_index(manifest: Manifest) -> LocalIndex:
-    """The publish target from [settings] index: a directory (relative to the manifest) or file:// URL."""
-    target = manifest.settings.index
-    if target.startswith("file://"):
-        return LocalIndex(Path(httpx.URL(target).path))
-    if "://" in target:
+    """The manifest's index as a local directory, for commands that read its files (serve,
+    deploy); UsageError when [settings] index is not a directory or file:// URL. Publishing goes
+    through `publish.resolve_target`, which accepts every kind of target."""
+    target = resolve_target(manifest.settings, manifest.directory)
+    if not isinstance(target, LocalIndex):
         raise UsageError(
-            f"[settings] index = {target!r}: only a directory or a file:// URL is supported as the "
-            "hotfix index yet. Use a directory and serve or sync it (see the README)."
+            f"[settings] index = {manifest.settings.index!r} is not a local directory; this "
+            "command needs the directory that holds the built files."
         )
-    return LocalIndex(manifest.directory / target)
+    return target
 
 
 def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
@@ -106,7 +107,7 @@ def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
-def used_numbers(index: LocalIndex, name: str, version: str, label: str) -> set[int]:
+def used_numbers(index: PublishTarget, name: str, version: str, label: str) -> set[int]:
     """Hotfix numbers N whose files for `version+label.N` are already in the index."""
     base = Version(version)
     numbers: set[int] = set()

@@ -1,0 +1,552 @@
+"""Publish targets: where built hotfixes go, and `publish`/`yank` on whichever one is configured.
+
+A target is anything with the `PublishTarget` methods:
+
+- `LocalIndex` (index.py): a directory, or a ``file://`` URL, holding a static simple repository;
+- `ObjectIndex` (here): the same layout in object storage, ``s3://bucket/prefix`` on AWS or any
+  S3-compatible endpoint (``[settings] endpoint_url``), through fsspec's s3fs. The page logic is
+  index.py's `StaticIndex`; only the storage differs (`S3Storage`): files are uploaded before any
+  page lists them, with ``If-None-Match: *`` so a file is never replaced; each project's
+  index.json is written with ``If-Match: <ETag>`` (``If-None-Match: *`` when new) and, when
+  another publisher got there first (HTTP 412), read again, merged and retried, so concurrent
+  publishers never lose each other's entries. Pages carry ``Cache-Control: max-age=0`` and their
+  PEP 691 content types; files ``immutable``.
+- `pyhotfix.upload.UploadTarget`: a registry's upload endpoint (devpi, pypiserver, Artifactory,
+  Nexus, GitLab, CodeArtifact), for ``https://…`` with ``upload = true`` or ``--upload URL``.
+
+Credentials never come from the manifest: object storage uses the usual AWS environment
+variables, profiles and config files (boto's chain); upload targets use their own sources.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import hashlib
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from urllib.parse import unquote, urlsplit
+
+from packaging.utils import NormalizedName, canonicalize_name
+
+from pyhotfix.errors import PublishError, UsageError
+from pyhotfix.index import (
+    FILE_CACHE_CONTROL,
+    PAGE_CACHE_CONTROL,
+    Blob,
+    FileWrite,
+    IndexEntry,
+    LocalIndex,
+    PageWrite,
+    PublishResult,
+    StaticIndex,
+)
+from pyhotfix.lock import lock_path, read_lock
+from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings
+from pyhotfix.upstream import redact
+
+if TYPE_CHECKING:
+    from s3fs import S3FileSystem
+
+__all__ = [
+    "ObjectIndex",
+    "PublishTarget",
+    "PublishedFile",
+    "S3Storage",
+    "publish_built",
+    "resolve_target",
+    "source_index",
+]
+
+_T = TypeVar("_T")
+# Requests in flight at once against object storage: enough to hide latency on a batch of files,
+# few enough to stay clear of request-rate limits.
+_CONCURRENCY = 16
+# Fail in seconds, not minutes, when the endpoint is down (boto's defaults: 60 s, 5 attempts).
+_S3_CONFIG = {"connect_timeout": 5, "read_timeout": 60, "retries": {"max_attempts": 3}}
+
+
+class PublishTarget(Protocol):
+    """Where hotfixes are published. Every method raises a PyhotfixError the user can act on."""
+
+    description: str  # for messages; credentials redacted
+
+    def project_entries(self, name: str) -> list[IndexEntry]: ...
+
+    def has_files(
+        self, name: str, filenames: Iterable[str], sha256s: Mapping[str, str] | None = None
+    ) -> bool: ...
+
+    def publish(
+        self, name: str, files: Sequence[Path], *, tracks: str | None = None
+    ) -> PublishResult: ...
+
+    def yank(self, name: str, version: str, reason: str | None) -> list[str]: ...
+
+    def unyank(self, name: str, version: str) -> list[str]: ...
+
+
+# -- choosing the target ------------------------------------------------------------------------
+
+
+def resolve_target(
+    settings: Settings,
+    manifest_dir: Path,
+    override: str | None = None,
+    upload_url: str | None = None,
+) -> PublishTarget:
+    """The target named by `upload_url` (--upload), else `override` (--to; a relative path is
+    relative to the current directory), else `[settings] index` (relative to the manifest)."""
+    if upload_url is not None:
+        if override is not None:
+            raise UsageError("--to and --upload each name a target: give only one of them.")
+        return _upload_target(upload_url)
+    target = settings.index if override is None else override
+    where = "[settings] index" if override is None else "--to"
+    if "://" not in target:
+        path = Path(target).expanduser()
+        return LocalIndex(manifest_dir / path if override is None else path.absolute())
+    scheme = urlsplit(target).scheme.lower()
+    if scheme == "file":
+        return LocalIndex(Path(unquote(urlsplit(target).path)))
+    if scheme == "s3":
+        return ObjectIndex(target, endpoint_url=settings.endpoint_url)
+    if scheme in ("gs", "gcs", "az", "abfs", "abfss"):
+        raise _not_yet(target, scheme)
+    if scheme in ("http", "https"):
+        if override is None and settings.upload:
+            return _upload_target(target)
+        how = (
+            "set `upload = true` in [settings]"
+            if override is None
+            else f"use `--upload {redact(target)}` instead of --to"
+        )
+        raise UsageError(
+            f"{where} {redact(target)!r} is an http(s) URL, and pyhotfix cannot write a static index "
+            f"through HTTP. If it is a registry's upload endpoint (devpi, pypiserver, "
+            f"Artifactory, Nexus, GitLab, CodeArtifact: the URL twine uploads to), {how}. "
+            "Otherwise publish to a directory, file:// or s3:// URL and serve that at this URL "
+            "(see the README)."
+        )
+    raise UsageError(
+        f"{where} {redact(target)!r}: unsupported scheme {scheme!r}. Use a directory, a file:// "
+        "URL, s3://BUCKET/PREFIX, or an upload endpoint (https://… with upload = true)."
+    )
+
+
+def _upload_target(url: str) -> PublishTarget:
+    from pyhotfix.upload import UploadTarget  # httpx/twine machinery only when it is used
+
+    target: PublishTarget = UploadTarget(url)
+    return target
+
+
+def _not_yet(target: str, scheme: str) -> UsageError:
+    package = "gcsfs" if scheme in ("gs", "gcs") else "adlfs"
+    return UsageError(
+        f"{redact(target)}: publishing to {scheme}:// is not supported yet. A safe publish needs "
+        f"conditional writes (If-Match), which pyhotfix uses on S3 only so far; {package} would "
+        "give access but not that guarantee. Publish to a directory and sync it to the bucket "
+        "with one writer at a time (e.g. `gsutil rsync` / `azcopy sync`, files before pages), or "
+        "use the bucket's S3-compatible endpoint with s3:// and [settings] endpoint_url."
+    )
+
+
+# -- object storage -----------------------------------------------------------------------------
+
+
+class ObjectIndex(StaticIndex):
+    """A static simple repository in an S3 bucket (or any S3-compatible store), same layout as
+    a directory: ``s3://bucket/prefix/simple/<project>/…``."""
+
+    def __init__(self, url: str, *, endpoint_url: str | None = None) -> None:
+        super().__init__(S3Storage(url, endpoint_url=endpoint_url))
+
+
+class S3Storage:
+    """`Storage` on S3 through s3fs (its aiobotocore client, for the conditional-write headers
+    fsspec's file API does not expose). Nothing is locked: every page write is conditional."""
+
+    serialised = False
+
+    def __init__(
+        self, url: str, *, endpoint_url: str | None = None, fs: S3FileSystem | None = None
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme != "s3" or not parts.hostname or parts.username or parts.password:
+            raise UsageError(
+                f"{redact(url)!r} is not s3://BUCKET/PREFIX. Credentials never go in the URL: "
+                "pyhotfix reads them from the AWS environment variables or config files."
+            )
+        self.bucket = parts.netloc
+        prefix = parts.path.strip("/")
+        self.prefix = f"{prefix}/" if prefix else ""
+        self.description = f"s3://{self.bucket}/{prefix}".rstrip("/")
+        self.endpoint_url = endpoint_url
+        self._given_fs = fs
+
+    @functools.cached_property
+    def _fs(self) -> S3FileSystem:
+        # Made on first use, so naming an s3:// index costs nothing (and needs no s3fs) until
+        # something is read or written.
+        return self._given_fs if self._given_fs is not None else _s3_filesystem(self.endpoint_url)
+
+    # -- Storage --------------------------------------------------------------------------------
+
+    def exclusive(self) -> contextlib.AbstractContextManager[None]:
+        return contextlib.nullcontext()
+
+    def where(self, key: str) -> str:
+        return f"s3://{self.bucket}/{self.prefix}{key}"
+
+    def restore_hint(self, key: str) -> str:
+        return (
+            "Restore its previous version if the bucket keeps versions (`aws s3api "
+            f"list-object-versions --bucket {self.bucket} --prefix {self.prefix}{key}`)"
+        )
+
+    def read(self, key: str) -> Blob | None:
+        return self._run(self._get(key))
+
+    def missing(self, keys: Iterable[str]) -> set[str]:
+        wanted = list(keys)
+        found = self._run(self._gather([self._exists(k) for k in wanted]))
+        return {k for k, there in zip(wanted, found, strict=True) if not there}
+
+    def put_files(self, files: Sequence[FileWrite]) -> None:
+        self._run(self._gather([self._put_file(f) for f in files]))
+
+    def put_pages(self, pages: Sequence[PageWrite]) -> dict[str, str | None]:
+        tokens = self._run(self._gather([self._put_page(p) for p in pages]))
+        return {p.key: t for p, t in zip(pages, tokens, strict=True)}
+
+    def list_projects(self) -> list[NormalizedName]:
+        return self._run(self._list_projects())
+
+    # -- requests -------------------------------------------------------------------------------
+
+    async def _call(self, method: str, key: str | None, **kwargs: Any) -> Any:
+        if key is not None:
+            kwargs["Key"] = self.prefix + key
+        try:
+            return await self._fs._call_s3(method, Bucket=self.bucket, **kwargs)
+        except Exception as exc:
+            code, _status = _aws_error(exc)
+            if code in _EXPECTED:
+                raise _Expected(code) from exc
+            raise self._error(exc, key) from exc
+
+    async def _get(self, key: str) -> Blob | None:
+        try:
+            response = await self._call("get_object", key)
+        except _Expected as exc:
+            if exc.code in _MISSING:
+                return None
+            raise self._error(exc, key) from exc
+        async with response["Body"] as body:
+            data = await body.read()
+        return Blob(data, str(response["ETag"]))
+
+    async def _exists(self, key: str) -> bool:
+        try:
+            await self._call("head_object", key)
+        except _Expected as exc:
+            if exc.code in _MISSING:
+                return False
+            raise self._error(exc, key) from exc
+        return True
+
+    async def _put_file(self, f: FileWrite) -> None:
+        data = f.data if f.data is not None else await asyncio.to_thread(_read, f)
+        for attempt in range(3):
+            try:
+                await self._call(
+                    "put_object",
+                    f.key,
+                    Body=data,
+                    ContentType=f.content_type,
+                    CacheControl=FILE_CACHE_CONTROL,
+                    Metadata={"sha256": f.sha256},
+                    IfNoneMatch="*",  # never replace an object: it may be another's in flight
+                )
+                return
+            except _Expected as exc:
+                if exc.code == "ConditionalRequestConflict" and attempt < 2:
+                    await asyncio.sleep(0.1 * (attempt + 1))  # a concurrent write of this key
+                    continue
+                if exc.code != "PreconditionFailed":
+                    raise self._error(exc, f.key) from exc
+            # It exists already: fine if it has these very bytes (a retried or concurrent
+            # publish of the same build), refused otherwise.
+            if await self._stored_sha256(f.key) == f.sha256:
+                return
+            raise PublishError(
+                f"{self.where(f.key)} already exists with other content, although the index "
+                "does not list it. Either another publish of that file is running right now, or "
+                "an earlier one was interrupted before listing it. If none is running, delete "
+                f"the object (`aws s3 rm {self.where(f.key)}`) and publish again. Nothing that "
+                "was listed has changed."
+            )
+        raise PublishError(f"{self.where(f.key)} kept changing while it was being uploaded.")
+
+    async def _stored_sha256(self, key: str) -> str | None:
+        try:
+            head = await self._call("head_object", key)
+        except _Expected:
+            return None  # deleted meanwhile: treat as different; the user is told what to do
+        recorded = head.get("Metadata", {}).get("sha256")
+        if recorded:
+            return str(recorded)
+        blob = await self._get(key)  # uploaded by someone else: hash what is there
+        return None if blob is None else hashlib.sha256(blob.data).hexdigest()
+
+    async def _put_page(self, page: PageWrite) -> str | None:
+        condition: dict[str, str] = {}
+        if page.conditional:
+            condition = {"IfMatch": page.expect} if page.expect else {"IfNoneMatch": "*"}
+        try:
+            response = await self._call(
+                "put_object",
+                page.key,
+                Body=page.data,
+                ContentType=page.content_type,
+                CacheControl=PAGE_CACHE_CONTROL,
+                **condition,
+            )
+        except _Expected as exc:
+            # 412: another publisher changed (or created) the page since it was read; 409: it
+            # is writing it right now; 404 on If-Match: it was deleted. All: read and retry.
+            if page.conditional and exc.code in _CONFLICT:
+                return None
+            raise self._error(exc, page.key) from exc
+        return str(response["ETag"])
+
+    async def _list_projects(self) -> list[NormalizedName]:
+        found: list[NormalizedName] = []
+        start = f"{self.prefix}simple/"
+        token: dict[str, str] = {}
+        while True:
+            page = await self._call("list_objects_v2", None, Prefix=start, **token)
+            for item in page.get("Contents", []):
+                rest = str(item["Key"])[len(start) :].split("/")
+                if (
+                    len(rest) == 2
+                    and rest[1] == "index.json"
+                    and canonicalize_name(rest[0]) == rest[0]
+                ):
+                    found.append(canonicalize_name(rest[0]))
+            if not page.get("IsTruncated"):
+                return sorted(found)
+            token = {"ContinuationToken": page["NextContinuationToken"]}
+
+    async def _gather(self, jobs: Sequence[Awaitable[_T]]) -> list[_T]:
+        limit = asyncio.Semaphore(_CONCURRENCY)
+
+        async def bounded(job: Awaitable[_T]) -> _T:
+            async with limit:
+                return await job
+
+        return list(await asyncio.gather(*(bounded(j) for j in jobs)))
+
+    def _run(self, job: Awaitable[_T]) -> _T:
+        from fsspec.asyn import sync
+
+        async def wrapped() -> _T:
+            return await job
+
+        result: _T = sync(self._fs.loop, wrapped)
+        return result
+
+    def _error(self, exc: BaseException, key: str | None) -> PublishError:
+        if isinstance(exc, PublishError):
+            return exc
+        code, status = _aws_error(exc)
+        where = self.where(key) if key is not None else self.description
+        endpoint = redact(self.endpoint_url) if self.endpoint_url else "AWS S3"
+        if code == "NoSuchBucket":
+            return PublishError(
+                f"The bucket {self.bucket!r} does not exist at {endpoint}. Create it (e.g. `aws "
+                f"s3 mb s3://{self.bucket}`) or fix [settings] index / endpoint_url. Nothing was "
+                "written."
+            )
+        if code in _DENIED or status == 403 or type(exc).__name__ == "NoCredentialsError":
+            return PublishError(
+                f"{endpoint} refused access to {where} ({code or type(exc).__name__}). pyhotfix "
+                "uses the standard AWS credentials: AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY "
+                "(and AWS_SESSION_TOKEN), AWS_PROFILE, or ~/.aws/credentials. Check that they "
+                "are set, valid, and allowed s3:GetObject, s3:PutObject and s3:ListBucket on the "
+                "bucket. Nothing that was listed has changed."
+            )
+        if code:
+            return PublishError(
+                f"{endpoint} failed on {where}: {code} ({_message(exc)}). Nothing that was "
+                "listed has changed; run the publish again once the store is healthy."
+            )
+        return PublishError(
+            f"Could not reach {endpoint} for {self.description}: {_message(exc)}. Check the "
+            "network and [settings] endpoint_url. Nothing that was listed has changed; run the "
+            "publish again."
+        )
+
+
+class _Expected(Exception):
+    """An S3 error code the caller handles (missing object, failed precondition)."""
+
+    def __init__(self, code: str) -> None:
+        super().__init__(code)
+        self.code = code
+
+
+_MISSING = frozenset({"NoSuchKey", "404", "NotFound"})
+_CONFLICT = frozenset({"PreconditionFailed", "ConditionalRequestConflict", *_MISSING})
+_EXPECTED = _CONFLICT
+_DENIED = frozenset(
+    {
+        "AccessDenied",
+        "InvalidAccessKeyId",
+        "SignatureDoesNotMatch",
+        "ExpiredToken",
+        "InvalidToken",
+        "403",
+    }
+)
+
+
+def _aws_error(exc: BaseException) -> tuple[str | None, int]:
+    """The S3 error code and HTTP status behind `exc` (s3fs wraps botocore's ClientError)."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict) and isinstance(response.get("Error"), dict):
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode", 0)
+            return str(response["Error"].get("Code") or status or ""), int(status or 0)
+        seen = seen.__cause__
+    return None, 0
+
+
+def _message(exc: BaseException) -> str:
+    text = str(exc) or type(exc).__name__
+    return text if len(text) < 300 else text[:300] + "…"
+
+
+def _read(f: FileWrite) -> bytes:
+    """A large file's bytes, checked against the hash it was inspected with."""
+    assert f.src is not None
+    data = f.src.read_bytes()
+    if hashlib.sha256(data).hexdigest() != f.sha256:
+        raise PublishError(
+            f"{f.src} changed while it was being published; nothing of it was listed. Publish "
+            "it again once it is no longer being written."
+        )
+    return data
+
+
+def _s3_filesystem(endpoint_url: str | None) -> S3FileSystem:
+    try:
+        import s3fs
+    except ImportError as exc:
+        raise PublishError(
+            "Publishing to s3:// needs s3fs: install it with `pip install 'pyhotfix[s3]'` (or "
+            "`pip install s3fs`)."
+        ) from exc
+    client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
+    # A fresh instance: fsspec caches filesystems per arguments, and a cached one may belong to
+    # another event loop or a parent process.
+    fs: S3FileSystem = s3fs.S3FileSystem(
+        client_kwargs=client_kwargs, config_kwargs=_S3_CONFIG, skip_instance_cache=True
+    )
+    return fs
+
+
+# -- publishing what the lock records -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PublishedFile:
+    name: str
+    filename: str
+    status: str  # "added" or "unchanged"
+
+
+def source_index(manifest: Manifest, source: Path | None = None) -> LocalIndex:
+    """Where `build` put the files: `source`, else the manifest's index if it is a directory,
+    else the default `hotfix-index/` beside the manifest."""
+    if source is not None:
+        return LocalIndex(source)
+    default = resolve_target(manifest.settings, manifest.directory)
+    return (
+        default
+        if isinstance(default, LocalIndex)
+        else LocalIndex(manifest.directory / DEFAULT_INDEX)
+    )
+
+
+def publish_built(
+    manifest: Manifest,
+    target: PublishTarget,
+    names: Sequence[str],
+    source: LocalIndex,
+    on_project: Callable[[str], None] = lambda name: None,
+) -> list[PublishedFile]:
+    """Publish the files the lock records for `names` (default: every hotfix in the manifest)
+    from `source` to `target`. Every file is found and checked against the lock's sha256 and
+    size before anything is published; any problem stops the whole command."""
+    lock = read_lock(lock_path(manifest.path))
+    specs = [manifest.get(n) for n in names] if names else list(manifest.hotfixes)
+    if not specs:
+        raise UsageError(f"{manifest.path} has no hotfixes to publish.")
+    problems: list[str] = []
+    plan: list[tuple[str, list[Path], str | None]] = []
+    for spec in specs:
+        locked = lock.get(spec.name)
+        if locked is None or locked.version != spec.version:
+            problems.append(f"{spec.name} {spec.version} has not been built (no lock entry)")
+            continue
+        paths = []
+        for f in locked.files:
+            path = _find_built(source, spec.name, f.filename)
+            if path is None:
+                problems.append(f"{f.filename} is not in {source.root}")
+                continue
+            digest, size = _sha256_size(path)
+            if digest != f.sha256 or size != f.size:
+                problems.append(
+                    f"{path} does not match the lock (sha256 {digest[:12]}…, lock {f.sha256[:12]}…)"
+                )
+                continue
+            paths.append(path)
+        tracks = source.project_tracks(spec.name) if not problems else ()
+        plan.append((spec.name, paths, tracks[0] if tracks else None))
+    if problems:
+        raise PublishError(
+            "Nothing was published: " + "; ".join(problems) + ". Run `pyhotfix build` (it "
+            "writes the files to the manifest's index and records them in hotfixes.lock), or "
+            "point --from at the index directory that holds the built files."
+        )
+    published: list[PublishedFile] = []
+    for name, paths, tracks_url in plan:
+        on_project(name)
+        result = target.publish(name, paths, tracks=tracks_url)
+        published.extend(PublishedFile(name, f, "added") for f in result.added)
+        published.extend(PublishedFile(name, f, "unchanged") for f in result.unchanged)
+    return published
+
+
+def _find_built(source: LocalIndex, name: str, filename: str) -> Path | None:
+    for path in (source.simple / canonicalize_name(name) / filename, source.root / filename):
+        if path.is_file():
+            return path
+    return None
+
+
+def _sha256_size(path: Path) -> tuple[str, int]:
+    h = hashlib.sha256()
+    size = 0
+    with path.open("rb") as f:
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+            size += len(chunk)
+    return h.hexdigest(), size

@@ -1,0 +1,687 @@
+"""Publishing: `pyhotfix publish` / `yank` / `unyank`, a directory and S3 (moto's real HTTP server
+on 127.0.0.1) as targets, concurrent publishers, kill -9 at random points, and bad input."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import http.server
+import importlib.util
+import json
+import logging
+import multiprocessing
+import random
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+import httpx
+import pytest
+
+from pyhotfix.errors import PublishError, UsageError
+from pyhotfix.index import LocalIndex, StaticIndex
+from pyhotfix.lock import LockedFile, LockedHotfix, lock_path, locked_update
+from pyhotfix.manifest import Settings
+from pyhotfix.publish import ObjectIndex, resolve_target
+from tests.conftest import Pyhotfix, clean_pip_env
+from tests.test_index import Page, make_sdist, make_wheel
+
+if importlib.util.find_spec("s3fs") is None or importlib.util.find_spec("moto") is None:
+    pytest.skip("needs s3fs and moto[server] (the test extra)", allow_module_level=True)
+
+NAME = "My_Pkg.Extra"
+CANON = "my-pkg-extra"
+AWS_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",  # moto's dummy credentials
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    # Never ask the EC2 metadata address (not on this machine) for credentials.
+    "AWS_EC2_METADATA_DISABLED": "true",
+}
+
+
+# -- an S3 endpoint on 127.0.0.1 ------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint() -> Iterator[str]:
+    """moto's standalone S3 server over real HTTP, one per test worker."""
+    from moto.s3.responses import S3Response
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one line per request otherwise
+    # moto checks If-Match / If-None-Match and then stores in two steps, so two concurrent
+    # conditional PUTs can both pass; S3 decides them atomically. Serialising moto's PutObject
+    # gives the tests S3's guarantee, which is what pyhotfix relies on.
+    put_lock = threading.Lock()
+    original = S3Response.put_object
+
+    def atomic_put(self: Any) -> Any:
+        with put_lock:
+            return original(self)
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(S3Response, "put_object", atomic_put)
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        server.start()
+        host, port = server.get_host_and_port()
+        try:
+            yield f"http://{host}:{port}"
+        finally:
+            server.stop()
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for key, value in AWS_ENV.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+
+
+def s3_client(endpoint: str) -> Any:
+    import boto3
+
+    return boto3.client(
+        "s3",
+        endpoint_url=endpoint,
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+        region_name="us-east-1",
+    )
+
+
+@pytest.fixture
+def bucket(moto_endpoint: str) -> str:
+    name = f"hotfix-{uuid.uuid4().hex[:16]}"
+    s3_client(moto_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+def bucket_objects(endpoint: str, bucket: str) -> dict[str, bytes]:
+    client = s3_client(endpoint)
+    keys = [
+        o["Key"]
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket)
+        for o in page.get("Contents", [])
+    ]
+    return {k: client.get_object(Bucket=bucket, Key=k)["Body"].read() for k in sorted(keys)}
+
+
+class BucketSite:
+    """A CDN in front of the bucket, as production would have: GET /simple/x/ serves the object
+    …/simple/x/index.html (an "index document"), with the object's own headers; origin requests
+    are signed like a CDN's origin access. Records what was requested."""
+
+    def __init__(self, endpoint: str, bucket: str, prefix: str) -> None:
+        client = s3_client(endpoint)
+        self.requested: list[str] = []
+        site = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                site.requested.append(self.path)
+                key = prefix + unquote(self.path.split("?")[0]).lstrip("/")
+                if key.endswith("/"):
+                    key += "index.html"
+                try:
+                    obj = client.get_object(Bucket=bucket, Key=key)
+                except client.exceptions.NoSuchKey:
+                    self.send_error(404)
+                    return
+                body = obj["Body"].read()
+                self.send_response(200)
+                self.send_header("Content-Type", obj.get("ContentType", ""))
+                self.send_header("Cache-Control", obj.get("CacheControl", ""))
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/simple/"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+# -- an app with a lock and built files ------------------------------------------------------------
+
+
+def make_app(
+    tmp_path: Path, settings: str = "", versions: Sequence[str] = ("1.0+hotfix.1",)
+) -> Path:
+    """hotfixes.toml + hotfixes.lock for My_Pkg.Extra 1.0, its built files in hotfix-index/."""
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "fix.patch").write_text("")
+    (app / "hotfixes.toml").write_text(
+        f'[settings]\n{settings}\n[hotfix."{NAME}"]\nversion = "1.0"\npatches = ["fix.patch"]\n'
+    )
+    built = LocalIndex(app / "hotfix-index")
+    dist = tmp_path / "dist"
+    for version in versions:
+        files = [make_wheel(dist, NAME, version), make_sdist(dist, NAME, version)]
+        built.publish(NAME, files, tracks=f"https://pypi.org/simple/{CANON}/")
+    number = int(versions[-1].rsplit(".", 1)[1])
+    files = [make_wheel(dist, NAME, versions[-1]), make_sdist(dist, NAME, versions[-1])]
+    entry = LockedHotfix(
+        name=CANON,
+        version="1.0",
+        hotfix_version=versions[-1],
+        number=number,
+        label="hotfix",
+        inputs="0" * 64,
+        upstream_url=f"https://files.example/{CANON}-1.0.tar.gz",
+        upstream_sha256="1" * 64,
+        patches=(),
+        files=tuple(
+            LockedFile(f.name, hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_size)
+            for f in files
+        ),
+        backend="setuptools",
+        backend_version="70.0",
+        python="3.11",
+        pyhotfix="0",
+        source_date_epoch=315532800,
+    )
+    with locked_update(lock_path(app / "hotfixes.toml")) as entries:
+        entries[CANON] = entry
+    return app
+
+
+def listed_files(get: Callable[[str], bytes | None], prefix: str = "") -> dict[str, str]:
+    """Check one snapshot of an index (read through `get(key)`): every file that any page lists
+    is stored in full with the listed sha256 (and its .metadata, with the listed hash); the HTML
+    never lists more than index.json. Returns {project/filename: sha256} from index.json."""
+    listed: dict[str, str] = {}
+    root = get(prefix + "simple/index.json")
+    projects = [] if root is None else [p["name"] for p in json.loads(root)["projects"]]
+    root_html = get(prefix + "simple/index.html")
+    if root_html is not None:
+        assert {t for _, t in Page(root_html.decode()).anchors} <= set(projects)
+    for project in projects:
+        raw = get(f"{prefix}simple/{project}/index.json")
+        assert raw is not None, f"root lists {project} without its page"
+        doc = json.loads(raw)
+        in_json = {f["filename"]: f for f in doc["files"]}
+        page = get(f"{prefix}simple/{project}/index.html")
+        anchors = {} if page is None else Page(page.decode()).by_text()
+        assert set(anchors) <= set(in_json), "the HTML lists a file index.json does not"
+        for filename, f in in_json.items():
+            data = get(f"{prefix}simple/{project}/{filename}")
+            assert data is not None, f"{project}/{filename} is listed but missing"
+            assert hashlib.sha256(data).hexdigest() == f["hashes"]["sha256"], filename
+            if filename in anchors:
+                assert anchors[filename]["href"] == f"{f['url']}#sha256={f['hashes']['sha256']}"
+            if f["core-metadata"]:
+                meta = get(f"{prefix}simple/{project}/{filename}.metadata")
+                assert meta is not None, f"{filename}.metadata is listed but missing"
+                assert hashlib.sha256(meta).hexdigest() == f["core-metadata"]["sha256"]
+            listed[f"{project}/{filename}"] = f["hashes"]["sha256"]
+    return listed
+
+
+def dir_getter(root: Path) -> Callable[[str], bytes | None]:
+    def get(key: str) -> bytes | None:
+        path = root / key
+        return path.read_bytes() if path.is_file() else None
+
+    return get
+
+
+def s3_getter(endpoint: str, bucket: str) -> Callable[[str], bytes | None]:
+    """Reads objects; a dist or .metadata object, once read, is remembered (pyhotfix never
+    replaces one: it uploads with If-None-Match: *), so re-checking a growing index stays fast."""
+    client = s3_client(endpoint)
+    files: dict[str, bytes] = {}
+
+    def get(key: str) -> bytes | None:
+        if key in files:
+            return files[key]
+        try:
+            data = bytes(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+        except client.exceptions.NoSuchKey:
+            return None
+        if not key.endswith(("/index.html", "/index.json")):
+            files[key] = data
+        return data
+
+    return get
+
+
+def pip_install(tmp_path: Path, index_url: str, spec: str) -> str:
+    """Install `spec` with real pip into a fresh venv; returns the installed version."""
+    venv = tmp_path / f"venv-{uuid.uuid4().hex[:6]}"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", venv], check=True, timeout=60)
+    python = venv / "bin" / "python"
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", str(python), "install", "--no-cache-dir",
+         "--index-url", index_url, spec],
+        env=clean_pip_env({"PIP_NO_INPUT": "1"}), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    code = "import importlib.metadata as m; print(m.version('my-pkg-extra'))"
+    return subprocess.run(
+        [str(python), "-c", code], check=True, capture_output=True, text=True, timeout=60
+    ).stdout.strip()
+
+
+# -- S3 end to end -------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_publish_to_s3_then_pip_installs_from_the_bucket(
+    tmp_path: Path, moto_endpoint: str, bucket: str, pyhotfix: Pyhotfix
+) -> None:
+    settings = f'index = "s3://{bucket}/team/hotfixes"\nendpoint_url = "{moto_endpoint}"\n'
+    app = make_app(tmp_path, settings)
+    run = pyhotfix("publish", "--json", cwd=app)
+    assert run.code == 0, run.output
+    report = json.loads(run.stdout)
+    assert report["target"] == f"s3://{bucket}/team/hotfixes"
+    wheel = "my_pkg_extra-1.0+hotfix.1-py3-none-any.whl"
+    sdist = "my_pkg_extra-1.0+hotfix.1.tar.gz"
+    assert sorted((f["filename"], f["status"]) for f in report["files"]) == [
+        (wheel, "added"),
+        (sdist, "added"),
+    ]
+
+    objects = bucket_objects(moto_endpoint, bucket)
+    prefix = f"team/hotfixes/simple/{CANON}/"
+    local = app / "hotfix-index" / "simple" / CANON
+    for filename in (wheel, sdist, f"{wheel}.metadata"):  # same bytes, same layout
+        assert objects[prefix + filename] == (local / filename).read_bytes()
+    assert listed_files(s3_getter(moto_endpoint, bucket), "team/hotfixes/") == {
+        f"{CANON}/{wheel}": hashlib.sha256((local / wheel).read_bytes()).hexdigest(),
+        f"{CANON}/{sdist}": hashlib.sha256((local / sdist).read_bytes()).hexdigest(),
+    }
+    doc = json.loads(objects[prefix + "index.json"])
+    assert doc["meta"]["tracks"] == [f"https://pypi.org/simple/{CANON}/"]  # carried over
+
+    client = s3_client(moto_endpoint)
+    types = {
+        "simple/index.html": ("text/html; charset=utf-8", "max-age=0"),
+        "simple/index.json": ("application/vnd.pypi.simple.v1+json", "max-age=0"),
+        f"simple/{CANON}/index.html": ("text/html; charset=utf-8", "max-age=0"),
+        f"simple/{CANON}/index.json": ("application/vnd.pypi.simple.v1+json", "max-age=0"),
+        f"simple/{CANON}/{wheel}": ("application/octet-stream", "immutable"),
+    }
+    for key, (content_type, cache) in types.items():
+        head = client.head_object(Bucket=bucket, Key=f"team/hotfixes/{key}")
+        assert head["ContentType"] == content_type, key
+        assert cache in head["CacheControl"], key
+
+    site = BucketSite(moto_endpoint, bucket, "team/hotfixes/")
+    try:
+        assert pip_install(tmp_path, site.url, f"{NAME}==1.0") == "1.0+hotfix.1"
+        quoted = wheel.replace("+", "%2B")
+        assert f"/simple/{CANON}/{quoted}" in site.requested
+        assert f"/simple/{CANON}/{quoted}.metadata" in site.requested  # PEP 658 used
+    finally:
+        site.close()
+
+    again = pyhotfix("publish", cwd=app)  # same bytes: a no-op, reported as such
+    assert again.code == 0, again.output
+    assert again.stdout.count("unchanged") == 2 and "added" not in again.stdout
+    assert bucket_objects(moto_endpoint, bucket) == objects
+
+    # yank on the bucket through the CLI: both pages say so.
+    yanked = pyhotfix("yank", NAME, "1.0+hotfix.1", "--reason", "broken", cwd=app)
+    assert yanked.code == 0, yanked.output
+    page = s3_getter(moto_endpoint, bucket)(prefix + "index.html")
+    assert page is not None and 'data-yanked="broken"' in page.decode()
+
+
+def test_s3_refuses_other_bytes_under_a_published_or_leftover_name(
+    tmp_path: Path, moto_endpoint: str, bucket: str
+) -> None:
+    index = ObjectIndex(f"s3://{bucket}/idx", endpoint_url=moto_endpoint)
+    wheel = make_wheel(tmp_path / "a", NAME, "1.0+hotfix.1")
+    index.publish(NAME, [wheel])
+    before = bucket_objects(moto_endpoint, bucket)
+    rebuilt = make_wheel(tmp_path / "b", NAME, "1.0+hotfix.1", body="CHANGED = 1\n")
+    with pytest.raises(PublishError, match=r"never overwritten.*Nothing was written"):
+        index.publish(NAME, [rebuilt])
+    assert bucket_objects(moto_endpoint, bucket) == before
+
+    # An unlisted object (an interrupted publish, or one running right now) with other bytes
+    # is not replaced: it may be another publisher's upload in flight.
+    other = make_wheel(tmp_path / "c", NAME, "1.0+hotfix.2")
+    stray = make_wheel(tmp_path / "d", NAME, "1.0+hotfix.2", body="STRAY = 1\n")
+    key = f"idx/simple/{CANON}/{other.name}"
+    s3_client(moto_endpoint).put_object(Bucket=bucket, Key=key, Body=stray.read_bytes())
+    with pytest.raises(PublishError, match=r"already exists with other content.*aws s3 rm"):
+        index.publish(NAME, [other])
+    assert [e.filename for e in index.project_entries(NAME)] == [wheel.name]
+    # The same bytes left by an interrupted publish are simply listed.
+    s3_client(moto_endpoint).put_object(Bucket=bucket, Key=key, Body=other.read_bytes())
+    assert index.publish(NAME, [other]).added == (other.name,)
+    assert set(listed_files(s3_getter(moto_endpoint, bucket), "idx/")) == {
+        f"{CANON}/{wheel.name}",
+        f"{CANON}/{other.name}",
+    }
+
+
+def test_s3_bad_input_is_a_clear_error_and_writes_nothing(
+    tmp_path: Path, moto_endpoint: str, bucket: str
+) -> None:
+    wheel = make_wheel(tmp_path / "d", NAME, "1.0+hotfix.1")
+
+    with pytest.raises(PublishError, match=r"bucket 'no-such-bucket-x' does not exist.*mb"):
+        ObjectIndex("s3://no-such-bucket-x/p", endpoint_url=moto_endpoint).publish(NAME, [wheel])
+
+    # A closed port: fails within seconds (bounded retries and timeouts), says what to check.
+    with socket_closed() as port:
+        started = time.monotonic()
+        with pytest.raises(
+            PublishError, match=r"Could not reach http://127\.0\.0\.1:\d+.*endpoint_url"
+        ):
+            ObjectIndex(f"s3://{bucket}/p", endpoint_url=f"http://127.0.0.1:{port}").publish(
+                NAME, [wheel]
+            )
+        assert time.monotonic() - started < 30
+
+    # Wrong credentials: moto checks them once its auth is switched on.
+    httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"0", timeout=10)
+    try:
+        with pytest.raises(
+            PublishError, match=r"refused access.*InvalidAccessKeyId.*AWS_ACCESS_KEY_ID"
+        ):
+            ObjectIndex(f"s3://{bucket}/p", endpoint_url=moto_endpoint).publish(NAME, [wheel])
+    finally:
+        httpx.post(f"{moto_endpoint}/moto-api/reset-auth", content=b"inf", timeout=10)
+    assert bucket_objects(moto_endpoint, bucket) == {}
+
+    # A corrupted index page is reported, never replaced.
+    index = ObjectIndex(f"s3://{bucket}/p", endpoint_url=moto_endpoint)
+    index.publish(NAME, [wheel])
+    client = s3_client(moto_endpoint)
+    client.put_object(Bucket=bucket, Key=f"p/simple/{CANON}/index.json", Body=b'{"name": 1')
+    before = bucket_objects(moto_endpoint, bucket)
+    sdist = make_sdist(tmp_path / "d", NAME, "1.0+hotfix.1")
+    with pytest.raises(PublishError, match=r"index\.json is corrupt.*list-object-versions"):
+        index.publish(NAME, [sdist])
+    assert bucket_objects(moto_endpoint, bucket) == before
+
+
+@contextlib.contextmanager
+def socket_closed() -> Iterator[int]:
+    """A port on 127.0.0.1 that nothing listens on (bound, never listening, so not reused)."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        yield s.getsockname()[1]
+
+
+# -- the CLI on a directory ------------------------------------------------------------------------
+
+
+def test_publish_command_checks_the_lock_and_reports(tmp_path: Path, pyhotfix: Pyhotfix) -> None:
+    app = make_app(tmp_path)
+    target = tmp_path / "published"
+    run = pyhotfix("publish", "--to", target, cwd=app)
+    assert run.code == 0, run.output
+    assert f"Published to {target}:" in run.stdout
+    assert run.stdout.count("added") == 2
+    assert LocalIndex(target).has_files(NAME, ["my_pkg_extra-1.0+hotfix.1.tar.gz"])
+    snap = listed_files(dir_getter(target))
+    assert pyhotfix("publish", "--to", target, cwd=app).stdout.count("unchanged") == 2
+
+    # A built file that no longer matches the lock: nothing is published, and the user is told.
+    built = app / "hotfix-index" / "simple" / CANON / "my_pkg_extra-1.0+hotfix.1.tar.gz"
+    good = built.read_bytes()
+    built.write_bytes(good + b"tampered")
+    other = tmp_path / "other"
+    bad = pyhotfix("publish", "--to", other, cwd=app)
+    assert bad.code == 1 and "Traceback" not in bad.output
+    assert "does not match the lock" in bad.stderr and "pyhotfix build" in bad.stderr
+    assert not other.exists()
+    built.unlink()
+    missing = pyhotfix("publish", "--to", other, cwd=app)
+    assert missing.code == 1 and "is not in" in missing.stderr and not other.exists()
+    built.write_bytes(good)
+
+    # --from: the files can come from another index directory.
+    moved = pyhotfix("publish", "--to", other, "--from", target, cwd=app)
+    assert moved.code == 0, moved.output
+    assert listed_files(dir_getter(other)).keys() == snap.keys()
+
+    # Targets that cannot take a static index, and not-yet-supported buckets: usage errors.
+    https = pyhotfix("publish", "--to", "https://user:secret@example.invalid/simple/", cwd=app)
+    assert https.code == 2 and "--upload" in https.stderr and "secret" not in https.output
+    gcs = pyhotfix("publish", "--to", "gs://bucket/prefix", cwd=app)
+    assert gcs.code == 2 and "gcsfs" in gcs.stderr and "not supported yet" in gcs.stderr
+    both = pyhotfix("publish", "--to", target, "--upload", "https://x.invalid/", cwd=app)
+    assert both.code == 2 and "only one" in both.stderr
+
+    unbuilt = app / "hotfixes.toml"
+    unbuilt.write_text(
+        unbuilt.read_text() + '\n[hotfix.other]\nversion = "2.0"\npatches = ["fix.patch"]\n'
+    )
+    none = pyhotfix("publish", "--to", tmp_path / "third", cwd=app)
+    assert none.code == 1 and "other 2.0 has not been built" in none.stderr
+    assert not (tmp_path / "third").exists()
+
+
+def test_publish_to_an_unwritable_or_corrupt_directory(tmp_path: Path, pyhotfix: Pyhotfix) -> None:
+    app = make_app(tmp_path)
+    # Running as root, permissions do not stop writes; a path below a regular file does.
+    blocker = tmp_path / "a-file"
+    blocker.write_text("not a directory")
+    run = pyhotfix("publish", "--to", blocker / "index", cwd=app)
+    assert run.code == 1 and "Could not write to the package index" in run.stderr
+    assert blocker.read_text() == "not a directory"
+
+    target = tmp_path / "idx"
+    assert pyhotfix("publish", "--to", target, cwd=app).code == 0
+    page = target / "simple" / CANON / "index.json"
+    page.write_text("{ not json")
+    before = {p: p.read_bytes() for p in target.rglob("*") if p.is_file()}
+    corrupt = pyhotfix("publish", "--to", target, cwd=app)
+    assert corrupt.code == 1 and "is corrupt" in corrupt.stderr and "git checkout" in corrupt.stderr
+    assert {p: p.read_bytes() for p in target.rglob("*") if p.is_file()} == before
+
+
+def test_resolve_target_dispatch(tmp_path: Path) -> None:
+    s = Settings(upstream=None, index="hotfix-index", label="hotfix")
+    local = resolve_target(s, tmp_path)
+    assert isinstance(local, LocalIndex) and local.root == tmp_path / "hotfix-index"
+    url = resolve_target(s, tmp_path, (tmp_path / "x").as_uri())
+    assert isinstance(url, LocalIndex) and url.root == tmp_path / "x"
+    s3 = resolve_target(
+        Settings(None, "s3://bkt/a/b/", "hotfix", endpoint_url="http://e"), tmp_path
+    )
+    assert isinstance(s3, ObjectIndex) and s3.description == "s3://bkt/a/b"
+    with pytest.raises(UsageError, match=r"upload = true"):
+        resolve_target(Settings(None, "https://example.invalid/", "hotfix"), tmp_path)
+    with pytest.raises(UsageError, match="Credentials never go in the URL"):
+        resolve_target(s, tmp_path, "s3://key:secret@bkt/p")
+    with pytest.raises(UsageError, match="unsupported scheme 'ftp'"):
+        resolve_target(s, tmp_path, "ftp://host/x")
+
+
+# -- yank / unyank ---------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_yank_and_unyank_through_the_cli_and_pip(tmp_path: Path, pyhotfix: Pyhotfix) -> None:
+    app = make_app(tmp_path, versions=("1.0+hotfix.1", "1.0+hotfix.2"))
+    index = LocalIndex(app / "hotfix-index")
+    url = index.simple_url()
+
+    run = pyhotfix("yank", CANON, "1.0+hotfix.2", "--reason", "crashes at import", cwd=app)
+    assert run.code == 0, run.output
+    assert "Yanked my-pkg-extra 1.0+hotfix.2" in run.stdout
+    assert "my_pkg_extra-1.0+hotfix.2-py3-none-any.whl" in run.stdout
+    anchors = Page((index.simple / CANON / "index.html").read_text()).by_text()
+    assert anchors["my_pkg_extra-1.0+hotfix.2.tar.gz"]["data-yanked"] == "crashes at import"
+    assert "data-yanked" not in anchors["my_pkg_extra-1.0+hotfix.1.tar.gz"]
+    assert pip_install(tmp_path, url, "my-pkg-extra>=1.0") == "1.0+hotfix.1"
+    # PEP 592: an exact pin still gets the yanked file.
+    assert pip_install(tmp_path, url, "my-pkg-extra==1.0+hotfix.2") == "1.0+hotfix.2"
+
+    run = pyhotfix("unyank", NAME, "1.0+hotfix.2", "--json", cwd=app)
+    assert run.code == 0, run.output
+    assert json.loads(run.stdout)["yanked"] is False
+    assert pip_install(tmp_path, url, "my-pkg-extra>=1.0") == "1.0+hotfix.2"
+
+    wrong = pyhotfix("yank", NAME, "1.0", cwd=app)
+    assert wrong.code == 1 and "Give the full version" in wrong.stderr
+    # --to works without a manifest.
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    run = pyhotfix("yank", NAME, "1.0+hotfix.1", "--to", app / "hotfix-index", cwd=elsewhere)
+    assert run.code == 0, run.output
+
+
+# -- concurrent publishers -------------------------------------------------------------------------
+
+
+def _publish_worker(
+    target: str, endpoint: str, i: int, own: list[str], shared: str, barrier: Any
+) -> None:
+    index = resolve_target(Settings(None, target, "hotfix", endpoint_url=endpoint), Path("/"))
+    barrier.wait(timeout=60)  # all start together
+    for path in own:  # one call per file: many short, interleaved page updates
+        index.publish(f"proj-{i}", [Path(path)])
+    index.publish("shared", [Path(shared)])
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["directory", "s3"])
+def test_eight_concurrent_publishers_lose_nothing(
+    kind: str, tmp_path: Path, moto_endpoint: str, bucket: str
+) -> None:
+    n = 8
+    d = tmp_path / "d"
+    own = {
+        i: [str(make_wheel(d, f"proj-{i}", f"1.0+hotfix.{k}")) for k in range(1, 4)]
+        for i in range(n)
+    }
+    shared = {i: str(make_wheel(d, "shared", f"1.0+hotfix.{i + 1}")) for i in range(n)}
+    target = str(tmp_path / "idx") if kind == "directory" else f"s3://{bucket}/concurrent"
+    ctx = multiprocessing.get_context("spawn")
+    barrier = ctx.Barrier(n)
+    procs = [
+        ctx.Process(
+            target=_publish_worker, args=(target, moto_endpoint, i, own[i], shared[i], barrier)
+        )
+        for i in range(n)
+    ]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(timeout=120)
+    for p in procs:
+        if p.is_alive():
+            p.kill()
+    assert [p.exitcode for p in procs] == [0] * n
+
+    get = dir_getter(tmp_path / "idx") if kind == "directory" else s3_getter(moto_endpoint, bucket)
+    prefix = "" if kind == "directory" else "concurrent/"
+    listed = listed_files(get, prefix)
+    expected = {f"proj-{i}/{Path(p).name}" for i in range(n) for p in own[i]}
+    expected |= {f"shared/{Path(p).name}" for p in shared.values()}
+    assert set(listed) == expected
+    root_html = get(prefix + "simple/index.html")
+    assert root_html is not None
+    names = sorted([*(f"proj-{i}" for i in range(n)), "shared"])
+    assert [t for _, t in Page(root_html.decode()).anchors] == names
+    for project in names:  # the HTML caught up with index.json everywhere
+        page = get(f"{prefix}simple/{project}/index.html")
+        assert page is not None
+        in_html = {f"{project}/{t}" for _, t in Page(page.decode()).anchors}
+        assert in_html == {k for k in expected if k.startswith(project + "/")}
+
+
+# -- kill -9 at random points ----------------------------------------------------------------------
+
+
+def _crash_worker(
+    target: str, endpoint: str, batch: list[tuple[str, list[str]]], ready: Any
+) -> None:
+    index = resolve_target(Settings(None, target, "hotfix", endpoint_url=endpoint), Path("/"))
+    assert isinstance(index, StaticIndex)
+    index.project_entries(batch[0][0])  # warm up (S3: client, credentials) so kills land in publish
+    ready.set()
+    index.publish_many([(name, [Path(p) for p in files]) for name, files in batch])
+
+
+@pytest.mark.slow
+# S3 gets fewer kills: each costs a fresh process with a new S3 client (~1 s here), against a
+# budget of ~90 s for this file.
+@pytest.mark.parametrize(("kind", "kills"), [("directory", 60), ("s3", 20)])
+def test_kill_9_at_random_points_never_lists_a_missing_file(
+    kind: str, kills: int, tmp_path: Path, moto_endpoint: str, bucket: str
+) -> None:
+    d = tmp_path / "d"
+    projects = ["crash-a", "crash-b", "crash-c"]
+    batches = [
+        [
+            (
+                p,
+                [
+                    str(make_wheel(d, p, f"1.0+hotfix.{k}")),
+                    str(make_sdist(d, p, f"1.0+hotfix.{k}")),
+                ],
+            )
+            for p in projects
+        ]
+        for k in range(kills + 1)
+    ]
+    if kind == "directory":
+        target, get, prefix = str(tmp_path / "idx"), dir_getter(tmp_path / "idx"), ""
+    else:
+        target, prefix = f"s3://{bucket}/crash", "crash/"
+        get = s3_getter(moto_endpoint, bucket)
+    index = resolve_target(Settings(None, target, "hotfix", endpoint_url=moto_endpoint), Path("/"))
+    assert isinstance(index, StaticIndex)
+    # forkserver: children start in milliseconds from a clean, preloaded process.
+    ctx = multiprocessing.get_context("forkserver")
+    ctx.set_forkserver_preload(["pyhotfix.index", "pyhotfix.publish", "s3fs", "tests.test_publish"])
+
+    def run(batch: list[tuple[str, list[str]]], kill_after: float | None) -> float:
+        ready = ctx.Event()
+        proc = ctx.Process(target=_crash_worker, args=(target, moto_endpoint, batch, ready))
+        proc.start()
+        assert ready.wait(timeout=60)
+        started = time.monotonic()
+        if kill_after is None:
+            proc.join(timeout=60)
+            assert proc.exitcode == 0
+        else:
+            time.sleep(kill_after)
+            proc.kill()  # SIGKILL
+            proc.join(timeout=30)
+        return time.monotonic() - started
+
+    typical = run(batches[0], None)
+    deadline = time.monotonic() + 120
+    rng = random.Random(1234)
+    interrupted = 0
+    for k in range(1, kills + 1):
+        assert time.monotonic() < deadline, f"only {k - 1} kills in the time budget"
+        run(batches[k], rng.uniform(0, typical * 1.2))
+        listed = listed_files(get, prefix)  # asserts: nothing listed is missing or partial
+        wanted = {f"{p}/{Path(f).name}" for p, files in batches[k] for f in files}
+        interrupted += not wanted <= set(listed)
+        # The next publish of the same batch completes it.
+        index.publish_many([(p, [Path(f) for f in files]) for p, files in batches[k]])
+        assert wanted <= set(listed_files(get, prefix))
+    assert interrupted > kills // 4, (
+        "too few kills landed before the publish finished; the test proved nothing"
+    )
