@@ -360,3 +360,49 @@ def upsert_hotfix(
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(new_text, encoding="utf-8")
     tmp.replace(path)
+
+
+# --- editing, for `pyhotfix commit` / `rebase` / `retire` ------------------------------------
+
+
+def _write_validated(path: Path, document: Any) -> None:
+    new_text = tomlkit.dumps(document)
+    parse_manifest(new_text, path)  # validate before writing
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(new_text, encoding="utf-8")
+    tmp.replace(path)
+
+
+def _hotfix_key(document: Any, path: Path, name: str) -> str:
+    hotfix_tables = document.get("hotfix", {})
+    key = next((k for k in hotfix_tables if canonicalize_name(k) == canonicalize_name(name)), None)
+    if key is None:
+        raise UsageError(f"{path} has no hotfix named {name!r}.")
+    return str(key)
+
+
+def set_hotfix_patches(path: Path, name: str, version: str, patches: Sequence[PatchSource]) -> None:
+    """Set [hotfix.NAME]'s version and replace its patch list (order as given), keeping the rest of
+    the file (comments, other keys) as it is; validated before writing."""
+    _check_exact_version(version, lambda msg: UsageError(f"The version {msg}."))
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    table = document["hotfix"][_hotfix_key(document, path, name)]
+    table["version"] = version
+    current = parse_manifest(tomlkit.dumps(document), path).get(name).patches
+    if tuple(patches) != current:  # an unchanged list keeps its comments and layout
+        array = tomlkit.array()
+        array.multiline(True)
+        for source in patches:
+            array.append(patch_to_toml(source))
+        table["patches"] = array
+    _write_validated(path, document)
+
+
+def remove_hotfix(path: Path, name: str) -> None:
+    """Delete [hotfix.NAME] from the manifest, keeping everything else as it is."""
+    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    hotfix_tables = document.get("hotfix", {})
+    del hotfix_tables[_hotfix_key(document, path, name)]
+    if not hotfix_tables:
+        del document["hotfix"]
+    _write_validated(path, document)

@@ -745,3 +745,139 @@ def fetch_url(
             return expected, hit
     with client_factory(url) as client:
         return download(client, url, cache, expected)
+
+
+# --------------------------------------------------------------------------------------------
+# Conditional requests for repeated checks (`pyhotfix status`)
+
+
+@dataclass(frozen=True)
+class CachedListing:
+    """A project page's files, from the network or, when it cannot be reached, from the cache."""
+
+    files: tuple[DistFile, ...]
+    stale: bool  # True: the index could not be reached; these are the last files seen
+    fetched_at: float  # when the page body was last downloaded (seconds since the epoch)
+    error: str | None  # why the answer is stale
+
+
+def _page_record_key(index_url: str, project: str) -> str:
+    index = _strip_credentials(index_url).rstrip("/") + "/"
+    return json.dumps({"kind": "project-page", "index": index, "name": project}, sort_keys=True)
+
+
+def _parse_page(body: bytes, content_type: str, base: str, page_url: str) -> list[DistFile]:
+    try:
+        if content_type == _JSON_TYPE:
+            return _parse_json(body, base)
+        return _parse_html(body.decode("utf-8", "replace"), base)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise UpstreamError(
+            f"{redact(page_url)} is not a valid simple-index project page ({exc}). Check that "
+            "[settings] upstream is the URL of a PEP 503 simple index (like "
+            f"{PYPI_SIMPLE_URL})."
+        ) from exc
+
+
+def _listing_from_record(record: dict[str, Any] | None, page_url: str) -> CachedListing | None:
+    if record is None or not all(
+        isinstance(record.get(k), str) for k in ("body", "content_type", "url")
+    ):
+        return None
+    try:
+        files = _parse_page(
+            base64.b64decode(record["body"]), record["content_type"], record["url"], page_url
+        )
+    except (UpstreamError, ValueError):
+        return None  # a damaged record is a cache miss
+    fetched_at = record.get("fetched_at")
+    return CachedListing(
+        files=tuple(files),
+        stale=False,
+        fetched_at=float(fetched_at) if isinstance(fetched_at, int | float) else 0.0,
+        error=None,
+    )
+
+
+def list_files_cached(
+    client: httpx.Client, index_url: str, name: str, cache: Cache
+) -> CachedListing:
+    """`list_files` with HTTP caching: the page body and its ETag / Last-Modified are kept in the
+    cache's record store and revalidated with If-None-Match / If-Modified-Since (a 304 reuses the
+    body). When the index cannot be reached or fails (5xx), the cached files are returned marked
+    stale; without a cached page that is an UpstreamError. A 404 is never answered from the cache.
+    """
+    import time
+
+    project = canonicalize_name(name)
+    page_url = _project_url(index_url, project)
+    key = _page_record_key(index_url, project)
+    record = cache.get_record(key)
+    cached = _listing_from_record(record, page_url)
+    headers = {"Accept": _ACCEPT}
+    if cached is not None and record is not None:
+        if isinstance(record.get("etag"), str):
+            headers["If-None-Match"] = record["etag"]
+        if isinstance(record.get("last_modified"), str):
+            headers["If-Modified-Since"] = record["last_modified"]
+    try:
+        response = client.get(page_url, headers=headers)
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
+        error = _transport_error(page_url, exc, _CHECK_SETTINGS)
+        if cached is None:
+            raise error from exc
+        return CachedListing(cached.files, True, cached.fetched_at, str(error))
+    if response.status_code == 304 and cached is not None:
+        return cached
+    if response.status_code == 404:
+        raise UpstreamError(
+            f"project {project} not found on {redact(index_url)}. Check the project name in "
+            "hotfixes.toml and that [settings] upstream points at the index that hosts it."
+        )
+    if not response.is_success:
+        error = _status_error(response, page_url, _CHECK_SETTINGS)
+        if cached is None or response.status_code < 500:
+            raise error
+        return CachedListing(cached.files, True, cached.fetched_at, str(error))
+    content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
+    base = str(response.url)
+    files = _parse_page(response.content, content_type, base, page_url)
+    now = time.time()
+    value: dict[str, Any] = {
+        "body": base64.b64encode(response.content).decode("ascii"),
+        "content_type": content_type,
+        "url": _strip_credentials(base),
+        "fetched_at": now,
+    }
+    for header, field_name in (("etag", "etag"), ("last-modified", "last_modified")):
+        if response.headers.get(header):
+            value[field_name] = response.headers[header]
+    cache.put_record(key, value)
+    return CachedListing(files=tuple(files), stale=False, fetched_at=now, error=None)
+
+
+def cached_download(
+    client: httpx.Client | None, dist: DistFile, cache: Cache
+) -> tuple[str, Path] | None:
+    """The file `dist` from the cache, downloading it once if `client` is given.
+
+    Found by the sha256 the index lists, else by a record of its URL (indexes without hashes);
+    returns None when it is not cached and `client` is None (offline).
+    """
+    url_key = json.dumps({"kind": "file-by-url", "url": _strip_credentials(dist.url)})
+    if dist.sha256 is not None:
+        hit = cache.get(dist.sha256)
+        if hit is not None:
+            return dist.sha256, hit
+    else:
+        record = cache.get_record(url_key)
+        if record is not None and isinstance(record.get("sha256"), str):
+            hit = cache.get(record["sha256"])
+            if hit is not None:
+                return record["sha256"], hit
+    if client is None:
+        return None
+    sha256, path = download(client, dist.url, cache, dist.sha256)
+    if dist.sha256 is None:
+        cache.put_record(url_key, {"sha256": sha256})
+    return sha256, path

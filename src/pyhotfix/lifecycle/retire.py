@@ -1,0 +1,115 @@
+"""`pyhotfix retire NAME`: drop a hotfix once upstream has the fix (or it is no longer wanted).
+
+In this order, so a failure leaves the earlier state intact: optionally yank every hotfix build of
+the project in the index (PEP 592: installers then skip them unless pinned with ==), remove
+[hotfix.NAME] from the manifest and its entry from the lock, and move its patch files to
+`patches/.retired/<name>/` (or delete them). The result says how the app's requirement should
+change: `NAME>=V` with V the earliest release containing every patch when status knows it, else
+`NAME>VERSION`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import parse_sdist_filename, parse_wheel_filename
+from packaging.version import InvalidVersion, Version
+
+from pyhotfix.lifecycle.common import FileEdits, retired_path
+from pyhotfix.lock import lock_path, locked_update
+from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, remove_hotfix
+from pyhotfix.publish import PublishTarget
+
+
+@dataclass(frozen=True)
+class RetireResult:
+    name: str
+    version: str
+    requirement_before: str
+    requirement_after: str
+    yanked: tuple[str, ...]  # hotfix versions yanked in the index
+    moved: tuple[tuple[str, str], ...]  # patch files (from, to), relative to the manifest
+    deleted: tuple[str, ...]
+    kept: tuple[str, ...]  # patch files another hotfix still uses
+
+
+def hotfix_versions(index: PublishTarget, name: str, label: str) -> list[str]:
+    """The `X+<label>.N` versions of `name` in the index that are not yanked yet, oldest first."""
+    found: dict[Version, bool] = {}
+    for entry in index.project_entries(name):
+        try:
+            if entry.filename.endswith(".whl"):
+                version = parse_wheel_filename(entry.filename)[1]
+            else:
+                version = parse_sdist_filename(entry.filename)[1]
+        except (ValueError, InvalidVersion):
+            continue
+        if (version.local or "").split(".")[0] == label:
+            found[version] = found.get(version, False) or entry.yanked is False
+    return [str(v) for v in sorted(found) if found[v]]
+
+
+def retire(
+    manifest: Manifest,
+    spec: HotfixSpec,
+    *,
+    fixed_in: str | None,
+    index: PublishTarget | None = None,
+    reason: str | None = None,
+    delete: bool = False,
+) -> RetireResult:
+    """Retire `spec`; `index` given: yank its builds there first. `fixed_in`: the earliest
+    upstream release known to contain the fix (from status), for the requirement advice."""
+    yanked: list[str] = []
+    if index is not None:
+        why = reason or (
+            f"retired: fixed upstream in {spec.name} {fixed_in}" if fixed_in else "retired"
+        )
+        for version in hotfix_versions(index, spec.name, manifest.settings.label):
+            index.yank(spec.name, version, why)
+            yanked.append(version)
+    remove_hotfix(manifest.path, spec.name)
+    lock = lock_path(manifest.path)
+    if lock.exists():
+        with locked_update(lock) as entries:
+            entries.pop(spec.name, None)
+    moved: list[tuple[str, str]] = []
+    deleted: list[str] = []
+    kept: list[str] = []
+    others = [h for h in manifest.hotfixes if h.name != spec.name]
+    edits = FileEdits()
+    for source in spec.patches:
+        if not isinstance(source, FilePatch):
+            continue
+        path = manifest.directory / source.path
+        if any(source in h.patches for h in others):
+            kept.append(source.path)
+        elif not path.exists():
+            continue
+        elif delete:
+            path.unlink()
+            deleted.append(source.path)
+        else:
+            target = retired_path(manifest, spec.name, path)
+            edits.move(path, target)
+            moved.append((source.path, target.relative_to(manifest.directory).as_posix()))
+    _remove_if_empty(manifest.directory / "patches" / spec.name)
+    after = f"{spec.name}>={fixed_in}" if fixed_in else f"{spec.name}>{spec.version}"
+    return RetireResult(
+        name=spec.name,
+        version=spec.version,
+        requirement_before=f"{spec.name}=={spec.version}",
+        requirement_after=after,
+        yanked=tuple(yanked),
+        moved=tuple(moved),
+        deleted=tuple(deleted),
+        kept=tuple(kept),
+    )
+
+
+def _remove_if_empty(directory: Path) -> None:
+    # Not there, or it still holds files the user keeps there: leave it.
+    with contextlib.suppress(OSError):
+        directory.rmdir()

@@ -1,0 +1,344 @@
+"""A hotfix's patch series as git history, replayed onto other upstream releases.
+
+`build_series` unpacks the hotfixed upstream sdist and applies the patches with
+`patching.apply_patches(keep_git=True)`: one commit for the pristine sdist and one (or, for a
+multi-mail mbox, several) per patch, with the repository paths already mapped onto the sdist.
+`import_release` adds another upstream sdist as a commit whose parent is the pristine one, and
+`replay` carries the patches onto it one by one, without a work tree:
+
+- **contained**: the patch's change is already there: every line it adds occurs in the release's
+  files at least as often as in the patched file, and every line it removes at most as often
+  (whitespace ignored, files followed across renames), or the patch reverse-applies cleanly;
+- **applies**: `git apply --cached` takes it as is (context may have moved);
+- **applies-3way**: a real three-way merge (`git merge-tree`, base = the commit before the patch,
+  as `git cherry-pick` does) succeeds;
+- **conflicts**: it does not.
+"""
+
+from __future__ import annotations
+
+import collections
+import os
+import re
+import subprocess
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from pyhotfix.errors import PatchError
+from pyhotfix.patching import (
+    _ISOLATED_CONFIG,
+    PatchInput,
+    _isolated_env,
+    _run_git,
+    apply_patches,
+)
+from pyhotfix.unpack import unpack_sdist
+
+CONTAINED = "contained"
+APPLIES = "applies"
+APPLIES_3WAY = "applies-3way"
+CONFLICTS = "conflicts"
+
+_CONFLICT_MARKER = re.compile(rb"^(<{7} |={7}$|>{7} |\|{7} )", re.MULTILINE)
+_WHITESPACE = re.compile(rb"\s+")
+
+
+class Git:
+    """git in one repository, isolated from the user's configuration (as `patching` does)."""
+
+    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
+        self.root = root
+        self.env = dict(env if env is not None else _isolated_env())
+
+    def with_env(self, **extra: str) -> Git:
+        return Git(self.root, {**self.env, **extra})
+
+    def run(
+        self, *args: str, stdin: bytes | None = None, config: Sequence[str] = ()
+    ) -> subprocess.CompletedProcess[bytes]:
+        return _run_git(args, self.root, self.env, config=(*_ISOLATED_CONFIG, *config), stdin=stdin)
+
+    def must(self, *args: str, stdin: bytes | None = None, config: Sequence[str] = ()) -> bytes:
+        proc = self.run(*args, stdin=stdin, config=config)
+        if proc.returncode != 0:
+            raise git_failure(args, proc, self.root)
+        return proc.stdout
+
+    def text(self, *args: str, stdin: bytes | None = None) -> str:
+        return self.must(*args, stdin=stdin).decode("utf-8", "surrogateescape").strip()
+
+    def tree_of(self, commit: str) -> str:
+        return self.text("rev-parse", f"{commit}^{{tree}}")
+
+    def commit_tree(self, tree: str, parent: str, message: str) -> str:
+        return self.text("commit-tree", tree, "-p", parent, stdin=message.encode())
+
+    def scratch_index(self) -> Git:
+        """A Git whose index is a private file (the real index and work tree stay untouched)."""
+        path = self.root / ".git" / f"pyhotfix-index-{uuid.uuid4().hex}"
+        return self.with_env(GIT_INDEX_FILE=str(path))
+
+    def drop_index(self) -> None:
+        index = self.env.get("GIT_INDEX_FILE")
+        if index:
+            Path(index).unlink(missing_ok=True)
+
+
+def git_failure(
+    args: Sequence[str], proc: subprocess.CompletedProcess[bytes], where: Path
+) -> PatchError:
+    said = (proc.stderr or b"").decode("utf-8", "replace").strip()
+    detail = " / ".join(line.strip() for line in said.splitlines() if line.strip())
+    hint = ""
+    if "merge-tree" in args and ("usage" in said or "unknown option" in said):
+        hint = " pyhotfix needs git 2.38 or newer for three-way checks; upgrade git."
+    return PatchError(
+        f"git {args[0]} failed in {where}: {detail or 'no output'}.{hint} Check that git works "
+        "and that the disk is not full, then try again."
+    )
+
+
+@dataclass(frozen=True)
+class SeriesPatch:
+    label: str
+    base: str  # the commit before the patch
+    tip: str  # the patch's last commit
+    message: str  # its commit message(s)
+
+
+@dataclass(frozen=True)
+class Series:
+    root: Path  # the work tree: the old upstream with every patch applied
+    pristine: str
+    patches: tuple[SeriesPatch, ...]
+
+    @property
+    def git(self) -> Git:
+        return Git(self.root)
+
+
+@dataclass(frozen=True)
+class PatchOutcome:
+    label: str
+    state: str  # CONTAINED, APPLIES, APPLIES_3WAY or CONFLICTS
+    commit: str | None = None  # the patch carried onto the release (APPLIES*)
+    conflicts: tuple[str, ...] = ()  # files with conflicts (CONFLICTS)
+
+
+def build_series(sdist: Path, patches: Sequence[PatchInput], dest: Path, target: str) -> Series:
+    """Unpack `sdist` under `dest` and commit the patches on it (see the module docstring)."""
+    tree = unpack_sdist(sdist, dest / "series")
+    apply_patches(tree.root, patches, keep_git=True, target=target)
+    git = Git(tree.root)
+    log = git.must("log", "--reverse", "-z", "--format=%H%n%B").decode("utf-8", "replace")
+    entries = [e.strip("\n").partition("\n") for e in log.split("\0") if e.strip()]
+    messages = {sha: body.strip() for sha, _, body in entries}
+    commits = [sha for sha, _, _ in entries]
+    pristine, rest = commits[0], commits[1:]
+    # Usually one commit per patch; a multi-mail mbox makes several.
+    tips = rest if len(rest) == len(patches) else _find_tips(sdist, patches, rest, dest, target)
+    bases = [pristine, *tips[:-1]]
+    members = []
+    for patch, base, tip in zip(patches, bases, tips, strict=True):
+        own = commits[commits.index(base) + 1 : commits.index(tip) + 1]
+        message = "\n\n".join(messages[c] for c in own if messages[c])
+        members.append(SeriesPatch(patch.label, base, tip, message or f"Apply {patch.label}"))
+    return Series(root=tree.root, pristine=pristine, patches=tuple(members))
+
+
+def _find_tips(
+    sdist: Path, patches: Sequence[PatchInput], commits: list[str], dest: Path, target: str
+) -> list[str]:
+    """The last commit of each patch when some patch made several (a multi-mail mbox).
+
+    apply_patches commits with fixed dates and identities, so applying the first k patches again
+    gives exactly the commit that ends patch k in the full run.
+    """
+    tips: list[str] = []
+    for k in range(1, len(patches)):
+        tree = unpack_sdist(sdist, dest / f"prefix-{k}")
+        apply_patches(tree.root, patches[:k], keep_git=True, target=target)
+        head = Git(tree.root).text("rev-parse", "HEAD")
+        if head not in commits:
+            raise PatchError(
+                f"pyhotfix could not tell which commits belong to the patch {patches[k - 1].label} "
+                f"of {target}. Split the patch file into one file per commit and try again."
+            )
+        tips.append(head)
+    tips.append(commits[-1])
+    return tips
+
+
+def import_release(series: Series, sdist: Path, dest: Path, version: str) -> str:
+    """Commit the tree of another upstream sdist on top of the pristine one; returns the commit."""
+    tree = unpack_sdist(sdist, dest)
+    git_dir = series.root / ".git"
+    index = git_dir / f"pyhotfix-import-{uuid.uuid4().hex}"
+    git = Git(
+        tree.root,
+        {
+            **_isolated_env(),
+            "GIT_DIR": str(git_dir),
+            "GIT_WORK_TREE": str(tree.root),
+            "GIT_INDEX_FILE": str(index),
+        },
+    )
+    try:
+        git.must("add", "--all", "--force", "--", ".")  # -f: the sdist's .gitignore hides nothing
+        tree_id = git.text("write-tree")
+    finally:
+        index.unlink(missing_ok=True)
+    return series.git.commit_tree(tree_id, series.pristine, f"upstream {version}")
+
+
+def replay(
+    series: Series,
+    onto: str,
+    *,
+    start: int = 0,
+    head: str | None = None,
+    stop_on_conflict: bool = False,
+) -> tuple[list[PatchOutcome], str]:
+    """Carry the patches from `start` onto `head` (default: the release commit `onto`); returns
+    the outcomes and the new head. A conflicting patch is left out and the next ones are tried
+    on what applied so far, unless `stop_on_conflict`."""
+    git = series.git
+    renames = _Renames(git, series.pristine, onto)
+    head = head or onto
+    outcomes: list[PatchOutcome] = []
+    for patch in series.patches[start:]:
+        outcome = carry(git, patch, head, renames)
+        outcomes.append(outcome)
+        if outcome.commit is not None:
+            head = outcome.commit
+        elif outcome.state == CONFLICTS and stop_on_conflict:
+            break
+    return outcomes, head
+
+
+def carry(git: Git, patch: SeriesPatch, head: str, renames: _Renames) -> PatchOutcome:
+    """One patch onto `head` (see the module docstring for the states)."""
+    diff = git.must(
+        "diff",
+        "--binary",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-renames",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        patch.base,
+        patch.tip,
+    )
+    scratch = git.scratch_index()
+    try:
+        scratch.must("read-tree", head)
+        if _lines_contained(git, patch, head, renames) or (
+            scratch.run("apply", "--cached", "--check", "--reverse", "-", stdin=diff).returncode
+            == 0
+        ):
+            return PatchOutcome(patch.label, CONTAINED)
+        if scratch.run("apply", "--cached", "-", stdin=diff).returncode == 0:
+            tree = scratch.text("write-tree")
+            return PatchOutcome(patch.label, APPLIES, git.commit_tree(tree, head, patch.message))
+    finally:
+        scratch.drop_index()
+    # cherry-pick semantics without a work tree: a commit with head's tree whose parent is the
+    # patch's base makes that base the merge base of a three-way merge with the patch's tip.
+    ours = git.commit_tree(git.tree_of(head), patch.base, "rebase target")
+    proc = git.run(
+        "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, patch.tip
+    )
+    if proc.returncode not in (0, 1):
+        raise git_failure(("merge-tree",), proc, git.root)
+    fields = [f for f in proc.stdout.split(b"\0") if f]
+    if proc.returncode == 0:
+        tree = fields[0].decode()
+        return PatchOutcome(patch.label, APPLIES_3WAY, git.commit_tree(tree, head, patch.message))
+    files = tuple(dict.fromkeys(os.fsdecode(f) for f in fields[1:]))
+    return PatchOutcome(patch.label, CONFLICTS, conflicts=files)
+
+
+class _Renames:
+    """Where the release moved the old upstream's files; asked only when a file is missing."""
+
+    def __init__(self, git: Git, old: str, new: str) -> None:
+        self._args = (git, old, new)
+        self._found: dict[str, str] | None = None
+
+    def get(self, path: str) -> str | None:
+        if self._found is None:
+            git, old, new = self._args
+            out = git.must("diff", "--name-status", "-M", "-z", old, new).split(b"\0")
+            self._found = {}
+            i = 0
+            while i < len(out) - 1:
+                if out[i][:1] in (b"R", b"C"):
+                    self._found[os.fsdecode(out[i + 1])] = os.fsdecode(out[i + 2])
+                    i += 3
+                else:
+                    i += 2
+        return self._found.get(path)
+
+
+def _normalized(content: bytes | None) -> collections.Counter[bytes]:
+    if content is None:
+        return collections.Counter()
+    lines = (_WHITESPACE.sub(b"", line) for line in content.splitlines())
+    return collections.Counter(line for line in lines if line)
+
+
+def _lines_contained(git: Git, patch: SeriesPatch, head: str, renames: _Renames) -> bool:
+    """Every line the patch adds is in the release at least as often as in the patched file, and
+    every line it removes at most as often (whitespace ignored; text files only)."""
+    names = git.must("diff", "--name-only", "--no-renames", "-z", patch.base, patch.tip)
+    paths = [os.fsdecode(p) for p in names.split(b"\0") if p]
+    if not paths or any("\n" in p for p in paths):
+        return False
+    specs = []
+    for path in paths:
+        specs += [f"{patch.base}:{path}", f"{patch.tip}:{path}", f"{head}:{path}"]
+    blobs = _cat_files(git, specs)
+    for i, path in enumerate(paths):
+        moved = renames.get(path) if blobs[3 * i + 2] is None else None
+        if moved is not None:  # a file the release renamed: compare with it under its new name
+            blobs[3 * i + 2] = _cat_files(git, [f"{head}:{moved}"])[0]
+    decided = False
+    for i in range(len(paths)):
+        old, new, release = blobs[3 * i : 3 * i + 3]
+        if any(b is not None and b"\0" in b[:8000] for b in (old, new, release)):
+            return False  # binary: only the reverse-apply check can tell
+        before, after, there = _normalized(old), _normalized(new), _normalized(release)
+        for line in set(before) | set(after):
+            delta = after[line] - before[line]
+            if delta > 0 and there[line] < after[line]:
+                return False
+            if delta < 0 and there[line] > after[line]:
+                return False
+            decided = decided or delta != 0
+    return decided
+
+
+def _cat_files(git: Git, specs: Iterable[str]) -> list[bytes | None]:
+    specs = list(specs)
+    out = git.must("cat-file", "--batch", stdin="".join(f"{s}\n" for s in specs).encode())
+    blobs: list[bytes | None] = []
+    pos = 0
+    for _ in specs:
+        end = out.index(b"\n", pos)
+        header = out[pos:end].split()
+        pos = end + 1
+        if len(header) == 3 and header[1] == b"blob":
+            size = int(header[2])
+            blobs.append(out[pos : pos + size])
+            pos += size + 1
+        else:
+            blobs.append(None)  # missing, or not a file (a directory of that name)
+            if len(header) == 3:
+                pos += int(header[2]) + 1
+    return blobs
+
+
+def has_conflict_markers(content: bytes) -> bool:
+    return _CONFLICT_MARKER.search(content) is not None

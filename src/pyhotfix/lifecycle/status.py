@@ -1,0 +1,390 @@
+"""`pyhotfix status`: for each hotfix, what newer upstream releases do to its patches.
+
+Every newer release (yanked ones skipped, pre-releases only on request) is checked patch by patch
+(`series.replay`): contained, applies (cleanly or with a three-way merge) or conflicts. The
+recommendation, in this order:
+
+1. `keep`: no newer release.
+2. `retire → V`: V is the earliest release that contains every patch.
+3. `rebase → V`: V is the newest release onto which the whole series applies (patches it
+   already contains are dropped). With `newest`, V must be the newest release.
+4. `conflict → V`: otherwise, with V the newest release: rebase by hand (`rebase --to V`).
+5. `unknown`: there are newer releases but none could be checked (no sdist, or offline and not
+   cached).
+
+Project pages are fetched concurrently and revalidated with ETag / Last-Modified; sdists come from
+the content-addressed cache (downloaded once); the verdict for (hotfix inputs, release sdist) is
+cached too, since both are immutable, so a repeated status costs one conditional request per
+hotfix. When the index cannot be reached the cached pages are used and the answers marked stale.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from pyhotfix.errors import PyhotfixError, UpstreamError
+from pyhotfix.lifecycle.common import patch_label
+from pyhotfix.lifecycle.series import (
+    APPLIES,
+    APPLIES_3WAY,
+    CONFLICTS,
+    CONTAINED,
+    build_series,
+    import_release,
+    replay,
+)
+from pyhotfix.manifest import HotfixSpec, Manifest
+from pyhotfix.patching import read_patch
+from pyhotfix.pipeline import inputs_key
+from pyhotfix.upstream import (
+    Cache,
+    DistFile,
+    cached_download,
+    fetch_url,
+    find_sdist,
+    list_files_cached,
+    make_client,
+    redact,
+)
+
+_VERDICT_FORMAT = 1
+KEEP, RETIRE, REBASE, CONFLICT, UNKNOWN = "keep", "retire", "rebase", "conflict", "unknown"
+
+
+@dataclass(frozen=True)
+class PatchVerdict:
+    label: str
+    state: str  # contained, applies, applies-3way, conflicts
+    conflicts: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ReleaseCheck:
+    version: str
+    patches: tuple[PatchVerdict, ...] = ()  # empty when the release could not be checked
+    note: str | None = None  # why it could not be checked
+
+    @property
+    def checked(self) -> bool:
+        return bool(self.patches)
+
+    @property
+    def contains_all(self) -> bool:
+        return self.checked and all(p.state == CONTAINED for p in self.patches)
+
+    @property
+    def applies(self) -> bool:
+        return self.checked and all(p.state != CONFLICTS for p in self.patches)
+
+
+@dataclass(frozen=True)
+class Recommendation:
+    action: str  # keep, retire, rebase, conflict, unknown
+    version: str | None = None
+
+    def __str__(self) -> str:
+        return self.action if self.version is None else f"{self.action} → {self.version}"
+
+
+@dataclass(frozen=True)
+class HotfixStatus:
+    name: str
+    version: str
+    patches: tuple[str, ...]
+    releases: tuple[ReleaseCheck, ...]
+    recommendation: Recommendation
+    stale: bool = False  # the index could not be reached: answers come from the cache
+    page_fetched_at: float | None = None
+    error: str | None = None  # the hotfix could not be checked at all
+
+    @property
+    def needs_action(self) -> bool:
+        return self.error is None and self.recommendation.action != KEEP
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "version": self.version,
+            "patches": list(self.patches),
+            "recommendation": {
+                "action": self.recommendation.action,
+                "version": self.recommendation.version,
+                "text": str(self.recommendation),
+            },
+            "needs_action": self.needs_action,
+            "releases": [
+                {
+                    "version": r.version,
+                    "patches": [
+                        {"label": p.label, "state": p.state, "conflicts": list(p.conflicts)}
+                        for p in r.patches
+                    ],
+                    "note": r.note,
+                }
+                for r in self.releases
+            ],
+            "stale": self.stale,
+            "page_fetched_at": self.page_fetched_at,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True)
+class StatusOptions:
+    pre: bool = False  # consider pre-releases
+    newest: bool = False  # judge rebase/conflict against the newest release only
+    jobs: int = 16  # project pages fetched at once
+    analysis_jobs: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+
+
+def recommend(releases: Sequence[ReleaseCheck], *, newest: bool = False) -> Recommendation:
+    """The recommendation from the per-release checks (oldest first); see the module docstring."""
+    if not releases:
+        return Recommendation(KEEP)
+    checked = [r for r in releases if r.checked]
+    if not checked:
+        return Recommendation(UNKNOWN)
+    retire = next((r for r in checked if r.contains_all), None)
+    if retire is not None:
+        return Recommendation(RETIRE, retire.version)
+    if newest:
+        target = checked[-1]
+        return Recommendation(REBASE if target.applies else CONFLICT, target.version)
+    applicable = [r for r in checked if r.applies]
+    if applicable:
+        return Recommendation(REBASE, applicable[-1].version)
+    return Recommendation(CONFLICT, checked[-1].version)
+
+
+def newer_releases(
+    files: Sequence[DistFile], name: str, version: str, *, pre: bool
+) -> list[tuple[str, DistFile | None]]:
+    """(version, its sdist or None) for each release newer than `version`, oldest first.
+
+    A release counts when some file of it is not yanked; the sdist chosen is a non-yanked one,
+    .tar.gz before .zip.
+    """
+    project = canonicalize_name(name)
+    base = Version(version)
+    by_version: dict[Version, list[tuple[DistFile, bool]]] = {}
+    for f in files:
+        try:
+            if f.filename.endswith((".tar.gz", ".zip")):
+                fname, found = parse_sdist_filename(f.filename)
+                is_sdist = True
+            elif f.filename.endswith(".whl"):
+                fname, found, _build, _tags = parse_wheel_filename(f.filename)
+                is_sdist = False
+            else:
+                continue
+        except (InvalidSdistFilename, InvalidWheelFilename, InvalidVersion):
+            continue
+        if fname != project or found <= base or found.local is not None:
+            continue
+        if found.is_prerelease and not pre:
+            continue
+        by_version.setdefault(found, []).append((f, is_sdist))
+    result: list[tuple[str, DistFile | None]] = []
+    for found in sorted(by_version):
+        live = [(f, s) for f, s in by_version[found] if not f.yanked]
+        if not live:
+            continue
+        sdists = sorted((f for f, s in live if s), key=lambda f: not f.filename.endswith(".tar.gz"))
+        result.append((str(found), sdists[0] if sdists else None))
+    return result
+
+
+def status(
+    manifest: Manifest,
+    names: Sequence[str],
+    *,
+    upstream_url: str,
+    cache: Cache,
+    options: StatusOptions = StatusOptions(),
+    client_factory: Callable[[str], httpx.Client] = make_client,
+) -> list[HotfixStatus]:
+    """Check the named hotfixes (all when `names` is empty), concurrently; manifest order."""
+    specs = [manifest.get(n) for n in names] if names else list(manifest.hotfixes)
+    if not specs:
+        return []
+    checker = _Checker(manifest, upstream_url, cache, options, client_factory)
+    with (
+        client_factory(upstream_url) as client,
+        ThreadPoolExecutor(max_workers=max(1, min(options.jobs, len(specs)))) as pool,
+    ):
+        return list(pool.map(lambda spec: checker.check(client, spec), specs))
+
+
+class _Checker:
+    def __init__(
+        self,
+        manifest: Manifest,
+        upstream_url: str,
+        cache: Cache,
+        options: StatusOptions,
+        client_factory: Callable[[str], httpx.Client],
+    ) -> None:
+        self.manifest = manifest
+        self.upstream_url = upstream_url
+        self.cache = cache
+        self.options = options
+        self.client_factory = client_factory
+        # git-heavy analysis is CPU bound: no more at once than the machine has cores for.
+        self.analysis_slots = threading.Semaphore(max(1, options.analysis_jobs))
+
+    def check(self, client: httpx.Client, spec: HotfixSpec) -> HotfixStatus:
+        labels = tuple(_labels(spec))
+        try:
+            listing = list_files_cached(client, self.upstream_url, spec.name, self.cache)
+        except PyhotfixError as exc:
+            return HotfixStatus(
+                spec.name, spec.version, labels, (), Recommendation(UNKNOWN), error=str(exc)
+            )
+        try:
+            releases = self._releases(client, spec, listing.files, listing.stale)
+        except PyhotfixError as exc:
+            return HotfixStatus(
+                spec.name,
+                spec.version,
+                labels,
+                (),
+                Recommendation(UNKNOWN),
+                stale=listing.stale,
+                page_fetched_at=listing.fetched_at,
+                error=str(exc),
+            )
+        return HotfixStatus(
+            name=spec.name,
+            version=spec.version,
+            patches=labels,
+            releases=tuple(releases),
+            recommendation=recommend(releases, newest=self.options.newest),
+            stale=listing.stale,
+            page_fetched_at=listing.fetched_at,
+            error=listing.error if listing.stale else None,
+        )
+
+    def _releases(
+        self, client: httpx.Client, spec: HotfixSpec, files: Sequence[DistFile], stale: bool
+    ) -> list[ReleaseCheck]:
+        inputs = inputs_key(spec, self.manifest.settings.label, self.manifest.directory)
+        checks: dict[str, ReleaseCheck] = {}
+        pending: list[tuple[str, Path, str]] = []
+        candidates = newer_releases(files, spec.name, spec.version, pre=self.options.pre)
+        for version, dist in candidates:
+            if dist is None:
+                checks[version] = ReleaseCheck(version, note="no sdist (only wheels): not checked")
+                continue
+            got = cached_download(None if stale else client, dist, self.cache)
+            if got is None:
+                checks[version] = ReleaseCheck(
+                    version,
+                    note="not checked: its sdist is not cached and the index is unreachable",
+                )
+                continue
+            sha256, path = got
+            cached = self._cached_verdict(inputs, sha256)
+            if cached is not None:
+                checks[version] = ReleaseCheck(version, cached)
+            else:
+                pending.append((version, path, sha256))
+        if pending:
+            with self.analysis_slots:
+                for version, verdicts in self._analyse(
+                    None if stale else client, files, spec, pending, inputs
+                ).items():
+                    checks[version] = ReleaseCheck(version, verdicts)
+        return [checks[version] for version, _ in candidates]
+
+    def _verdict_key(self, inputs: str, release_sha256: str) -> str:
+        return json.dumps(
+            {
+                "kind": "status-verdict",
+                "format": _VERDICT_FORMAT,
+                "index": redact(self.upstream_url),
+                "inputs": inputs,
+                "release": release_sha256,
+            },
+            sort_keys=True,
+        )
+
+    def _cached_verdict(self, inputs: str, release_sha256: str) -> tuple[PatchVerdict, ...] | None:
+        record = self.cache.get_record(self._verdict_key(inputs, release_sha256))
+        if record is None or not isinstance(record.get("patches"), list):
+            return None
+        try:
+            verdicts = tuple(
+                PatchVerdict(p["label"], p["state"], tuple(p["conflicts"]))
+                for p in record["patches"]
+            )
+        except (KeyError, TypeError):
+            return None
+        known = {CONTAINED, APPLIES, APPLIES_3WAY, CONFLICTS}
+        return verdicts if verdicts and all(v.state in known for v in verdicts) else None
+
+    def _analyse(
+        self,
+        client: httpx.Client | None,
+        files: Sequence[DistFile],
+        spec: HotfixSpec,
+        pending: Sequence[tuple[str, Path, str]],
+        inputs: str,
+    ) -> dict[str, tuple[PatchVerdict, ...]]:
+        # The hotfixed release's sdist, found on the page already fetched (no second request).
+        dist = find_sdist(files, spec.name, spec.version, self.upstream_url)
+        got = cached_download(client, dist, self.cache)
+        if got is None:
+            raise UpstreamError(
+                f"the sdist of {spec.name} {spec.version} is not in the cache and "
+                f"{redact(self.upstream_url)} cannot be reached; run status again when it can."
+            )
+        base_sdist = got[1]
+
+        def fetch_patch(url: str, sha256: str | None) -> bytes:
+            return fetch_url(url, self.cache, sha256, self.client_factory)[1].read_bytes()
+
+        patches = [read_patch(s, self.manifest.directory, fetch_patch) for s in spec.patches]
+        results: dict[str, tuple[PatchVerdict, ...]] = {}
+        with tempfile.TemporaryDirectory(prefix=f"pyhotfix-status-{spec.name}-") as tmp:
+            work = Path(tmp)
+            series = build_series(base_sdist, patches, work, f"{spec.name} {spec.version}")
+            for i, (version, path, sha256) in enumerate(pending):
+                commit = import_release(series, path, work / f"release-{i}", version)
+                outcomes, _head = replay(series, commit)
+                verdicts = tuple(
+                    PatchVerdict(label, o.state, o.conflicts)
+                    for label, o in zip(_labels(spec), outcomes, strict=True)
+                )
+                results[version] = verdicts
+                self.cache.put_record(
+                    self._verdict_key(inputs, sha256),
+                    {
+                        "patches": [
+                            {"label": v.label, "state": v.state, "conflicts": list(v.conflicts)}
+                            for v in verdicts
+                        ]
+                    },
+                )
+        return results
+
+
+def _labels(spec: HotfixSpec) -> list[str]:
+    return [patch_label(source) for source in spec.patches]

@@ -1,0 +1,208 @@
+"""`pyhotfix edit` and `pyhotfix commit`: make a patch by editing the hotfixed source.
+
+`edit` unpacks the upstream sdist into a git work tree (default `.pyhotfix/work/<name>/` beside
+the manifest) with one commit for the pristine sdist and one per existing patch. The user edits
+there with any tools, committing or not. `commit` turns everything that differs from the last
+patch commit (committed or not, new files included, ignored files left out) into the next
+`patches/<name>/NNNN-<slug>.patch`, a `git format-patch` mail whose message ends with
+`Origin:` / `Forwarded:` lines (DEP-3 fields), appends it to the manifest and builds. If the build
+fails, the manifest and patches/ are restored and the changes stay in the workspace.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from pyhotfix.errors import PyhotfixError
+from pyhotfix.lifecycle.common import (
+    EDIT,
+    REBASE,
+    FileEdits,
+    WorkspaceMeta,
+    files_with_markers,
+    format_patch,
+    next_patch_path,
+    prepare_workspace_repo,
+    read_meta,
+    undo_on_error,
+    user_identity_env,
+    workspace_in_use,
+    worktree_tree,
+    write_meta,
+)
+from pyhotfix.lifecycle.series import Git
+from pyhotfix.manifest import FilePatch, HotfixSpec, load_manifest, upsert_hotfix
+from pyhotfix.patching import PatchInput, apply_patches, read_patch
+from pyhotfix.pipeline import BuildContext, BuildOptions, HotfixResult, build_one, inputs_key
+from pyhotfix.unpack import unpack_sdist
+from pyhotfix.upstream import fetch_sdist, fetch_url
+
+
+@dataclass(frozen=True)
+class EditResult:
+    workspace: Path
+    reused: bool  # an unchanged, up-to-date workspace was already there
+    patches: int
+
+
+@dataclass(frozen=True)
+class CommitResult:
+    workspace: Path
+    patch: str | None  # the new patch file, relative to the manifest; None: nothing changed
+    files: tuple[str, ...]  # the files it changes
+    build: HotfixResult | None
+
+
+def read_patches(context: BuildContext, spec: HotfixSpec) -> list[PatchInput]:
+    def fetch_patch(url: str, sha256: str | None) -> bytes:
+        return fetch_url(url, context.cache, sha256, context.client_factory)[1].read_bytes()
+
+    return [read_patch(s, context.manifest.directory, fetch_patch) for s in spec.patches]
+
+
+def edit(context: BuildContext, spec: HotfixSpec, workspace: Path) -> EditResult:
+    """Make (or reuse) the workspace of `spec`; refuses one with uncommitted work."""
+    manifest = context.manifest
+    inputs = inputs_key(spec, manifest.settings.label, manifest.directory)
+    existing = workspace_in_use(workspace, spec.name)
+    if existing is not None and (existing.name, existing.version, existing.inputs) == (
+        spec.name,
+        spec.version,
+        inputs,
+    ):
+        return EditResult(workspace, reused=True, patches=len(spec.patches))
+    sdist = fetch_sdist(
+        context.upstream_url, spec.name, spec.version, context.cache, context.client_factory
+    )
+    patches = read_patches(context, spec)
+    workspace.parent.mkdir(parents=True, exist_ok=True)
+    # Built next to its final place, then renamed: a failed patch leaves no half workspace.
+    with tempfile.TemporaryDirectory(prefix=f".tmp-{spec.name}-", dir=workspace.parent) as tmp:
+        tree = unpack_sdist(sdist.path, Path(tmp))
+        apply_patches(tree.root, patches, keep_git=True, target=f"{spec.name} {spec.version}")
+        prepare_workspace_repo(tree.root)
+        head = Git(tree.root).text("rev-parse", "HEAD")
+        write_meta(tree.root, WorkspaceMeta(EDIT, spec.name, spec.version, inputs, head))
+        if workspace.exists():
+            shutil.rmtree(workspace)  # clean but outdated (checked above)
+        tree.root.replace(workspace)
+    return EditResult(workspace, reused=False, patches=len(spec.patches))
+
+
+def _checked_meta(context: BuildContext, spec: HotfixSpec, workspace: Path) -> WorkspaceMeta:
+    meta = read_meta(workspace)
+    if meta is None:
+        raise PyhotfixError(
+            f"There is no pyhotfix workspace at {workspace}. Make one with `pyhotfix edit "
+            f"{spec.name}` (pass the same --dir to both commands if you use one)."
+        )
+    if meta.name != spec.name:
+        raise PyhotfixError(
+            f"The workspace {workspace} belongs to the hotfix {meta.name}, not {spec.name}. "
+            "Pass the right --dir."
+        )
+    if meta.mode == REBASE:
+        raise PyhotfixError(
+            f"The workspace {workspace} holds a rebase onto {meta.rebase.get('to')} that is not "
+            f"finished: resolve the conflicts there, then run `pyhotfix rebase {spec.name} "
+            f"--continue` (or `--abort`)."
+        )
+    manifest = context.manifest
+    inputs = inputs_key(spec, manifest.settings.label, manifest.directory)
+    if (meta.version, meta.inputs) != (spec.version, inputs):
+        raise PyhotfixError(
+            f"hotfixes.toml or the patches of {spec.name} changed since the workspace "
+            f"{workspace} was made (it is based on {meta.version}), so a patch made from it may "
+            f"not fit. Save your changes (`git -C {workspace} diff HEAD > my.diff`), delete the "
+            f"workspace, run `pyhotfix edit {spec.name}` and apply them again."
+        )
+    return meta
+
+
+def commit(
+    context: BuildContext,
+    spec: HotfixSpec,
+    workspace: Path,
+    message: str | None,
+    forwarded: str | None,
+) -> CommitResult:
+    """Turn the workspace's new changes into the next patch, add it to the manifest, build."""
+    meta = _checked_meta(context, spec, workspace)
+    git = Git(workspace)
+    if git.must("ls-files", "--unmerged"):
+        raise PyhotfixError(
+            f"The workspace {workspace} has unresolved merge conflicts. Resolve them (and "
+            "`git add` the files), then run `pyhotfix commit` again."
+        )
+    tree, changed = worktree_tree(git, meta.base)
+    if not changed:
+        return CommitResult(workspace, None, (), None)
+    marked = files_with_markers(git, tree, changed)
+    if marked:
+        raise PyhotfixError(
+            f"{', '.join(marked)} in {workspace} still contain conflict markers (<<<<<<<, "
+            "=======, >>>>>>>). Resolve them, then run `pyhotfix commit` again."
+        )
+    text = _message(git, meta.base, message, changed, spec, forwarded)
+    user = git.with_env(**user_identity_env())
+    new_commit = user.commit_tree(tree, meta.base, text)
+    content = format_patch(git, new_commit)
+    manifest = context.manifest
+    rel = next_patch_path(manifest, spec.name, text.splitlines()[0], len(spec.patches) + 1)
+    edits = FileEdits()
+    with undo_on_error(edits):
+        edits.save(manifest.path)
+        edits.write(manifest.directory / rel, content)
+        upsert_hotfix(manifest.path, spec.name, spec.version, [FilePatch(rel)], None)
+        new_manifest = load_manifest(manifest.path)
+        new_spec = new_manifest.get(spec.name)
+        result = build_one(replace(context, manifest=new_manifest), new_spec, BuildOptions())
+        if result.status == "failed":
+            raise PyhotfixError(
+                f"The build of {spec.name} with the new patch failed: {result.message} "
+                f"hotfixes.toml and patches/ were left as they were; your changes are still in "
+                f"{workspace}."
+            )
+    # The workspace now starts from the new patch, so a second commit only takes newer changes.
+    git.must("update-ref", "HEAD", new_commit)
+    git.must("read-tree", new_commit)
+    new_inputs = inputs_key(new_spec, new_manifest.settings.label, new_manifest.directory)
+    write_meta(workspace, replace(meta, base=new_commit, inputs=new_inputs))
+    return CommitResult(workspace, rel, tuple(changed), result)
+
+
+def _message(
+    git: Git,
+    base: str,
+    message: str | None,
+    changed: list[str],
+    spec: HotfixSpec,
+    forwarded: str | None,
+) -> str:
+    if not message:
+        # The user's own commits in the workspace, if any, else the files changed.
+        subjects = git.run("log", "--reverse", "--format=%s", f"{base}..HEAD")
+        lines = (
+            subjects.stdout.decode("utf-8", "replace").split("\n")
+            if subjects.returncode == 0
+            else []
+        )
+        lines = [s.strip() for s in lines if s.strip()]
+        if lines:
+            message = (
+                "\n\n".join([lines[0], *(f"- {s}" for s in lines[1:])])
+                if len(lines) > 1
+                else lines[0]
+            )
+        elif len(changed) <= 2:
+            message = f"Change {' and '.join(changed)}"
+        else:
+            message = f"Change {len(changed)} files"
+    trailers = (
+        f"Origin: pyhotfix edit of {spec.name} {spec.version} (sdist)\n"
+        f"Forwarded: {forwarded or 'no'}\n"
+    )
+    return f"{message.strip()}\n\n{trailers}"
