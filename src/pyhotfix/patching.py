@@ -75,7 +75,7 @@ def sha256_of(data: bytes) -> str:
 _FIXED_DATE = "@946684800 +0000"
 
 # Settings that make the throwaway repository independent of the user's git configuration.
-_ISOLATED_CONFIG = (
+ISOLATED_CONFIG = (
     "user.name=pyhotfix",
     "user.email=pyhotfix@localhost",
     "commit.gpgsign=false",
@@ -114,7 +114,7 @@ _LOCATION_VARS = frozenset(
 )
 
 
-def _user_env() -> dict[str, str]:
+def user_env() -> dict[str, str]:
     """The caller's environment (credentials, proxies) minus anything redirecting git."""
     env = {
         k: v
@@ -125,7 +125,7 @@ def _user_env() -> dict[str, str]:
     return env
 
 
-def _isolated_env() -> dict[str, str]:
+def isolated_env() -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k == "GIT_EXEC_PATH"}
     env.update(
         LC_ALL="C",
@@ -143,7 +143,7 @@ def _isolated_env() -> dict[str, str]:
     return env
 
 
-def _run_git(
+def run_git(
     args: Sequence[str],
     cwd: Path,
     env: dict[str, str],
@@ -181,12 +181,12 @@ class _Repo:
 
     def __init__(self, root: Path) -> None:
         self.root = root
-        self.env = _isolated_env()
+        self.env = isolated_env()
 
     def run(
         self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
     ) -> subprocess.CompletedProcess[bytes]:
-        return _run_git(args, self.root, env or self.env, config=_ISOLATED_CONFIG, stdin=stdin)
+        return run_git(args, self.root, env or self.env, config=ISOLATED_CONFIG, stdin=stdin)
 
     def must(self, *args: str, stdin: bytes | None = None) -> bytes:
         proc = self.run(*args, stdin=stdin)
@@ -287,7 +287,7 @@ _NETWORK_TIMEOUT = 600.0
 
 
 def _read_git_commit(source: GitPatch, base_dir: Path, label: str) -> bytes:
-    env = _user_env()  # keep the user's credentials/proxy settings for clones
+    env = user_env()  # keep the user's credentials/proxy settings for clones
     if not _URL_LIKE.match(source.repo):
         repo = base_dir / source.repo
         if not repo.exists():
@@ -300,7 +300,7 @@ def _read_git_commit(source: GitPatch, base_dir: Path, label: str) -> bytes:
     with tempfile.TemporaryDirectory(prefix="pyhotfix-git-") as tmp:
         clone = Path(tmp) / "repo.git"
         # A blobless bare clone is enough: format-patch fetches the few blobs it needs lazily.
-        proc = _run_git(
+        proc = run_git(
             ["clone", "--quiet", "--bare", "--filter=blob:none", source.repo, str(clone)],
             Path(tmp),
             env,
@@ -313,7 +313,7 @@ def _read_git_commit(source: GitPatch, base_dir: Path, label: str) -> bytes:
             )
         if not _has_commit(clone, source.commit, env):
             # Commits only reachable from e.g. refs/pull/N/head are not cloned; ask for it.
-            _run_git(
+            run_git(
                 ["fetch", "--quiet", "--filter=blob:none", "origin", source.commit],
                 clone,
                 env,
@@ -323,7 +323,7 @@ def _read_git_commit(source: GitPatch, base_dir: Path, label: str) -> bytes:
 
 
 # Explicit options so the user's format.*/diff.* configuration cannot change the output.
-_FORMAT_PATCH_ARGS = (
+FORMAT_PATCH_ARGS = (
     *("format-patch", "-1", "--stdout", "--full-index", "--binary", "--no-color"),
     *("--no-signature", "--no-attach", "--no-cover-letter", "--no-relative"),
     *("--src-prefix=a/", "--dst-prefix=b/"),
@@ -331,14 +331,14 @@ _FORMAT_PATCH_ARGS = (
 
 
 def _has_commit(repo: Path, commit: str, env: dict[str, str]) -> bool:
-    proc = _run_git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], repo, env)
+    proc = run_git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], repo, env)
     return proc.returncode == 0
 
 
 def _format_patch(repo: Path, commit: str, label: str, where: str, env: dict[str, str]) -> bytes:
     if commit.startswith("-"):
         raise PatchError(f"The commit {commit!r} of patch {label} is not a valid commit name.")
-    proc = _run_git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], repo, env)
+    proc = run_git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], repo, env)
     if proc.returncode != 0:
         detail = _err_text(proc)
         raise PatchError(
@@ -347,8 +347,8 @@ def _format_patch(repo: Path, commit: str, label: str, where: str, env: dict[str
             + ". Check the commit hash in the manifest and that the commit is in that repository."
         )
     sha = proc.stdout.decode().strip()
-    proc = _run_git(
-        [*_FORMAT_PATCH_ARGS, sha],
+    proc = run_git(
+        [*FORMAT_PATCH_ARGS, sha],
         repo,
         env,
         config=("diff.noprefix=false", "diff.mnemonicPrefix=false", "core.quotePath=true"),
@@ -371,7 +371,7 @@ def _format_patch(repo: Path, commit: str, label: str, where: str, env: dict[str
 # Parsing patches
 # --------------------------------------------------------------------------------------------
 
-_MBOX_FROM = re.compile(rb"From [0-9a-f]{40} ")
+MBOX_FROM = re.compile(rb"From [0-9a-f]{40} ")
 _HUNK = re.compile(rb"@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")
 _GIT_EXT = (
     "old mode ",
@@ -692,10 +692,10 @@ def _parse_patch(label: str, content: bytes) -> tuple[bool, list[_Message]]:
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
     lines = _split_lines(content)
-    if not lines or not _MBOX_FROM.match(lines[0]):
+    if not lines or not MBOX_FROM.match(lines[0]):
         _, sections = _parse_sections(lines)
         return False, [_Message(None, "", sections)]
-    starts = [i for i, line in enumerate(lines) if _MBOX_FROM.match(line)] + [len(lines)]
+    starts = [i for i, line in enumerate(lines) if MBOX_FROM.match(line)] + [len(lines)]
     messages: list[_Message] = []
     for begin, end in itertools.pairwise(starts):
         mail, subject = _decode_mail(label, b"".join(lines[begin:end]))

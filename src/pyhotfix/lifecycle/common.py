@@ -15,7 +15,7 @@ from typing import Any
 from pyhotfix.errors import PyhotfixError
 from pyhotfix.lifecycle.series import Git, has_conflict_markers
 from pyhotfix.manifest import FilePatch, GitPatch, Manifest, PatchSource, UrlPatch
-from pyhotfix.patching import _FORMAT_PATCH_ARGS, _run_git, _user_env
+from pyhotfix.patching import FORMAT_PATCH_ARGS, run_git, user_env
 
 WORK_DIR = Path(".pyhotfix") / "work"
 _META_NAME = "pyhotfix-workspace.json"
@@ -147,7 +147,7 @@ def workspace_in_use(workspace: Path, name: str) -> WorkspaceMeta | None:
 def user_identity_env() -> dict[str, str]:
     """GIT_AUTHOR_*/GIT_COMMITTER_* for the user's own identity (their git config), now."""
     env: dict[str, str] = {}
-    proc = _run_git(["var", "GIT_AUTHOR_IDENT"], Path.cwd(), _user_env())
+    proc = run_git(["var", "GIT_AUTHOR_IDENT"], Path.cwd(), user_env())
     match = re.match(r"^(.*) <([^>]*)> (\d+ [+-]\d{4})$", proc.stdout.decode().strip())
     if proc.returncode == 0 and match:
         name, email, date = match.groups()
@@ -163,7 +163,7 @@ def user_identity_env() -> dict[str, str]:
 def format_patch(git: Git, commit: str) -> bytes:
     """`git format-patch` of one commit, independent of the user's configuration; the
     "From <sha>" line carries zeros so a re-made patch differs only where its content does."""
-    return git.must(*_FORMAT_PATCH_ARGS, "--zero-commit", commit)
+    return git.must(*FORMAT_PATCH_ARGS, "--zero-commit", commit)
 
 
 def slugify(text: str, limit: int = 48) -> str:

@@ -56,7 +56,7 @@ from pyhotfix.lifecycle.series import (
 )
 from pyhotfix.lifecycle.workspace import read_patches
 from pyhotfix.manifest import FilePatch, HotfixSpec, PatchSource, load_manifest, set_hotfix_patches
-from pyhotfix.patching import _MBOX_FROM, PatchInput
+from pyhotfix.patching import MBOX_FROM, PatchInput
 from pyhotfix.pipeline import BuildContext, BuildOptions, HotfixResult, build_one, inputs_key
 from pyhotfix.upstream import fetch_sdist
 
@@ -296,7 +296,7 @@ _FIRST_DIFF = re.compile(rb"^(diff --git |--- \S)", re.MULTILINE)
 def _refreshed(git: Git, member: SeriesPatch, commit: str, original: bytes) -> bytes:
     """The carried patch in the original's format: a format-patch mail keeps its message and
     author; a plain diff keeps whatever text came before its first file (its description)."""
-    if _MBOX_FROM.match(original):
+    if MBOX_FROM.match(original):
         fields = git.text("log", "-1", "--format=%an%x00%ae%x00%ad", "--date=raw", member.tip)
         name, email, date = fields.split("\0")
         author = git.with_env(GIT_AUTHOR_NAME=name, GIT_AUTHOR_EMAIL=email, GIT_AUTHOR_DATE=date)

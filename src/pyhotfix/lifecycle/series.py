@@ -28,11 +28,11 @@ from pathlib import Path
 
 from pyhotfix.errors import PatchError
 from pyhotfix.patching import (
-    _ISOLATED_CONFIG,
+    ISOLATED_CONFIG,
     PatchInput,
-    _isolated_env,
-    _run_git,
     apply_patches,
+    isolated_env,
+    run_git,
 )
 from pyhotfix.unpack import unpack_sdist
 
@@ -50,7 +50,7 @@ class Git:
 
     def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
         self.root = root
-        self.env = dict(env if env is not None else _isolated_env())
+        self.env = dict(env if env is not None else isolated_env())
 
     def with_env(self, **extra: str) -> Git:
         return Git(self.root, {**self.env, **extra})
@@ -58,7 +58,7 @@ class Git:
     def run(
         self, *args: str, stdin: bytes | None = None, config: Sequence[str] = ()
     ) -> subprocess.CompletedProcess[bytes]:
-        return _run_git(args, self.root, self.env, config=(*_ISOLATED_CONFIG, *config), stdin=stdin)
+        return run_git(args, self.root, self.env, config=(*ISOLATED_CONFIG, *config), stdin=stdin)
 
     def must(self, *args: str, stdin: bytes | None = None, config: Sequence[str] = ()) -> bytes:
         proc = self.run(*args, stdin=stdin, config=config)
@@ -179,7 +179,7 @@ def import_release(series: Series, sdist: Path, dest: Path, version: str) -> str
     git = Git(
         tree.root,
         {
-            **_isolated_env(),
+            **isolated_env(),
             "GIT_DIR": str(git_dir),
             "GIT_WORK_TREE": str(tree.root),
             "GIT_INDEX_FILE": str(index),
