@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import tomlkit
-
 from pyhotfix.errors import ManifestError
 
 LOCK_NAME = "hotfixes.lock"
@@ -99,6 +97,8 @@ def _from_toml(name: str, t: Mapping[str, Any]) -> LockedHotfix:
 
 
 def render_lock(lock: Lock) -> str:
+    import tomlkit  # only edits need it; loading uses tomllib
+
     document = tomlkit.document()
     document.add(tomlkit.comment(_HEADER))
     document["lock-version"] = LOCK_FORMAT

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import tomlkit
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -166,7 +165,9 @@ def _parse_settings(table: Any, where: _Locator) -> Settings:
     index = table.get("index", DEFAULT_INDEX)
     upload = table.get("upload", False)
     if upload and not index.startswith(("http://", "https://")):
-        raise where.error("settings", "upload", "is true, so index must be the registry's https:// upload URL")
+        raise where.error(
+            "settings", "upload", "is true, so index must be the registry's https:// upload URL"
+        )
     return Settings(
         upstream=upstream,
         index=index,
@@ -305,6 +306,8 @@ class _Locator:
 
 
 def patch_to_toml(source: PatchSource) -> Any:
+    import tomlkit  # only edits need it; loading uses tomllib
+
     if isinstance(source, FilePatch):
         return source.path
     table = tomlkit.inline_table()
@@ -327,6 +330,8 @@ def upsert_hotfix(
     The version is set; patches not yet listed are appended in the order given; the result is
     validated before it is written, so a bad edit never reaches the file.
     """
+    import tomlkit  # only edits need it; loading uses tomllib
+
     _check_exact_version(version, lambda msg: UsageError(f"The version {msg}."))
     text = path.read_text(encoding="utf-8") if path.exists() else ""
     document = tomlkit.parse(text)
@@ -366,6 +371,8 @@ def upsert_hotfix(
 
 
 def _write_validated(path: Path, document: Any) -> None:
+    import tomlkit  # only edits need it; loading uses tomllib
+
     new_text = tomlkit.dumps(document)
     parse_manifest(new_text, path)  # validate before writing
     tmp = path.with_name(path.name + ".tmp")
@@ -384,6 +391,8 @@ def _hotfix_key(document: Any, path: Path, name: str) -> str:
 def set_hotfix_patches(path: Path, name: str, version: str, patches: Sequence[PatchSource]) -> None:
     """Set [hotfix.NAME]'s version and replace its patch list (order as given), keeping the rest of
     the file (comments, other keys) as it is; validated before writing."""
+    import tomlkit  # only edits need it; loading uses tomllib
+
     _check_exact_version(version, lambda msg: UsageError(f"The version {msg}."))
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
     table = document["hotfix"][_hotfix_key(document, path, name)]
@@ -400,6 +409,8 @@ def set_hotfix_patches(path: Path, name: str, version: str, patches: Sequence[Pa
 
 def remove_hotfix(path: Path, name: str) -> None:
     """Delete [hotfix.NAME] from the manifest, keeping everything else as it is."""
+    import tomlkit  # only edits need it; loading uses tomllib
+
     document = tomlkit.parse(path.read_text(encoding="utf-8"))
     hotfix_tables = document.get("hotfix", {})
     del hotfix_tables[_hotfix_key(document, path, name)]

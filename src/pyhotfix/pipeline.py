@@ -16,22 +16,33 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
 from pyhotfix import __version__
-from pyhotfix.building import BuiltDists, EnvCache, build
 from pyhotfix.errors import PyhotfixError, UsageError
 from pyhotfix.index import LocalIndex
-from pyhotfix.lock import LockedFile, LockedHotfix, LockedPatch, lock_path, locked_update, read_lock
+from pyhotfix.lock import (
+    LockedFile,
+    LockedHotfix,
+    LockedPatch,
+    lock_path,
+    locked_update,
+    read_lock,
+)
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, UrlPatch
-from pyhotfix.patching import PatchInput, apply_patches, read_patch
 from pyhotfix.publish import PublishTarget, resolve_target
-from pyhotfix.unpack import unpack_sdist
-from pyhotfix.upstream import Cache, fetch_sdist, fetch_url, make_client, redact
-from pyhotfix.versioning import set_version
+
+if TYPE_CHECKING:
+    # The build stages (and httpx) are imported only when something is built: a `build` with
+    # nothing to do must start fast.
+    import httpx
+
+    from pyhotfix.building import BuiltDists, EnvCache
+    from pyhotfix.patching import PatchInput
+    from pyhotfix.upstream import Cache
 
 # The zip format cannot store dates before 1980; wheels need SOURCE_DATE_EPOCH at or after it.
 _MIN_SOURCE_DATE_EPOCH = 315532800
@@ -67,8 +78,16 @@ class BuildContext:
     index: PublishTarget
     cache: Cache
     envs: EnvCache
-    client_factory: Callable[[str], httpx.Client] = make_client
+    client_factory: Callable[[str], httpx.Client] | None = None  # None: upstream.make_client
     on_stage: StageCallback = field(default=lambda name, stage: None)
+
+    def http_client(self, index_url: str) -> httpx.Client:
+        """A client for `index_url`, from `client_factory` or else `upstream.make_client`."""
+        if self.client_factory is not None:
+            return self.client_factory(index_url)
+        from pyhotfix.upstream import make_client
+
+        return make_client(index_url)
 
 
 def resolve_index(manifest: Manifest) -> LocalIndex:
@@ -130,6 +149,33 @@ def used_numbers(index: PublishTarget, name: str, version: str, label: str) -> s
     return numbers
 
 
+def up_to_date(
+    manifest: Manifest, index: PublishTarget, spec: HotfixSpec, options: BuildOptions
+) -> HotfixResult | None:
+    """The result for a hotfix whose inputs are unchanged and whose files the index has, else None.
+
+    Needs no network for a local index, and none of the build stages.
+    """
+    if options.force or not options.publish:
+        return None
+    started = time.monotonic()
+    locked = read_lock(lock_path(manifest.path)).get(spec.name)
+    key = inputs_key(spec, manifest.settings.label, manifest.directory)
+    if locked is None or locked.inputs != key or locked.version != spec.version:
+        return None
+    filenames = [f.filename for f in locked.files]
+    if not index.has_files(spec.name, filenames, {f.filename: f.sha256 for f in locked.files}):
+        return None
+    return HotfixResult(
+        name=spec.name,
+        version=spec.version,
+        hotfix_version=locked.hotfix_version,
+        files=tuple(filenames),
+        seconds=time.monotonic() - started,
+        status="up-to-date",
+    )
+
+
 def build_all(
     context: BuildContext, names: Sequence[str], options: BuildOptions
 ) -> list[HotfixResult]:
@@ -143,7 +189,9 @@ def build_all(
 def build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -> HotfixResult:
     started = time.monotonic()
     try:
-        return _build_one(context, spec, options, started)
+        return up_to_date(context.manifest, context.index, spec, options) or _build_one(
+            context, spec, options
+        )
     except PyhotfixError as exc:
         context.on_stage(spec.name, "failed")
         return HotfixResult(
@@ -157,26 +205,20 @@ def build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) ->
         )
 
 
-def _build_one(
-    context: BuildContext, spec: HotfixSpec, options: BuildOptions, started: float
-) -> HotfixResult:
+def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -> HotfixResult:
+    from pyhotfix.building import build
+    from pyhotfix.patching import apply_patches, read_patch
+    from pyhotfix.unpack import unpack_sdist
+    from pyhotfix.upstream import fetch_sdist, fetch_url, redact
+    from pyhotfix.versioning import set_version
+
+    started = time.monotonic()
     manifest, index = context.manifest, context.index
+    client_factory = context.http_client
     label = manifest.settings.label
     key = inputs_key(spec, label, manifest.directory)
     locked = read_lock(lock_path(manifest.path)).get(spec.name)
     same_inputs = locked is not None and locked.inputs == key and locked.version == spec.version
-
-    if same_inputs and locked is not None and not options.force and options.publish:
-        filenames = [f.filename for f in locked.files]
-        if index.has_files(spec.name, filenames, {f.filename: f.sha256 for f in locked.files}):
-            return HotfixResult(
-                name=spec.name,
-                version=spec.version,
-                hotfix_version=locked.hotfix_version,
-                files=tuple(filenames),
-                seconds=time.monotonic() - started,
-                status="up-to-date",
-            )
 
     if same_inputs and locked is not None:
         number = locked.number  # same inputs rebuild byte-identical files under the same number
@@ -189,11 +231,11 @@ def _build_one(
 
     context.on_stage(spec.name, "fetching")
     sdist = fetch_sdist(
-        context.upstream_url, spec.name, spec.version, context.cache, context.client_factory
+        context.upstream_url, spec.name, spec.version, context.cache, client_factory
     )
 
     def fetch_patch(url: str, sha256: str | None) -> bytes:
-        return fetch_url(url, context.cache, sha256, context.client_factory)[1].read_bytes()
+        return fetch_url(url, context.cache, sha256, client_factory)[1].read_bytes()
 
     patches = [read_patch(source, manifest.directory, fetch_patch) for source in spec.patches]
 

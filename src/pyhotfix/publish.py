@@ -20,7 +20,6 @@ variables, profiles and config files (boto's chain); upload targets use their ow
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import functools
 import hashlib
@@ -46,7 +45,14 @@ from pyhotfix.index import (
 )
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings
-from pyhotfix.upstream import redact
+
+
+def _redact(url: str) -> str:
+    # Imported here: pyhotfix.upstream pulls in httpx, which commands with nothing to publish skip.
+    from pyhotfix.upstream import redact
+
+    return redact(url)
+
 
 if TYPE_CHECKING:
     from s3fs import S3FileSystem
@@ -122,17 +128,17 @@ def resolve_target(
         how = (
             "set `upload = true` in [settings]"
             if override is None
-            else f"use `--upload {redact(target)}` instead of --to"
+            else f"use `--upload {_redact(target)}` instead of --to"
         )
         raise UsageError(
-            f"{where} {redact(target)!r} is an http(s) URL, and pyhotfix cannot write a static index "
+            f"{where} {_redact(target)!r} is an http(s) URL, and pyhotfix cannot write a static index "
             f"through HTTP. If it is a registry's upload endpoint (devpi, pypiserver, "
             f"Artifactory, Nexus, GitLab, CodeArtifact: the URL twine uploads to), {how}. "
             "Otherwise publish to a directory, file:// or s3:// URL and serve that at this URL "
             "(see the README)."
         )
     raise UsageError(
-        f"{where} {redact(target)!r}: unsupported scheme {scheme!r}. Use a directory, a file:// "
+        f"{where} {_redact(target)!r}: unsupported scheme {scheme!r}. Use a directory, a file:// "
         "URL, s3://BUCKET/PREFIX, or an upload endpoint (https://… with upload = true)."
     )
 
@@ -147,7 +153,7 @@ def _upload_target(url: str) -> PublishTarget:
 def _not_yet(target: str, scheme: str) -> UsageError:
     package = "gcsfs" if scheme in ("gs", "gcs") else "adlfs"
     return UsageError(
-        f"{redact(target)}: publishing to {scheme}:// is not supported yet. A safe publish needs "
+        f"{_redact(target)}: publishing to {scheme}:// is not supported yet. A safe publish needs "
         f"conditional writes (If-Match), which pyhotfix uses on S3 only so far; {package} would "
         "give access but not that guarantee. Publish to a directory and sync it to the bucket "
         "with one writer at a time (e.g. `gsutil rsync` / `azcopy sync`, files before pages), or "
@@ -178,7 +184,7 @@ class S3Storage:
         parts = urlsplit(url)
         if parts.scheme != "s3" or not parts.hostname or parts.username or parts.password:
             raise UsageError(
-                f"{redact(url)!r} is not s3://BUCKET/PREFIX. Credentials never go in the URL: "
+                f"{_redact(url)!r} is not s3://BUCKET/PREFIX. Credentials never go in the URL: "
                 "pyhotfix reads them from the AWS environment variables or config files."
             )
         self.bucket = parts.netloc
@@ -260,6 +266,8 @@ class S3Storage:
         return True
 
     async def _put_file(self, f: FileWrite) -> None:
+        import asyncio  # object storage only: plain directory publishes skip its import cost
+
         data = f.data if f.data is not None else await asyncio.to_thread(_read, f)
         for attempt in range(3):
             try:
@@ -343,6 +351,8 @@ class S3Storage:
             token = {"ContinuationToken": page["NextContinuationToken"]}
 
     async def _gather(self, jobs: Sequence[Awaitable[_T]]) -> list[_T]:
+        import asyncio
+
         limit = asyncio.Semaphore(_CONCURRENCY)
 
         async def bounded(job: Awaitable[_T]) -> _T:
@@ -365,7 +375,7 @@ class S3Storage:
             return exc
         code, status = _aws_error(exc)
         where = self.where(key) if key is not None else self.description
-        endpoint = redact(self.endpoint_url) if self.endpoint_url else "AWS S3"
+        endpoint = _redact(self.endpoint_url) if self.endpoint_url else "AWS S3"
         if code == "NoSuchBucket":
             return PublishError(
                 f"The bucket {self.bucket!r} does not exist at {endpoint}. Create it (e.g. `aws "

@@ -103,10 +103,10 @@ def rebase(
     manifest = context.manifest
     inputs = inputs_key(spec, manifest.settings.label, manifest.directory)
     old = fetch_sdist(
-        context.upstream_url, spec.name, spec.version, context.cache, context.client_factory
+        context.upstream_url, spec.name, spec.version, context.cache, context.http_client
     )
     new = fetch_sdist(
-        context.upstream_url, spec.name, to_version, context.cache, context.client_factory
+        context.upstream_url, spec.name, to_version, context.cache, context.http_client
     )
     patches = read_patches(context, spec)
     with tempfile.TemporaryDirectory(prefix=f"pyhotfix-rebase-{spec.name}-") as tmp:

@@ -58,7 +58,7 @@ class CommitResult:
 
 def read_patches(context: BuildContext, spec: HotfixSpec) -> list[PatchInput]:
     def fetch_patch(url: str, sha256: str | None) -> bytes:
-        return fetch_url(url, context.cache, sha256, context.client_factory)[1].read_bytes()
+        return fetch_url(url, context.cache, sha256, context.http_client)[1].read_bytes()
 
     return [read_patch(s, context.manifest.directory, fetch_patch) for s in spec.patches]
 
@@ -75,7 +75,7 @@ def edit(context: BuildContext, spec: HotfixSpec, workspace: Path) -> EditResult
     ):
         return EditResult(workspace, reused=True, patches=len(spec.patches))
     sdist = fetch_sdist(
-        context.upstream_url, spec.name, spec.version, context.cache, context.client_factory
+        context.upstream_url, spec.name, spec.version, context.cache, context.http_client
     )
     patches = read_patches(context, spec)
     workspace.parent.mkdir(parents=True, exist_ok=True)
