@@ -896,7 +896,7 @@ def _inspect(path: Path, canon: NormalizedName) -> _Candidate:
             sha256, size = hashlib.sha256(data).hexdigest(), len(data)
         else:
             data = None
-            sha256, size = _hash_file(path)
+            sha256, size = file_sha256_size(path)
     except OSError as exc:
         raise PublishError(f"Could not read {path}: {exc.strerror}.") from exc
     source: Path | io.BytesIO = path if data is None else io.BytesIO(data)
@@ -912,7 +912,7 @@ def _inspect(path: Path, canon: NormalizedName) -> _Candidate:
     return _Candidate(path, filename, version, sha256, size, requires_python, metadata, data)
 
 
-def _hash_file(path: Path) -> tuple[str, int]:
+def file_sha256_size(path: Path) -> tuple[str, int]:
     h = hashlib.sha256()
     size = 0
     with path.open("rb") as f:

@@ -42,6 +42,7 @@ from pyhotfix.index import (
     PageWrite,
     PublishResult,
     StaticIndex,
+    file_sha256_size,
 )
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings
@@ -521,7 +522,7 @@ def publish_built(
             if path is None:
                 problems.append(f"{f.filename} is not in {source.root}")
                 continue
-            digest, size = _sha256_size(path)
+            digest, size = file_sha256_size(path)
             if digest != f.sha256 or size != f.size:
                 problems.append(
                     f"{path} does not match the lock (sha256 {digest[:12]}…, lock {f.sha256[:12]}…)"
@@ -550,13 +551,3 @@ def _find_built(source: LocalIndex, name: str, filename: str) -> Path | None:
         if path.is_file():
             return path
     return None
-
-
-def _sha256_size(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size

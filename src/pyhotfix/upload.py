@@ -71,12 +71,7 @@ from packaging.utils import (
 
 from pyhotfix.errors import PublishError, UsageError
 from pyhotfix.index import IndexEntry, PublishResult
-from pyhotfix.upstream import DistFile, make_client, redact
-
-# upstream's page parsers (PEP 691 JSON / PEP 503 HTML) are reused as they are: one parser for
-# every index pyhotfix reads.
-from pyhotfix.upstream import _parse_html as _parse_html_page
-from pyhotfix.upstream import _parse_json as _parse_json_page
+from pyhotfix.upstream import DistFile, make_client, parse_page, redact
 
 __all__ = [
     "Credentials",
@@ -688,12 +683,9 @@ class UploadTarget:
         content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         base = str(response.url)
         try:
-            if content_type == _JSON_TYPE:
-                dists = _parse_json_page(response.content, base)
-                extras = _json_extras(response.content)
-            else:
-                dists = _parse_html_page(response.text, base)
-                extras = {}
+            # one parser (upstream's) for every index pyhotfix reads
+            dists = parse_page(response.content, content_type, base)
+            extras = _json_extras(response.content) if content_type == _JSON_TYPE else {}
         except (ValueError, TypeError, KeyError) as exc:
             raise PublishError(
                 f"{redact(page_url)} is not a valid simple-index project page ({exc}). Check the "

@@ -459,17 +459,7 @@ def list_files(client: httpx.Client, index_url: str, name: str) -> list[DistFile
         raise _status_error(response, page_url, _CHECK_SETTINGS)
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     # Relative file URLs resolve against the page that was finally served (after redirects).
-    base = str(response.url)
-    try:
-        if content_type == _JSON_TYPE:
-            return _parse_json(response.content, base)
-        return _parse_html(response.text, base)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise UpstreamError(
-            f"{redact(page_url)} is not a valid simple-index project page ({exc}). Check that "
-            "[settings] upstream is the URL of a PEP 503 simple index (like "
-            f"{PYPI_SIMPLE_URL})."
-        ) from exc
+    return _parse_page(response.content, content_type, str(response.url), page_url)
 
 
 def _absolute(base: str, url: str) -> tuple[str, str]:
@@ -766,11 +756,19 @@ def _page_record_key(index_url: str, project: str) -> str:
     return json.dumps({"kind": "project-page", "index": index, "name": project}, sort_keys=True)
 
 
+def parse_page(body: bytes, content_type: str, base: str) -> list[DistFile]:
+    """The files on a project page: PEP 691 JSON when `content_type` says so, else PEP 503 HTML.
+
+    Raises ValueError, TypeError or KeyError for a page that is neither.
+    """
+    if content_type == _JSON_TYPE:
+        return _parse_json(body, base)
+    return _parse_html(body.decode("utf-8", "replace"), base)
+
+
 def _parse_page(body: bytes, content_type: str, base: str, page_url: str) -> list[DistFile]:
     try:
-        if content_type == _JSON_TYPE:
-            return _parse_json(body, base)
-        return _parse_html(body.decode("utf-8", "replace"), base)
+        return parse_page(body, content_type, base)
     except (ValueError, TypeError, KeyError) as exc:
         raise UpstreamError(
             f"{redact(page_url)} is not a valid simple-index project page ({exc}). Check that "
