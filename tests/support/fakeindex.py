@@ -81,6 +81,11 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:
         pass  # keep pytest output clean
 
+    def do_HEAD(self) -> None:
+        # uv sends HEAD for wheels on indexes without .metadata files: answer as GET, no body.
+        self._head_only = True
+        self.do_GET()
+
     def do_GET(self) -> None:
         index = self.server.index
         with index._lock:
@@ -175,7 +180,8 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in (headers or {}).items():
             self.send_header(key, value)
         self.end_headers()
-        self.wfile.write(body)
+        if not getattr(self, "_head_only", False):
+            self.wfile.write(body)
 
 
 def _page(title: str, body: str) -> bytes:
