@@ -234,6 +234,9 @@ def test_sdist_hook_failure(tmp_path: Path, upstream: Upstream, envs: EnvCache) 
     assert "get_requires_for_build_sdist" in message  # setuptools runs setup.py there first
     assert "RuntimeError: a patch broke setup.py" in message
     assert len(message.split("Last ", 1)[1].splitlines()) <= 31  # only the tail of the output
+    # The wheel step's interpreter, started early, was stopped and reaped: no child is left.
+    with pytest.raises(ChildProcessError):
+        os.waitpid(-1, os.WNOHANG)
 
 
 def test_wheel_hook_failure(tmp_path: Path, upstream: Upstream, envs: EnvCache) -> None:
