@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import configparser
+import functools
 import hashlib
 import json
 import logging
@@ -22,10 +23,9 @@ from collections.abc import Callable, Generator, Sequence
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
 
-import httpx
 import platformdirs
 from packaging.utils import (
     InvalidSdistFilename,
@@ -39,6 +39,11 @@ from packaging.version import InvalidVersion, Version
 
 from pyhotfix import __version__
 from pyhotfix.errors import UpstreamError
+
+if TYPE_CHECKING:
+    # httpx is imported where a request is made: a build whose sdist and patches are cached
+    # makes none, and importing httpx (with ssl) costs a noticeable part of a short build.
+    import httpx
 
 __all__ = [
     "PYPI_SIMPLE_URL",
@@ -147,36 +152,49 @@ def _basic_auth_header(username: str, password: str) -> str:
     return f"Basic {token}"
 
 
-class _ScopedAuth(httpx.Auth):
-    """Basic auth that never sends the index's credentials to another origin (e.g. a file CDN).
+# A class made on first use: subclassing httpx.Auth needs httpx, imported only when a request is made.
+@functools.cache
+def _scoped_auth_class() -> Callable[
+    [tuple[str, str, int] | None, tuple[str, str], httpx.NetRCAuth | None], httpx.Auth
+]:
+    import httpx
 
-    Order: userinfo in the request URL itself, then the index URL's credentials for the index's
-    origin only, then ~/.netrc (by host, as pip and curl do).
-    """
+    class ScopedAuth(httpx.Auth):
+        """Basic auth that never sends the index's credentials to another origin (e.g. a file CDN).
 
-    def __init__(
-        self,
-        origin: tuple[str, str, int] | None,
-        creds: tuple[str, str],
-        netrc_auth: httpx.NetRCAuth | None,
-    ) -> None:
-        self._origin = origin
-        self._creds = creds
-        self._netrc = netrc_auth
+        Order: userinfo in the request URL itself, then the index URL's credentials for the index's
+        origin only, then ~/.netrc (by host, as pip and curl do).
+        """
 
-    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
-        url = request.url
-        if url.username or url.password:
-            request.headers["Authorization"] = _basic_auth_header(url.username, url.password)
-        elif self._origin is not None and _origin(url) == self._origin:
-            request.headers["Authorization"] = _basic_auth_header(*self._creds)
-        elif self._netrc is not None:
-            yield from self._netrc.auth_flow(request)
-            return
-        yield request
+        def __init__(
+            self,
+            origin: tuple[str, str, int] | None,
+            creds: tuple[str, str],
+            netrc_auth: httpx.NetRCAuth | None,
+        ) -> None:
+            self._origin = origin
+            self._creds = creds
+            self._netrc = netrc_auth
+
+        def auth_flow(
+            self, request: httpx.Request
+        ) -> Generator[httpx.Request, httpx.Response, None]:
+            url = request.url
+            if url.username or url.password:
+                request.headers["Authorization"] = _basic_auth_header(url.username, url.password)
+            elif self._origin is not None and _origin(url) == self._origin:
+                request.headers["Authorization"] = _basic_auth_header(*self._creds)
+            elif self._netrc is not None:
+                yield from self._netrc.auth_flow(request)
+                return
+            yield request
+
+    return ScopedAuth
 
 
 def _load_netrc() -> httpx.NetRCAuth | None:
+    import httpx
+
     path = Path(os.environ.get("NETRC") or Path.home() / ".netrc").expanduser()
     if not path.is_file():
         return None
@@ -190,6 +208,8 @@ def _load_netrc() -> httpx.NetRCAuth | None:
 
 def make_client(index_url: str, timeout: float = 30.0) -> httpx.Client:
     """An HTTP client for `index_url`: its userinfo (or ~/.netrc / $NETRC) becomes basic auth."""
+    import httpx
+
     try:
         url = httpx.URL(index_url)
     except httpx.InvalidURL as exc:
@@ -199,7 +219,7 @@ def make_client(index_url: str, timeout: float = 30.0) -> httpx.Client:
         ) from exc
     origin = _origin(url) if (url.username or url.password) else None
     return httpx.Client(
-        auth=_ScopedAuth(origin, (url.username, url.password), _load_netrc()),
+        auth=_scoped_auth_class()(origin, (url.username, url.password), _load_netrc()),
         follow_redirects=True,
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": f"pyhotfix/{__version__}"},
@@ -444,6 +464,8 @@ def _status_error(response: httpx.Response, url: str, advice: str) -> UpstreamEr
 
 def list_files(client: httpx.Client, index_url: str, name: str) -> list[DistFile]:
     """All files on the project's page of a PEP 691 (JSON) or PEP 503 (HTML) simple index."""
+    import httpx
+
     project = canonicalize_name(name)
     page_url = _project_url(index_url, project)
     try:
@@ -633,6 +655,8 @@ def download(
     client: httpx.Client, url: str, cache: Cache, expected_sha256: str | None
 ) -> tuple[str, Path]:
     """Stream `url` into the cache and return (sha256, path); nothing is stored on a mismatch."""
+    import httpx
+
     expected = _expected_sha256(expected_sha256, url)
 
     def write(fh: BinaryIO) -> str:
@@ -806,6 +830,8 @@ def list_files_cached(
     stale; without a cached page that is an UpstreamError. A 404 is never answered from the cache.
     """
     import time
+
+    import httpx
 
     project = canonicalize_name(name)
     page_url = _project_url(index_url, project)
