@@ -86,6 +86,11 @@ def test_defaults(tmp_path: Path) -> None:
         ),
         ('[hotfix.a]\nversion = "1.0"\npatches = ["https://e.invalid/p"]\n', 3, "pin it as"),
         (
+            '[hotfix.a]\nversion = "1.0"\npatches = [\n  "x.patch",\n  { url = "https://e.invalid/p" },\n]\n',
+            5,
+            "patches[1] is a URL patch without sha256",
+        ),
+        (
             '[hotfix.a]\nversion = "1.0"\npatches = [{ git = "r", commit = "main" }]\n',
             3,
             "commit hash",

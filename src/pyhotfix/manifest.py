@@ -290,10 +290,27 @@ class _Locator:
             if start is not None and number > start and re.match(r"^\s*\[", line):
                 break
             if key_pattern.match(line) or (section is None and self._table_line(bare) == number):
-                return number
+                item = re.fullmatch(r".*\[(\d+)\]", key)
+                return self._item_line(number, int(item.group(1))) if item else number
         if section is None:
             return self._table_line(bare)
         return start
+
+    def _item_line(self, key_line: int, index: int) -> int:
+        """The line of item `index` of a multi-line array that starts on `key_line` (one item per
+        line, as `pyhotfix add` writes them); the key's own line for an array on one line."""
+        if "]" in self.lines[key_line - 1].split("=", 1)[1]:
+            return key_line
+        seen = -1
+        for number in range(key_line + 1, len(self.lines) + 1):
+            text = self.lines[number - 1].strip()
+            if text.startswith("]"):
+                break
+            if text[:1] in ('"', "'", "{"):
+                seen += 1
+                if seen == index:
+                    return number
+        return key_line
 
     def error(self, section: str | None, key: str | None, message: str) -> ManifestError:
         line = self.line_of(section, key)
