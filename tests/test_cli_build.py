@@ -280,6 +280,23 @@ def test_usage_errors(tmp_path: Path, fresh_cache_pyhotfix: Pyhotfix) -> None:
     assert run.code == 0 and "pyhotfix" in run.stdout
 
 
+def test_unreachable_upstream_message_is_printed_whole(
+    tmp_path: Path, fresh_cache_pyhotfix: Pyhotfix
+) -> None:
+    # Port 9 (discard) on loopback: nothing listens, the connection is refused at once.
+    (tmp_path / "hotfixes.toml").write_text(
+        '[settings]\nupstream = "http://127.0.0.1:9/simple/"\n'
+        '[hotfix.six]\nversion = "1.16.0"\npatches = ["p.patch"]\n'
+    )
+    (tmp_path / "p.patch").write_text("")
+    run = fresh_cache_pyhotfix("build", cwd=tmp_path)
+    assert run.code == 1, run.output
+    # rich must not swallow "[settings]" as markup
+    assert "Check the [settings] upstream URL" in run.stderr
+    assert "Traceback" not in run.output
+    assert not (tmp_path / "hotfix-index").exists()
+
+
 def test_upstream_without_sdist_lists_files(tmp_path: Path, pyhotfix: Pyhotfix) -> None:
     import zipfile
 

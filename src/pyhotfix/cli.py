@@ -172,7 +172,9 @@ def _report(results: Sequence[HotfixResult], as_json: bool) -> None:
     for result in results:
         for warning in result.warnings:
             stderr.print(
-                f"[yellow]warning:[/] {result.name}: {warning}", highlight=False, soft_wrap=True
+                f"[yellow]warning:[/] {result.name}: {escape(warning)}",
+                highlight=False,
+                soft_wrap=True,
             )
     table = Table(title=None)
     for column in ("name", "upstream", "hotfix version", "files", "seconds", "result"):
@@ -191,7 +193,9 @@ def _report(results: Sequence[HotfixResult], as_json: bool) -> None:
     for r in results:
         if r.message:
             stderr.print(
-                f"[bold red]error:[/] {r.name}: {r.message}", highlight=False, soft_wrap=True
+                f"[bold red]error:[/] {r.name}: {escape(r.message)}",
+                highlight=False,
+                soft_wrap=True,
             )
 
 
@@ -388,7 +392,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
             str(row["hotfix_version"] or "not built"),
             str(row["patches"]),
             "[green]yes[/]" if row["published"] else "[yellow]no[/]",
-            str(row["reason"] or ""),
+            escape(str(row["reason"] or "")),
         )
     stdout.print(table)
 
