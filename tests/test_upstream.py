@@ -197,8 +197,24 @@ def test_no_files_for_the_version_lists_nearby_versions() -> None:
         find_sdist(files, "demo", "1.9.5", "https://idx/simple/")
     message = str(err.value)
     assert "no files for that version; versions available: " in message
-    listed = message.split("versions available: ")[1].split(". ")[0].split(", ")
+    listed = message.split("versions available: ")[1].split(" (")[0].split(", ")
     assert listed == [f"1.{minor}" for minor in range(5, 15)]
+    # Says what it lists, always names the newest, and does not blame a file that may not exist.
+    assert "(the 10 nearest to 1.9.5 of 20); the newest is 1.19. " in message
+    assert "Check the version you asked for" in message
+    assert "Check the version in hotfixes.toml" not in message
+
+
+def test_few_versions_are_all_listed_and_the_newest_is_not_repeated() -> None:
+    files = [dist(f"demo-1.{minor}.tar.gz") for minor in range(4)]
+    with pytest.raises(UpstreamError) as err:
+        find_sdist(files, "demo", "9.9", "https://idx/simple/")
+    assert "versions available: 1.0, 1.1, 1.2, 1.3 (all 4). " in str(err.value)
+    many = [dist(f"demo-1.{minor}.tar.gz") for minor in range(30)]
+    with pytest.raises(UpstreamError) as err:
+        find_sdist(many, "demo", "1.28.5", "https://idx/simple/")
+    assert str(err.value).count("1.29") == 1 and "newest is" not in str(err.value)
+    assert "(the 10 nearest to 1.28.5 of 30)" in str(err.value)
 
 
 def test_invalid_version_is_an_upstream_error() -> None:

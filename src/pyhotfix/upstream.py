@@ -73,6 +73,8 @@ _CHECK_SETTINGS = (
     "settings), then try again."
 )
 _CHECK_URL = "Check that the URL is right and reachable (network, proxy settings), then try again."
+# Neutral: the version may come from hotfixes.toml, `add NAME==VERSION` or `rebase --to`.
+_CHECK_VERSION = "Check the version you asked for (in hotfixes.toml or on the command line)."
 
 
 @dataclass(frozen=True)
@@ -571,7 +573,7 @@ def _parse_version(version: str) -> Version:
     except InvalidVersion as exc:
         raise UpstreamError(
             f"{version!r} is not a valid version (PEP 440), so no upstream sdist can match it. "
-            "Check the version in hotfixes.toml."
+            f"{_CHECK_VERSION}"
         ) from exc
 
 
@@ -594,6 +596,23 @@ def _nearest(versions: Sequence[Version], wanted: Version, count: int = 10) -> l
     i = bisect_left(ordered, wanted)
     start = max(0, min(i - count // 2, len(ordered) - count))
     return ordered[start : start + count]
+
+
+def _available(versions: Sequence[Version], wanted: Version, count: int = 10) -> str:
+    """The versions to show for a version the index lacks: all when few, else the `count`
+    nearest to `wanted`, and always the newest (the usual answer to "which one did you mean")."""
+    total = len(set(versions))
+    nearest = _nearest(versions, wanted, count)
+    if len(nearest) == total:
+        return f"versions available: {', '.join(map(str, nearest))} (all {total})"
+    newest = max(versions)
+    shown = ", ".join(map(str, nearest))
+    if newest not in nearest:
+        return (
+            f"versions available: {shown} (the {len(nearest)} nearest to {wanted} of {total}); "
+            f"the newest is {newest}"
+        )
+    return f"versions available: {shown} (the {len(nearest)} nearest to {wanted} of {total})"
 
 
 def find_sdist(files: Sequence[DistFile], name: str, version: str, index_url: str) -> DistFile:
@@ -624,10 +643,9 @@ def find_sdist(files: Sequence[DistFile], name: str, version: str, index_url: st
             "point [settings] upstream at an index that has it."
         )
     if seen_versions:
-        nearest = ", ".join(str(v) for v in _nearest(seen_versions, wanted))
         raise UpstreamError(
-            f"{where}; no files for that version; versions available: {nearest}. Check the "
-            "version in hotfixes.toml."
+            f"{where}; no files for that version; {_available(seen_versions, wanted)}. "
+            f"{_CHECK_VERSION}"
         )
     raise UpstreamError(
         f"{where}; the index lists no sdists or wheels for {project} at all. Check the project "
