@@ -8,17 +8,19 @@ import os
 import socket
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from pyhotfix import upstream
-from pyhotfix.errors import UpstreamError
+from pyhotfix.errors import UpstreamError, UsageError
 from pyhotfix.upstream import (
     PYPI_SIMPLE_URL,
     Cache,
     DistFile,
+    DownloadLimits,
     default_cache_dir,
     default_upstream_url,
     download,
@@ -30,6 +32,7 @@ from pyhotfix.upstream import (
     redact,
 )
 from tests.support.fakeindex import FakeIndex
+from tests.support.hostileserver import HostileServer
 
 
 def make_sdist(directory: Path, name: str, version: str) -> Path:
@@ -486,3 +489,108 @@ def test_broken_pip_config_is_an_upstream_error(
 )
 def test_redact(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+# ---------------------------------------------------------------------------- download limits
+
+MiB = 1 << 20
+
+
+def cache_files(cache: Cache) -> list[Path]:
+    """Every file in the cache: blobs, records and anything left in its temp directory."""
+    return sorted(p for p in cache.root.rglob("*") if p.is_file())
+
+
+def refused(call: object, *args: object, **kwargs: object) -> tuple[str, float]:
+    started = time.monotonic()
+    with pytest.raises(UpstreamError) as err:
+        call(*args, **kwargs)  # type: ignore[operator]
+    return str(err.value), time.monotonic() - started
+
+
+def test_an_oversize_content_length_is_refused_before_reading(cache: Cache) -> None:
+    # The server declares 1 TiB, then sends nothing for 10 s: reading would stall past the test.
+    with HostileServer() as server:
+        url = server.url("declared-huge", "big-1.0.tar.gz").replace("//", "//user:hunter2@", 1)
+        message, took = refused(fetch_url, url, cache, None)
+    assert took < 3
+    assert message.startswith("refused to download big-1.0.tar.gz from http://user:***@127.0.0.1")
+    assert f"it is {1 << 40} bytes (by its Content-Length), over the limit of 1 GiB" in message
+    assert "set PYHOTFIX_MAX_DOWNLOAD_BYTES to a number of bytes" in message
+    assert "hunter2" not in message
+    assert cache_files(cache) == []
+
+
+@pytest.mark.parametrize("mode", ["chunked", "until-close"])
+def test_a_stream_without_an_honest_length_stops_at_the_cap(cache: Cache, mode: str) -> None:
+    limits = DownloadLimits(max_bytes=1 * MiB, stall_timeout=5, deadline=10)
+    with HostileServer(max_sent=256 * MiB) as server:
+        url = server.url(mode, "endless-1.0.tar.gz")
+        message, took = refused(fetch_url, url, cache, None, limits=limits)
+        server.stop.set()
+        sent = server.sent
+    assert took < 5
+    assert "refused to download endless-1.0.tar.gz from http://127.0.0.1" in message
+    assert "over the limit of 1 MiB" in message and "Nothing was kept" in message
+    # Stopped near the cap, not at the server's bound (socket buffers hold a few MiB at most).
+    assert sent < 64 * MiB
+    assert cache_files(cache) == []
+
+
+def test_the_cap_comes_from_the_environment(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYHOTFIX_MAX_DOWNLOAD_BYTES", str(2 * MiB))
+    with HostileServer() as server:
+        message, _ = refused(fetch_url, server.url("chunked", "x-1.0.tar.gz"), cache, None)
+    assert "over the limit of 2 MiB" in message and "(now 2097152)" in message
+    assert cache_files(cache) == []
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "1e3x", "inf", "nan"])
+def test_a_bad_limit_in_the_environment_is_a_usage_error(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("PYHOTFIX_DOWNLOAD_DEADLINE", value)
+    with pytest.raises(UsageError, match=r"PYHOTFIX_DOWNLOAD_DEADLINE is .* positive number"):
+        fetch_url("http://127.0.0.1:9/x.patch", cache, None, no_network)
+    assert DownloadLimits.from_env({"PYHOTFIX_DOWNLOAD_DEADLINE": " 2.5 "}).deadline == 2.5
+
+
+def test_a_dripping_server_is_stopped_by_the_stall_timeout(cache: Cache) -> None:
+    limits = DownloadLimits(stall_timeout=0.3, deadline=10)
+    with HostileServer(drip_interval=1.0, max_drips=5) as server:
+        url = server.url("drip", "slow-1.0.tar.gz")
+        message, took = refused(fetch_url, url, cache, None, limits=limits)
+    assert took < 2
+    assert message.startswith("gave up downloading slow-1.0.tar.gz from http://127.0.0.1")
+    assert "the server sent nothing for 0.3 s" in message
+    assert "PYHOTFIX_DOWNLOAD_STALL_TIMEOUT" in message
+    assert cache_files(cache) == []
+
+
+def test_a_dripping_server_is_stopped_by_the_deadline(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A byte every 0.1 s never stalls; the 1 s deadline (from the environment) ends it.
+    monkeypatch.setenv("PYHOTFIX_DOWNLOAD_DEADLINE", "1")
+    with HostileServer(drip_interval=0.1, max_drips=100) as server:
+        url = server.url("drip", "slow-1.0.tar.gz")
+        message, took = refused(fetch_url, url, cache, None)
+    assert 1 <= took < 3
+    assert message.startswith("gave up downloading slow-1.0.tar.gz from http://127.0.0.1")
+    assert "it took longer than 1 s" in message and "PYHOTFIX_DOWNLOAD_DEADLINE" in message
+    assert cache_files(cache) == []
+
+
+def test_an_index_page_that_inflates_past_its_cap_is_refused(cache: Cache) -> None:
+    # 4 MiB of HTML, gzip-compressed to a few KiB: the decoded size is what is counted.
+    limits = DownloadLimits(max_bytes=1 * MiB)
+    assert limits.page_max_bytes == 1 * MiB and DownloadLimits().page_max_bytes == 64 * MiB
+    with HostileServer(page_bytes=4 * MiB) as server, make_client(server.base_url) as client:
+        message, _ = refused(list_files, client, f"{server.base_url}/page/", "demo", limits)
+        listing, _ = refused(
+            upstream.list_files_cached, client, f"{server.base_url}/page/", "demo", cache, limits
+        )
+    assert message.startswith("refused to download the project page of demo from http://")
+    assert "over the limit of 1 MiB" in message and "check [settings] upstream" in message
+    assert listing == message
+    assert cache_files(cache) == []
