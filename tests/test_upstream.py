@@ -15,7 +15,10 @@ import httpx
 import pytest
 
 from pyhotfix import upstream
+from pyhotfix.building import EnvCache
 from pyhotfix.errors import UpstreamError, UsageError
+from pyhotfix.index import LocalIndex
+from pyhotfix.lock import read_lock
 from pyhotfix.upstream import (
     PYPI_SIMPLE_URL,
     Cache,
@@ -29,10 +32,14 @@ from pyhotfix.upstream import (
     find_sdist,
     list_files,
     make_client,
+    parse_page,
     redact,
 )
+from tests.conftest import Pyhotfix
 from tests.support.fakeindex import FakeIndex
 from tests.support.hostileserver import HostileServer
+from tests.support.projects import make_project, module_name
+from tests.support.projects import make_sdist as build_sdist
 
 
 def make_sdist(directory: Path, name: str, version: str) -> Path:
@@ -594,3 +601,129 @@ def test_an_index_page_that_inflates_past_its_cap_is_refused(cache: Cache) -> No
     assert "over the limit of 1 MiB" in message and "check [settings] upstream" in message
     assert listing == message
     assert cache_files(cache) == []
+
+
+# ---------------------------------------------------------------------------- file:// upstreams
+
+
+@pytest.fixture
+def file_index(tmp_path: Path) -> LocalIndex:
+    """A static index on disk, as `pyhotfix build` publishes one (index.json and index.html)."""
+    index = LocalIndex(tmp_path / "local-index", fsync=False)
+    dist_dir = tmp_path / "local-dists"
+    dist_dir.mkdir()
+    index.publish(
+        "demo", [make_sdist(dist_dir, "demo", "1.0"), make_sdist(dist_dir, "demo", "1.1")]
+    )
+    return index
+
+
+@pytest.mark.parametrize("page", ["index.json", "index.html"])
+def test_a_file_index_serves_pages_and_files(
+    file_index: LocalIndex, cache: Cache, page: str
+) -> None:
+    url = file_index.simple_url()
+    assert url.startswith("file:///")
+    if page == "index.html":  # pip's reading: the HTML page when there is no JSON one
+        (file_index.simple / "demo" / "index.json").unlink()
+    sdist = fetch_sdist(url, "demo", "1.0", cache)
+    assert sdist.url == url + "demo/demo-1.0.tar.gz", "recorded as given, file:///"
+    assert sdist.path.read_bytes() == (file_index.simple / "demo" / "demo-1.0.tar.gz").read_bytes()
+    with pytest.raises(UpstreamError, match="project nothing not found on file:///"):
+        fetch_sdist(url, "nothing", "1.0", cache)
+
+
+def test_a_file_index_with_relative_links_and_hashes(tmp_path: Path, cache: Cache) -> None:
+    # Laid out like /opt/pypi: pages under simple/, files in a sibling directory.
+    files = tmp_path / "mirror" / "files"
+    files.mkdir(parents=True)
+    sdist = make_sdist(files, "demo", "2.0")
+    good, bad = sha256_of(sdist), "0" * 64
+    page = tmp_path / "mirror" / "simple" / "demo" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(f'<a href="../../files/demo-2.0.tar.gz#sha256={good}">demo-2.0.tar.gz</a>')
+    url = (tmp_path / "mirror" / "simple").as_uri() + "/"
+    with make_client(url) as client:
+        (listed,) = list_files(client, url, "demo")
+    assert listed.url == sdist.as_uri() and listed.sha256 == good
+    assert fetch_sdist(url, "demo", "2.0", cache).sha256 == good
+
+    page.write_text(f'<a href="../../files/demo-2.0.tar.gz#sha256={bad}">demo-2.0.tar.gz</a>')
+    other = Cache(tmp_path / "other-cache")
+    with pytest.raises(UpstreamError, match="does not have the expected content"):
+        fetch_sdist(url, "demo", "2.0", other)
+    assert cache_files(other) == []
+
+
+def test_file_url_patches_are_fetched_and_cached(tmp_path: Path, cache: Cache) -> None:
+    patch = tmp_path / "fix.patch"
+    patch.write_bytes(b"--- a/x\n+++ b/x\n")
+    digest = sha256_of(patch)
+    assert fetch_url(patch.as_uri(), cache, digest)[1].read_bytes() == patch.read_bytes()
+    assert fetch_url(patch.as_uri(), cache, digest, no_network)[0] == digest
+    message, _ = refused(fetch_url, (tmp_path / "missing.patch").as_uri(), cache, None)
+    assert message.startswith(f"{(tmp_path / 'missing.patch').as_uri()} does not exist")
+    assert "Check the path in the file:// URL" in message and "proxy" not in message
+
+
+def test_file_urls_read_only_local_regular_files(tmp_path: Path, cache: Cache) -> None:
+    fifo = tmp_path / "pipe.patch"
+    os.mkfifo(fifo)  # opening it for reading would block forever without a writer
+    started = time.monotonic()
+    message, _ = refused(fetch_url, fifo.as_uri(), cache, None)
+    assert time.monotonic() - started < 3 and "is not a regular file" in message
+    assert "pipe.patch" in message
+    message, _ = refused(fetch_url, "file:///dev/zero", cache, None)
+    assert "is not a regular file" in message
+    message, _ = refused(fetch_url, "file://elsewhere.example/etc/hostname", cache, None)
+    assert "names another machine" in message
+    assert cache_files(cache) == []
+
+
+def test_a_remote_page_never_leads_to_local_files(tmp_path: Path, cache: Cache) -> None:
+    secret = tmp_path / "secret-1.0.tar.gz"
+    secret.write_bytes(b"local only")
+    page = f'<a href="{secret.as_uri()}">secret-1.0.tar.gz</a><a href="/x/demo-1.0.tar.gz">d</a>'
+    remote = parse_page(page.encode(), "text/html", "https://idx.example/simple/demo/")
+    assert [f.filename for f in remote] == ["demo-1.0.tar.gz"]
+    local = parse_page(page.encode(), "text/html", "file:///srv/simple/demo/")
+    assert [f.filename for f in local] == ["secret-1.0.tar.gz", "demo-1.0.tar.gz"]
+
+    # Nor can a redirect take a download there.
+    for target in (secret.as_uri(), "file://localhost" + str(secret)):
+        with HostileServer(redirect_to=target) as server:
+            message, _ = refused(fetch_url, server.url("redirect", "demo-1.0.tar.gz"), cache, None)
+        assert "redirects to a file: URL, which pyhotfix does not follow" in message
+    assert cache_files(cache) == []
+
+
+def test_build_from_a_file_upstream_with_a_file_patch(
+    tmp_path: Path, envs: EnvCache, pyhotfix: Pyhotfix
+) -> None:
+    """`[settings] upstream = "file://…"` and a `file://` URL patch, through a real build."""
+    name = "demo-file-upstream"
+    project = make_project(tmp_path / "up", name, "1.0", "hatchling")
+    upstream_index = LocalIndex(tmp_path / "upstream", fsync=False)
+    upstream_index.publish(name, [build_sdist(project, tmp_path / "dist", envs)])
+    mod = module_name(name)
+    patch = tmp_path / "patches" / "fix.patch"
+    patch.parent.mkdir()
+    patch.write_text(
+        f"--- a/{mod}/__init__.py\n+++ b/{mod}/__init__.py\n@@ -1,3 +1,3 @@\n"
+        ' def answer() -> int:\n     """Return the answer."""\n'
+        "-    return 41  # bug: should be 42\n+    return 42  # fixed\n"
+    )
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "hotfixes.toml").write_text(
+        f'[settings]\nupstream = "{upstream_index.simple_url()}"\n\n'
+        f'[hotfix.{name}]\nversion = "1.0"\n'
+        f'patches = [{{ url = "{patch.as_uri()}", sha256 = "{sha256_of(patch)}" }}]\n'
+    )
+    run = pyhotfix("build", cwd=app)
+    assert run.code == 0, run.output
+    locked = read_lock(app / "hotfixes.lock").hotfixes[name]
+    assert locked.hotfix_version == "1.0+hotfix.1"
+    assert locked.upstream_url.startswith(upstream_index.simple_url())
+    built = sorted(p.name for p in (app / "hotfix-index" / "simple" / name).iterdir())
+    assert f"{mod}-1.0+hotfix.1-py3-none-any.whl" in built

@@ -76,6 +76,7 @@ _CHECK_SETTINGS = (
     "settings), then try again."
 )
 _CHECK_URL = "Check that the URL is right and reachable (network, proxy settings), then try again."
+_CHECK_FILE = "Check the path in the file:// URL and that the file is readable, then try again."
 # Neutral: the version may come from hotfixes.toml, `add NAME==VERSION` or `rebase --to`.
 _CHECK_VERSION = "Check the version you asked for (in hotfixes.toml or on the command line)."
 
@@ -198,6 +199,8 @@ def _bounded_get(
     """
     import httpx
 
+    from pyhotfix.fileurl import to_request_url
+
     started = time.monotonic()
     max_bytes = limits.page_max_bytes if page else limits.max_bytes
     timeout = httpx.Timeout(min(limits.stall_timeout, limits.deadline))
@@ -244,7 +247,8 @@ def _bounded_get(
             yield chunk
 
     try:
-        with client.stream("GET", url, headers=dict(headers), timeout=timeout) as response:
+        request_url = to_request_url(url)
+        with client.stream("GET", request_url, headers=dict(headers), timeout=timeout) as response:
             yield response, chunks(response)
     except httpx.ReadTimeout as exc:
         raise _LimitExceeded(
@@ -373,12 +377,18 @@ def make_client(index_url: str, timeout: float = 30.0) -> httpx.Client:
             f"{redact(index_url)} is not a valid URL ({_scrub(str(exc), index_url)}). "
             "Correct it in hotfixes.toml ([settings] upstream, or the URL of a patch)."
         ) from exc
+    from pyhotfix.fileurl import FileTransport, refuse_redirect_off_http
+
     origin = _origin(url) if (url.username or url.password) else None
     return httpx.Client(
         auth=_scoped_auth_class()(origin, (url.username, url.password), _load_netrc()),
         follow_redirects=True,
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": f"pyhotfix/{__version__}"},
+        # A local index or patch (file://) reads like a remote one; a remote server can never
+        # redirect into it (the hook), nor can a remote page link to it (parse_page).
+        mounts={"file://": FileTransport()},
+        event_hooks={"response": [refuse_redirect_off_http]},
     )
 
 
@@ -606,7 +616,12 @@ def _transport_error(
 ) -> UpstreamError:
     detail = _scrub(str(exc), url).rstrip(".") or type(exc).__name__
     what = f"{name} from {redact(url)}" if name else redact(url)
-    return UpstreamError(f"could not fetch {what}: {detail}. {advice}")
+    return UpstreamError(f"could not fetch {what}: {detail}. {_advice_for(url, advice)}")
+
+
+def _advice_for(url: str, advice: str) -> str:
+    # A file:// URL has no network or proxy to check.
+    return _CHECK_FILE if url[:7].lower() == "file://" else advice
 
 
 def _status_error(response: httpx.Response, url: str, advice: str) -> UpstreamError:
@@ -616,6 +631,11 @@ def _status_error(response: httpx.Response, url: str, advice: str) -> UpstreamEr
             f"{redact(url)} refused access (HTTP {code}). If the index needs a login, put the "
             "credentials in the [settings] upstream URL (https://user:password@host/...) or in "
             "~/.netrc, and check that they are still valid."
+        )
+    if code == 404 and url[:7].lower() == "file://":
+        return UpstreamError(
+            f"{redact(url)} does not exist (no such file, or a directory without index.html). "
+            f"{_CHECK_FILE}"
         )
     reason = f" {response.reason_phrase}" if response.reason_phrase else ""
     return UpstreamError(f"{redact(url)} answered HTTP {code}{reason}. {advice}")
@@ -627,13 +647,16 @@ def _get_page(
     headers: Mapping[str, str],
     project: str,
     limits: DownloadLimits | None,
-) -> tuple[httpx.Response, bytes]:
-    """The response and, for a 2xx, its (size- and time-bounded) body; b"" otherwise."""
+) -> tuple[httpx.Response, bytes, str]:
+    """The response, for a 2xx its (size- and time-bounded) body (b"" otherwise), and the URL
+    that was finally served (after redirects), which relative links resolve against."""
+    from pyhotfix.fileurl import from_request_url
+
     limits = DownloadLimits.from_env() if limits is None else limits
     what = f"the project page of {project}"
     with _bounded_get(client, page_url, headers, limits, what, page=True) as (response, chunks):
         body = b"".join(chunks) if response.is_success else b""
-    return response, body
+    return response, body, from_request_url(str(response.url))
 
 
 def list_files(
@@ -645,7 +668,7 @@ def list_files(
     project = canonicalize_name(name)
     page_url = _project_url(index_url, project)
     try:
-        response, body = _get_page(client, page_url, {"Accept": _ACCEPT}, project, limits)
+        response, body, base = _get_page(client, page_url, {"Accept": _ACCEPT}, project, limits)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise _transport_error(page_url, exc, _CHECK_SETTINGS) from exc
     if response.status_code == 404:
@@ -657,7 +680,7 @@ def list_files(
         raise _status_error(response, page_url, _CHECK_SETTINGS)
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     # Relative file URLs resolve against the page that was finally served (after redirects).
-    return _parse_page(body, content_type, str(response.url), page_url)
+    return _parse_page(body, content_type, base, page_url)
 
 
 def _absolute(base: str, url: str) -> tuple[str, str]:
@@ -995,8 +1018,22 @@ def parse_page(body: bytes, content_type: str, base: str) -> list[DistFile]:
     Raises ValueError, TypeError or KeyError for a page that is neither.
     """
     if content_type == _JSON_TYPE:
-        return _parse_json(body, base)
-    return _parse_html(body.decode("utf-8", "replace"), base)
+        files = _parse_json(body, base)
+    else:
+        files = _parse_html(body.decode("utf-8", "replace"), base)
+    return [f for f in files if _may_follow(base, f)]
+
+
+def _may_follow(page_url: str, dist: DistFile) -> bool:
+    """Links an index page may point at: http(s) anywhere, file:// only from a file:// page (a
+    remote index must never make pyhotfix read local files)."""
+    page_scheme = urlsplit(page_url).scheme.lower()
+    link_scheme = urlsplit(dist.url).scheme.lower()
+    allowed = ("http", "https", "file") if page_scheme == "file" else ("http", "https")
+    if link_scheme in allowed:
+        return True
+    log.warning("ignoring %s on %s: a %s: link", dist.filename, redact(page_url), link_scheme)
+    return False
 
 
 def _parse_page(body: bytes, content_type: str, base: str, page_url: str) -> list[DistFile]:
@@ -1056,7 +1093,7 @@ def list_files_cached(
         if isinstance(record.get("last_modified"), str):
             headers["If-Modified-Since"] = record["last_modified"]
     try:
-        response, body = _get_page(client, page_url, headers, project, limits)
+        response, body, base = _get_page(client, page_url, headers, project, limits)
     except _LimitExceeded as exc:
         if cached is None:
             raise
@@ -1079,7 +1116,6 @@ def list_files_cached(
             raise error
         return CachedListing(cached.files, True, cached.fetched_at, str(error))
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-    base = str(response.url)
     files = _parse_page(body, content_type, base, page_url)
     now = time.time()
     value: dict[str, Any] = {

@@ -7,6 +7,7 @@ Each path's first segment chooses the behaviour (the rest is the file name the c
 - /until-close/NAME     no Content-Length, HTTP/1.0 read-until-close, endless bytes
 - /drip/NAME            Content-Length 1000, then one byte every `drip_interval` seconds
 - /page/PROJECT/        a gzip-compressed HTML page that inflates to `page_bytes`
+- /redirect/NAME        302 to `redirect_to` (e.g. a file:// URL a client must not follow)
 
 Every loop is bounded (by `max_sent` bytes or `max_drips`) and stops when the client goes away,
 so a client that fails to stop only makes its test fail, never hang.
@@ -75,6 +76,8 @@ class _Handler(BaseHTTPRequestHandler):
                     },
                 )
                 self.wfile.write(body)
+            elif mode == "redirect":
+                self._head(302, {"Location": owner.redirect_to, "Content-Length": "0"})
             else:
                 self._head(404, {"Content-Length": "0"})
         except (BrokenPipeError, ConnectionResetError):
@@ -105,7 +108,9 @@ class HostileServer:
         max_drips: int = 50,
         hold: float = 10.0,
         page_bytes: int = 4 << 20,
+        redirect_to: str = "file:///etc/passwd",
     ) -> None:
+        self.redirect_to = redirect_to
         self.max_sent = max_sent
         self.drip_interval = drip_interval
         self.max_drips = max_drips
