@@ -206,7 +206,7 @@ def _bounded_get(
     timeout = httpx.Timeout(min(limits.stall_timeout, limits.deadline))
     where = f"{what} from {redact(url)}"
 
-    def too_big(size: str) -> _LimitExceeded:
+    def too_big(declared: int | None) -> _LimitExceeded:
         if not page:
             raise_it = (
                 f"If the file is genuine, raise the limit: set {MAX_DOWNLOAD_ENV} to a number of "
@@ -217,27 +217,28 @@ def _bounded_get(
                 "A simple-index page this large is not one pyhotfix can use; check [settings] "
                 "upstream."
             )
+        limit = _size(max_bytes)
+        if declared is None:
+            return _LimitExceeded(
+                f"stopped downloading {where}: the server sent more than the limit of {limit} "
+                f"(it had not declared a size). Nothing was kept. {raise_it}"
+            )
         return _LimitExceeded(
-            f"refused to download {where}: it is {size}, over the limit of {_size(max_bytes)}. "
-            f"Nothing was kept. {raise_it}"
+            f"refused to download {where}: its Content-Length is {declared} bytes, over the "
+            f"limit of {limit}. Nothing was kept. {raise_it}"
         )
 
     def chunks(response: httpx.Response) -> Iterator[bytes]:
         declared = response.headers.get("content-length", "").strip()
-        # Only the bytes on the wire are declared; decoded content is counted below.
-        if (
-            declared.isdigit()
-            and int(declared) > max_bytes
-            and not (page and response.headers.get("content-encoding"))
-        ):
-            raise too_big(f"{int(declared)} bytes (by its Content-Length)")
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_big(int(declared))
         total = 0
         # No chunk_size: httpx would buffer up to it, hiding a drip from the deadline check.
         stream = response.iter_bytes() if page else response.iter_raw()
         for chunk in stream:
             total += len(chunk)
             if total > max_bytes:
-                raise too_big("larger (the server sent more than that)")
+                raise too_big(None)
             if time.monotonic() - started > limits.deadline:
                 raise _LimitExceeded(
                     f"gave up downloading {where}: it took longer than {limits.deadline:g} s "
