@@ -900,8 +900,7 @@ def download(
         if expected is not None and actual != expected:
             raise UpstreamError(
                 f"{name} from {redact(url)} does not have the expected content: its sha256 is "
-                f"{actual}, "
-                f"expected {expected}. It was not used or cached. The file may have been "
+                f"{actual}, expected {expected}. It was not used or cached. The file may have been "
                 "replaced upstream or corrupted in transit; if you trust the new file, update "
                 "the expected sha256."
             )
