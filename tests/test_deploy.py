@@ -32,10 +32,10 @@ import pytest
 from uv import find_uv_bin
 
 from pyhotfix.building import EnvCache
-from pyhotfix.deploy import Deployment, HotfixBuild, reqfile
+from pyhotfix.deploy import Deployment, HotfixBuild, load_deployment, reqfile
 from pyhotfix.deploy import export as export_module
 from pyhotfix.deploy.pin import pin_pyproject, pin_requirements
-from pyhotfix.deploy.verify import read_env_file
+from pyhotfix.deploy.verify import VerifyOptions, read_env_file, verify
 from pyhotfix.errors import PyhotfixError
 from pyhotfix.index import LocalIndex
 from pyhotfix.lock import LockedFile, LockedHotfix, read_lock
@@ -730,6 +730,45 @@ def test_verify_catches_an_installed_upstream_release(tmp_path: Path, world: Wor
     )
     assert done.returncode == 0, done.stderr
     assert_hotfix(venv, done)
+
+
+def test_verify_keeps_index_credentials_off_the_command_line(tmp_path: Path, world: World) -> None:
+    """A credentialed default index reaches pip and uv through the environment only: any local
+    user can read a command line (ps, /proc/PID/cmdline)."""
+    app = app_with(tmp_path, f"{NAME}==1.0\n")
+    assert (
+        world.run("pin", "-r", app / "requirements.txt", "--index-url", world.index_url).code == 0
+    )
+    secret = "s3cr3t-t0ken"
+    # http.server ignores the Authorization header, so the install works with any credentials.
+    default_index = world.upstream.url.replace("http://", f"http://ci-user:{secret}@")
+    calls: list[tuple[list[str], dict[str, str]]] = []
+
+    def recording_run(cmd: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+        calls.append((list(cmd), dict(kwargs.get("env") or {})))
+        done: subprocess.CompletedProcess[str] = subprocess.run(cmd, **kwargs)
+        return done
+
+    options = VerifyOptions(
+        requirements=app / "requirements.txt",
+        installers=("pip", "uv"),
+        default_index=default_index,
+        existing=True,
+    )
+    report = verify(
+        load_deployment(world.app / "hotfixes.toml", world.index_url), options, recording_run
+    )
+    rows = {(c.installer, c.environment): c for c in report.checks}
+    # The upstream release was installed first from the credentialed index, then replaced.
+    assert set(rows) == {("pip", "fresh"), ("pip", "had 1.0"), ("uv", "fresh"), ("uv", "had 1.0")}
+    assert all(c.result == "ok" for c in report.checks), report
+    assert calls and not [argv for argv, _ in calls if any(secret in arg for arg in argv)]
+    installs = [env for argv, env in calls if "install" in argv]
+    assert installs and all(
+        env.get("PIP_INDEX_URL") == default_index and env.get("UV_DEFAULT_INDEX") == default_index
+        for env in installs
+    )
+    assert secret not in " ".join(report.notes)
 
 
 def test_verify_warns_safe_today_unsafe_tomorrow(tmp_path: Path, world: World) -> None:

@@ -8,17 +8,22 @@ import os
 import socket
 import tarfile
 import threading
+import time
 from pathlib import Path
 
 import httpx
 import pytest
 
 from pyhotfix import upstream
-from pyhotfix.errors import UpstreamError
+from pyhotfix.building import EnvCache
+from pyhotfix.errors import UpstreamError, UsageError
+from pyhotfix.index import LocalIndex
+from pyhotfix.lock import read_lock
 from pyhotfix.upstream import (
     PYPI_SIMPLE_URL,
     Cache,
     DistFile,
+    DownloadLimits,
     default_cache_dir,
     default_upstream_url,
     download,
@@ -27,9 +32,14 @@ from pyhotfix.upstream import (
     find_sdist,
     list_files,
     make_client,
+    parse_page,
     redact,
 )
+from tests.conftest import Pyhotfix
 from tests.support.fakeindex import FakeIndex
+from tests.support.hostileserver import HostileServer
+from tests.support.projects import make_project, module_name
+from tests.support.projects import make_sdist as build_sdist
 
 
 def make_sdist(directory: Path, name: str, version: str) -> Path:
@@ -197,8 +207,24 @@ def test_no_files_for_the_version_lists_nearby_versions() -> None:
         find_sdist(files, "demo", "1.9.5", "https://idx/simple/")
     message = str(err.value)
     assert "no files for that version; versions available: " in message
-    listed = message.split("versions available: ")[1].split(". ")[0].split(", ")
+    listed = message.split("versions available: ")[1].split(" (")[0].split(", ")
     assert listed == [f"1.{minor}" for minor in range(5, 15)]
+    # Says what it lists, always names the newest, and does not blame a file that may not exist.
+    assert "(the 10 nearest to 1.9.5 of 20); the newest is 1.19. " in message
+    assert "Check the version you asked for" in message
+    assert "Check the version in hotfixes.toml" not in message
+
+
+def test_few_versions_are_all_listed_and_the_newest_is_not_repeated() -> None:
+    files = [dist(f"demo-1.{minor}.tar.gz") for minor in range(4)]
+    with pytest.raises(UpstreamError) as err:
+        find_sdist(files, "demo", "9.9", "https://idx/simple/")
+    assert "versions available: 1.0, 1.1, 1.2, 1.3 (all 4). " in str(err.value)
+    many = [dist(f"demo-1.{minor}.tar.gz") for minor in range(30)]
+    with pytest.raises(UpstreamError) as err:
+        find_sdist(many, "demo", "1.28.5", "https://idx/simple/")
+    assert str(err.value).count("1.29") == 1 and "newest is" not in str(err.value)
+    assert "(the 10 nearest to 1.28.5 of 30)" in str(err.value)
 
 
 def test_invalid_version_is_an_upstream_error() -> None:
@@ -470,3 +496,234 @@ def test_broken_pip_config_is_an_upstream_error(
 )
 def test_redact(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+# ---------------------------------------------------------------------------- download limits
+
+MiB = 1 << 20
+
+
+def cache_files(cache: Cache) -> list[Path]:
+    """Every file in the cache: blobs, records and anything left in its temp directory."""
+    return sorted(p for p in cache.root.rglob("*") if p.is_file())
+
+
+def refused(call: object, *args: object, **kwargs: object) -> tuple[str, float]:
+    started = time.monotonic()
+    with pytest.raises(UpstreamError) as err:
+        call(*args, **kwargs)  # type: ignore[operator]
+    return str(err.value), time.monotonic() - started
+
+
+def test_an_oversize_content_length_is_refused_before_reading(cache: Cache) -> None:
+    # The server declares 1 TiB, then sends nothing for 10 s: reading would stall past the test.
+    with HostileServer() as server:
+        url = server.url("declared-huge", "big-1.0.tar.gz").replace("//", "//user:hunter2@", 1)
+        message, took = refused(fetch_url, url, cache, None)
+    assert took < 3
+    assert message.startswith("refused to download big-1.0.tar.gz from http://user:***@127.0.0.1")
+    assert f"its Content-Length is {1 << 40} bytes, over the limit of 1 GiB" in message
+    assert "set PYHOTFIX_MAX_DOWNLOAD_BYTES to a number of bytes" in message
+    assert "hunter2" not in message
+    assert cache_files(cache) == []
+
+
+@pytest.mark.parametrize("mode", ["chunked", "until-close"])
+def test_a_stream_without_an_honest_length_stops_at_the_cap(cache: Cache, mode: str) -> None:
+    limits = DownloadLimits(max_bytes=1 * MiB, stall_timeout=5, deadline=10)
+    with HostileServer(max_sent=256 * MiB) as server:
+        url = server.url(mode, "endless-1.0.tar.gz")
+        message, took = refused(fetch_url, url, cache, None, limits=limits)
+        server.stop.set()
+        sent = server.sent
+    assert took < 5
+    assert message.startswith("stopped downloading endless-1.0.tar.gz from http://127.0.0.1")
+    assert "sent more than the limit of 1 MiB" in message and "Nothing was kept" in message
+    # Stopped near the cap, not at the server's bound (socket buffers hold a few MiB at most).
+    assert sent < 64 * MiB
+    assert cache_files(cache) == []
+
+
+def test_the_cap_comes_from_the_environment(cache: Cache, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PYHOTFIX_MAX_DOWNLOAD_BYTES", str(2 * MiB))
+    with HostileServer() as server:
+        message, _ = refused(fetch_url, server.url("chunked", "x-1.0.tar.gz"), cache, None)
+    assert "the limit of 2 MiB" in message and "(now 2097152)" in message
+    assert cache_files(cache) == []
+
+
+@pytest.mark.parametrize("value", ["lots", "0", "-5", "1e3x", "inf", "nan"])
+def test_a_bad_limit_in_the_environment_is_a_usage_error(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch, value: str
+) -> None:
+    monkeypatch.setenv("PYHOTFIX_DOWNLOAD_DEADLINE", value)
+    with pytest.raises(UsageError, match=r"PYHOTFIX_DOWNLOAD_DEADLINE is .* positive number"):
+        fetch_url("http://127.0.0.1:9/x.patch", cache, None, no_network)
+    assert DownloadLimits.from_env({"PYHOTFIX_DOWNLOAD_DEADLINE": " 2.5 "}).deadline == 2.5
+
+
+def test_a_dripping_server_is_stopped_by_the_stall_timeout(cache: Cache) -> None:
+    limits = DownloadLimits(stall_timeout=0.3, deadline=10)
+    with HostileServer(drip_interval=1.0, max_drips=5) as server:
+        url = server.url("drip", "slow-1.0.tar.gz")
+        message, took = refused(fetch_url, url, cache, None, limits=limits)
+    assert took < 2
+    assert message.startswith("gave up downloading slow-1.0.tar.gz from http://127.0.0.1")
+    assert "the server sent nothing for 0.3 s" in message
+    assert "PYHOTFIX_DOWNLOAD_STALL_TIMEOUT" in message
+    assert cache_files(cache) == []
+
+
+def test_a_dripping_server_is_stopped_by_the_deadline(
+    cache: Cache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A byte every 0.1 s never stalls; the 1 s deadline (from the environment) ends it.
+    monkeypatch.setenv("PYHOTFIX_DOWNLOAD_DEADLINE", "1")
+    with HostileServer(drip_interval=0.1, max_drips=100) as server:
+        url = server.url("drip", "slow-1.0.tar.gz")
+        message, took = refused(fetch_url, url, cache, None)
+    assert 1 <= took < 3
+    assert message.startswith("gave up downloading slow-1.0.tar.gz from http://127.0.0.1")
+    assert "it took longer than 1 s" in message and "PYHOTFIX_DOWNLOAD_DEADLINE" in message
+    assert cache_files(cache) == []
+
+
+def test_an_index_page_that_inflates_past_its_cap_is_refused(cache: Cache) -> None:
+    # 4 MiB of HTML, gzip-compressed to a few KiB: the decoded size is what is counted.
+    limits = DownloadLimits(max_bytes=1 * MiB)
+    assert limits.page_max_bytes == 1 * MiB and DownloadLimits().page_max_bytes == 64 * MiB
+    with HostileServer(page_bytes=4 * MiB) as server, make_client(server.base_url) as client:
+        message, _ = refused(list_files, client, f"{server.base_url}/page/", "demo", limits)
+        listing, _ = refused(
+            upstream.list_files_cached, client, f"{server.base_url}/page/", "demo", cache, limits
+        )
+    assert message.startswith("stopped downloading the project page of demo from http://")
+    assert "the limit of 1 MiB" in message and "check [settings] upstream" in message
+    assert listing == message
+    assert cache_files(cache) == []
+
+
+# ---------------------------------------------------------------------------- file:// upstreams
+
+
+@pytest.fixture
+def file_index(tmp_path: Path) -> LocalIndex:
+    """A static index on disk, as `pyhotfix build` publishes one (index.json and index.html)."""
+    index = LocalIndex(tmp_path / "local-index", fsync=False)
+    dist_dir = tmp_path / "local-dists"
+    dist_dir.mkdir()
+    index.publish(
+        "demo", [make_sdist(dist_dir, "demo", "1.0"), make_sdist(dist_dir, "demo", "1.1")]
+    )
+    return index
+
+
+@pytest.mark.parametrize("page", ["index.json", "index.html"])
+def test_a_file_index_serves_pages_and_files(
+    file_index: LocalIndex, cache: Cache, page: str
+) -> None:
+    url = file_index.simple_url()
+    assert url.startswith("file:///")
+    if page == "index.html":  # pip's reading: the HTML page when there is no JSON one
+        (file_index.simple / "demo" / "index.json").unlink()
+    sdist = fetch_sdist(url, "demo", "1.0", cache)
+    assert sdist.url == url + "demo/demo-1.0.tar.gz", "recorded as given, file:///"
+    assert sdist.path.read_bytes() == (file_index.simple / "demo" / "demo-1.0.tar.gz").read_bytes()
+    with pytest.raises(UpstreamError, match="project nothing not found on file:///"):
+        fetch_sdist(url, "nothing", "1.0", cache)
+
+
+def test_a_file_index_with_relative_links_and_hashes(tmp_path: Path, cache: Cache) -> None:
+    # Laid out like /opt/pypi: pages under simple/, files in a sibling directory.
+    files = tmp_path / "mirror" / "files"
+    files.mkdir(parents=True)
+    sdist = make_sdist(files, "demo", "2.0")
+    good, bad = sha256_of(sdist), "0" * 64
+    page = tmp_path / "mirror" / "simple" / "demo" / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(f'<a href="../../files/demo-2.0.tar.gz#sha256={good}">demo-2.0.tar.gz</a>')
+    url = (tmp_path / "mirror" / "simple").as_uri() + "/"
+    with make_client(url) as client:
+        (listed,) = list_files(client, url, "demo")
+    assert listed.url == sdist.as_uri() and listed.sha256 == good
+    assert fetch_sdist(url, "demo", "2.0", cache).sha256 == good
+
+    page.write_text(f'<a href="../../files/demo-2.0.tar.gz#sha256={bad}">demo-2.0.tar.gz</a>')
+    other = Cache(tmp_path / "other-cache")
+    with pytest.raises(UpstreamError, match="does not have the expected content"):
+        fetch_sdist(url, "demo", "2.0", other)
+    assert cache_files(other) == []
+
+
+def test_file_url_patches_are_fetched_and_cached(tmp_path: Path, cache: Cache) -> None:
+    patch = tmp_path / "fix.patch"
+    patch.write_bytes(b"--- a/x\n+++ b/x\n")
+    digest = sha256_of(patch)
+    assert fetch_url(patch.as_uri(), cache, digest)[1].read_bytes() == patch.read_bytes()
+    assert fetch_url(patch.as_uri(), cache, digest, no_network)[0] == digest
+    message, _ = refused(fetch_url, (tmp_path / "missing.patch").as_uri(), cache, None)
+    assert message.startswith(f"{(tmp_path / 'missing.patch').as_uri()} does not exist")
+    assert "Check the path in the file:// URL" in message and "proxy" not in message
+
+
+def test_file_urls_read_only_local_regular_files(tmp_path: Path, cache: Cache) -> None:
+    fifo = tmp_path / "pipe.patch"
+    os.mkfifo(fifo)  # opening it for reading would block forever without a writer
+    started = time.monotonic()
+    message, _ = refused(fetch_url, fifo.as_uri(), cache, None)
+    assert time.monotonic() - started < 3 and "is not a regular file" in message
+    assert "pipe.patch" in message
+    message, _ = refused(fetch_url, "file:///dev/zero", cache, None)
+    assert "is not a regular file" in message
+    message, _ = refused(fetch_url, "file://elsewhere.example/etc/hostname", cache, None)
+    assert "names another machine" in message
+    assert cache_files(cache) == []
+
+
+def test_a_remote_page_never_leads_to_local_files(tmp_path: Path, cache: Cache) -> None:
+    secret = tmp_path / "secret-1.0.tar.gz"
+    secret.write_bytes(b"local only")
+    page = f'<a href="{secret.as_uri()}">secret-1.0.tar.gz</a><a href="/x/demo-1.0.tar.gz">d</a>'
+    remote = parse_page(page.encode(), "text/html", "https://idx.example/simple/demo/")
+    assert [f.filename for f in remote] == ["demo-1.0.tar.gz"]
+    local = parse_page(page.encode(), "text/html", "file:///srv/simple/demo/")
+    assert [f.filename for f in local] == ["secret-1.0.tar.gz", "demo-1.0.tar.gz"]
+
+    # Nor can a redirect take a download there.
+    for target in (secret.as_uri(), "file://localhost" + str(secret)):
+        with HostileServer(redirect_to=target) as server:
+            message, _ = refused(fetch_url, server.url("redirect", "demo-1.0.tar.gz"), cache, None)
+        assert "redirects to a file: URL, which pyhotfix does not follow" in message
+    assert cache_files(cache) == []
+
+
+def test_build_from_a_file_upstream_with_a_file_patch(
+    tmp_path: Path, envs: EnvCache, pyhotfix: Pyhotfix
+) -> None:
+    """`[settings] upstream = "file://…"` and a `file://` URL patch, through a real build."""
+    name = "demo-file-upstream"
+    project = make_project(tmp_path / "up", name, "1.0", "hatchling")
+    upstream_index = LocalIndex(tmp_path / "upstream", fsync=False)
+    upstream_index.publish(name, [build_sdist(project, tmp_path / "dist", envs)])
+    mod = module_name(name)
+    patch = tmp_path / "patches" / "fix.patch"
+    patch.parent.mkdir()
+    patch.write_text(
+        f"--- a/{mod}/__init__.py\n+++ b/{mod}/__init__.py\n@@ -1,3 +1,3 @@\n"
+        ' def answer() -> int:\n     """Return the answer."""\n'
+        "-    return 41  # bug: should be 42\n+    return 42  # fixed\n"
+    )
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "hotfixes.toml").write_text(
+        f'[settings]\nupstream = "{upstream_index.simple_url()}"\n\n'
+        f'[hotfix.{name}]\nversion = "1.0"\n'
+        f'patches = [{{ url = "{patch.as_uri()}", sha256 = "{sha256_of(patch)}" }}]\n'
+    )
+    run = pyhotfix("build", cwd=app)
+    assert run.code == 0, run.output
+    locked = read_lock(app / "hotfixes.lock").hotfixes[name]
+    assert locked.hotfix_version == "1.0+hotfix.1"
+    assert locked.upstream_url.startswith(upstream_index.simple_url())
+    built = sorted(p.name for p in (app / "hotfix-index" / "simple" / name).iterdir())
+    assert f"{mod}-1.0+hotfix.1-py3-none-any.whl" in built

@@ -272,9 +272,10 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
                 shutil.copy2(path, options.out_dir / path.name)
         if options.publish:
             context.on_stage(spec.name, "publishing")
-            index.publish(
-                spec.name, files, tracks=f"{redact(context.upstream_url).rstrip('/')}/{spec.name}/"
-            )
+            # PEP 708 tracks names a page other machines can read: never a local file:// index.
+            upstream_page = f"{redact(context.upstream_url).rstrip('/')}/{spec.name}/"
+            remote = upstream_page.startswith(("http://", "https://"))
+            index.publish(spec.name, files, tracks=upstream_page if remote else None)
             entry = _lock_entry(
                 spec, label, number, key, sdist.url, sdist.sha256, patches, built, source_date_epoch
             )

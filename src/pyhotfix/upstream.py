@@ -18,8 +18,10 @@ import os
 import re
 import sys
 import tempfile
+import time
 from bisect import bisect_left
-from collections.abc import Callable, Generator, Sequence
+from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -38,7 +40,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from pyhotfix import __version__
-from pyhotfix.errors import UpstreamError
+from pyhotfix.errors import UpstreamError, UsageError
 
 if TYPE_CHECKING:
     # httpx is imported where a request is made: a build whose sdist and patches are cached
@@ -49,6 +51,7 @@ __all__ = [
     "PYPI_SIMPLE_URL",
     "Cache",
     "DistFile",
+    "DownloadLimits",
     "UpstreamSdist",
     "default_cache_dir",
     "default_upstream_url",
@@ -73,6 +76,9 @@ _CHECK_SETTINGS = (
     "settings), then try again."
 )
 _CHECK_URL = "Check that the URL is right and reachable (network, proxy settings), then try again."
+_CHECK_FILE = "Check the path in the file:// URL and that the file is readable, then try again."
+# Neutral: the version may come from hotfixes.toml, `add NAME==VERSION` or `rebase --to`.
+_CHECK_VERSION = "Check the version you asked for (in hotfixes.toml or on the command line)."
 
 
 @dataclass(frozen=True)
@@ -96,6 +102,161 @@ class UpstreamSdist:
     url: str  # without credentials: this goes into the lock file
     sha256: str
     path: Path  # the blob in the cache
+
+
+# --------------------------------------------------------------------------------------------
+# Download limits
+
+MAX_DOWNLOAD_ENV = "PYHOTFIX_MAX_DOWNLOAD_BYTES"
+DEADLINE_ENV = "PYHOTFIX_DOWNLOAD_DEADLINE"
+STALL_TIMEOUT_ENV = "PYHOTFIX_DOWNLOAD_STALL_TIMEOUT"
+_PAGE_MAX_BYTES = 64 << 20  # PyPI's largest project pages are a few MiB
+
+
+@dataclass(frozen=True)
+class DownloadLimits:
+    """Bounds on every download, so a huge or hostile file cannot fill the disk or hang a build.
+
+    `max_bytes` caps a file (sdist, wheel, patch); index pages get at most 64 MiB (and never more
+    than `max_bytes`). `stall_timeout`: seconds without a byte; `deadline`: seconds for the whole
+    download (checked as bytes arrive, so a download ends within deadline + stall_timeout).
+    """
+
+    max_bytes: int = 1 << 30
+    stall_timeout: float = 30.0
+    deadline: float = 600.0
+
+    @property
+    def page_max_bytes(self) -> int:
+        return min(_PAGE_MAX_BYTES, self.max_bytes)
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> DownloadLimits:
+        """The defaults, overridden by $PYHOTFIX_MAX_DOWNLOAD_BYTES, $PYHOTFIX_DOWNLOAD_DEADLINE
+        and $PYHOTFIX_DOWNLOAD_STALL_TIMEOUT (seconds)."""
+        env = os.environ if environ is None else environ
+        default = cls()
+        return cls(
+            max_bytes=int(
+                _env_number(env, MAX_DOWNLOAD_ENV, default.max_bytes, "a number of bytes")
+            ),
+            stall_timeout=_env_number(env, STALL_TIMEOUT_ENV, default.stall_timeout, "seconds"),
+            deadline=_env_number(env, DEADLINE_ENV, default.deadline, "seconds"),
+        )
+
+
+def _env_number(env: Mapping[str, str], name: str, default: float, unit: str) -> float:
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw) if unit == "a number of bytes" else float(raw)
+    except ValueError:
+        value = -1
+    if not value > 0 or value == float("inf"):
+        raise UsageError(
+            f"{name} is {raw!r}; it must be a positive number ({unit}). Fix or unset it "
+            f"(the default is {default:g})."
+        )
+    return value
+
+
+def _size(n: int) -> str:
+    for unit, shift in (("GiB", 30), ("MiB", 20), ("KiB", 10)):
+        if n >= 1 << shift and n % (1 << (shift - 4)) == 0:
+            return f"{n / (1 << shift):g} {unit}"
+    return f"{n} bytes"
+
+
+def _display_name(url: str) -> str:
+    """The file a URL names, for messages: its last path segment, else the (redacted) URL."""
+    try:
+        segment = unquote(urlsplit(url).path.rstrip("/").rpartition("/")[2])
+    except ValueError:
+        segment = ""
+    return segment or redact(url)
+
+
+class _LimitExceeded(UpstreamError):
+    """A download went over a size or time limit; nothing of it was kept."""
+
+
+@contextmanager
+def _bounded_get(
+    client: httpx.Client,
+    url: str,
+    headers: Mapping[str, str],
+    limits: DownloadLimits,
+    what: str,
+    page: bool,
+) -> Iterator[tuple[httpx.Response, Iterator[bytes]]]:
+    """GET `url` as a stream of chunks that stops at `max_bytes` and at the deadline.
+
+    The size is checked against Content-Length before a byte is read, then counted as it arrives
+    (a server may lie or send no length). A file is read raw, as sent (hashes are of the file as
+    published); a `page` decoded, so a small compressed page cannot inflate past its cap.
+    `what` names the download in messages ("demo-1.0.tar.gz", "the project page of demo").
+    """
+    import httpx
+
+    from pyhotfix.fileurl import to_request_url
+
+    started = time.monotonic()
+    max_bytes = limits.page_max_bytes if page else limits.max_bytes
+    timeout = httpx.Timeout(min(limits.stall_timeout, limits.deadline))
+    where = f"{what} from {redact(url)}"
+
+    def too_big(declared: int | None) -> _LimitExceeded:
+        if not page:
+            raise_it = (
+                f"If the file is genuine, raise the limit: set {MAX_DOWNLOAD_ENV} to a number of "
+                f"bytes (now {max_bytes})."
+            )
+        else:
+            raise_it = (
+                "A simple-index page this large is not one pyhotfix can use; check [settings] "
+                "upstream."
+            )
+        limit = _size(max_bytes)
+        if declared is None:
+            return _LimitExceeded(
+                f"stopped downloading {where}: the server sent more than the limit of {limit} "
+                f"(it had not declared a size). Nothing was kept. {raise_it}"
+            )
+        return _LimitExceeded(
+            f"refused to download {where}: its Content-Length is {declared} bytes, over the "
+            f"limit of {limit}. Nothing was kept. {raise_it}"
+        )
+
+    def chunks(response: httpx.Response) -> Iterator[bytes]:
+        declared = response.headers.get("content-length", "").strip()
+        if declared.isdigit() and int(declared) > max_bytes:
+            raise too_big(int(declared))
+        total = 0
+        # No chunk_size: httpx would buffer up to it, hiding a drip from the deadline check.
+        stream = response.iter_bytes() if page else response.iter_raw()
+        for chunk in stream:
+            total += len(chunk)
+            if total > max_bytes:
+                raise too_big(None)
+            if time.monotonic() - started > limits.deadline:
+                raise _LimitExceeded(
+                    f"gave up downloading {where}: it took longer than {limits.deadline:g} s "
+                    f"({total} bytes received). Nothing was kept. Check the network and the "
+                    f"server; for a genuinely slow download, set {DEADLINE_ENV} to more seconds."
+                )
+            yield chunk
+
+    try:
+        request_url = to_request_url(url)
+        with client.stream("GET", request_url, headers=dict(headers), timeout=timeout) as response:
+            yield response, chunks(response)
+    except httpx.ReadTimeout as exc:
+        raise _LimitExceeded(
+            f"gave up downloading {where}: the server sent nothing for "
+            f"{min(limits.stall_timeout, limits.deadline):g} s. Nothing was kept. Check the "
+            f"network and the server, then try again (the wait is set by {STALL_TIMEOUT_ENV})."
+        ) from exc
 
 
 # --------------------------------------------------------------------------------------------
@@ -217,12 +378,18 @@ def make_client(index_url: str, timeout: float = 30.0) -> httpx.Client:
             f"{redact(index_url)} is not a valid URL ({_scrub(str(exc), index_url)}). "
             "Correct it in hotfixes.toml ([settings] upstream, or the URL of a patch)."
         ) from exc
+    from pyhotfix.fileurl import FileTransport, refuse_redirect_off_http
+
     origin = _origin(url) if (url.username or url.password) else None
     return httpx.Client(
         auth=_scoped_auth_class()(origin, (url.username, url.password), _load_netrc()),
         follow_redirects=True,
         timeout=httpx.Timeout(timeout),
         headers={"User-Agent": f"pyhotfix/{__version__}"},
+        # A local index or patch (file://) reads like a remote one; a remote server can never
+        # redirect into it (the hook), nor can a remote page link to it (parse_page).
+        mounts={"file://": FileTransport()},
+        event_hooks={"response": [refuse_redirect_off_http]},
     )
 
 
@@ -445,9 +612,17 @@ def _project_url(index_url: str, project: str) -> str:
     return f"{index_url.rstrip('/')}/{project}/"
 
 
-def _transport_error(url: str, exc: Exception, advice: str) -> UpstreamError:
+def _transport_error(
+    url: str, exc: Exception, advice: str, name: str | None = None
+) -> UpstreamError:
     detail = _scrub(str(exc), url).rstrip(".") or type(exc).__name__
-    return UpstreamError(f"could not fetch {redact(url)}: {detail}. {advice}")
+    what = f"{name} from {redact(url)}" if name else redact(url)
+    return UpstreamError(f"could not fetch {what}: {detail}. {_advice_for(url, advice)}")
+
+
+def _advice_for(url: str, advice: str) -> str:
+    # A file:// URL has no network or proxy to check.
+    return _CHECK_FILE if url[:7].lower() == "file://" else advice
 
 
 def _status_error(response: httpx.Response, url: str, advice: str) -> UpstreamError:
@@ -458,18 +633,43 @@ def _status_error(response: httpx.Response, url: str, advice: str) -> UpstreamEr
             "credentials in the [settings] upstream URL (https://user:password@host/...) or in "
             "~/.netrc, and check that they are still valid."
         )
+    if code == 404 and url[:7].lower() == "file://":
+        return UpstreamError(
+            f"{redact(url)} does not exist (no such file, or a directory without index.html). "
+            f"{_CHECK_FILE}"
+        )
     reason = f" {response.reason_phrase}" if response.reason_phrase else ""
     return UpstreamError(f"{redact(url)} answered HTTP {code}{reason}. {advice}")
 
 
-def list_files(client: httpx.Client, index_url: str, name: str) -> list[DistFile]:
+def _get_page(
+    client: httpx.Client,
+    page_url: str,
+    headers: Mapping[str, str],
+    project: str,
+    limits: DownloadLimits | None,
+) -> tuple[httpx.Response, bytes, str]:
+    """The response, for a 2xx its (size- and time-bounded) body (b"" otherwise), and the URL
+    that was finally served (after redirects), which relative links resolve against."""
+    from pyhotfix.fileurl import from_request_url
+
+    limits = DownloadLimits.from_env() if limits is None else limits
+    what = f"the project page of {project}"
+    with _bounded_get(client, page_url, headers, limits, what, page=True) as (response, chunks):
+        body = b"".join(chunks) if response.is_success else b""
+    return response, body, from_request_url(str(response.url))
+
+
+def list_files(
+    client: httpx.Client, index_url: str, name: str, limits: DownloadLimits | None = None
+) -> list[DistFile]:
     """All files on the project's page of a PEP 691 (JSON) or PEP 503 (HTML) simple index."""
     import httpx
 
     project = canonicalize_name(name)
     page_url = _project_url(index_url, project)
     try:
-        response = client.get(page_url, headers={"Accept": _ACCEPT})
+        response, body, base = _get_page(client, page_url, {"Accept": _ACCEPT}, project, limits)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise _transport_error(page_url, exc, _CHECK_SETTINGS) from exc
     if response.status_code == 404:
@@ -481,7 +681,7 @@ def list_files(client: httpx.Client, index_url: str, name: str) -> list[DistFile
         raise _status_error(response, page_url, _CHECK_SETTINGS)
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     # Relative file URLs resolve against the page that was finally served (after redirects).
-    return _parse_page(response.content, content_type, str(response.url), page_url)
+    return _parse_page(body, content_type, base, page_url)
 
 
 def _absolute(base: str, url: str) -> tuple[str, str]:
@@ -571,7 +771,7 @@ def _parse_version(version: str) -> Version:
     except InvalidVersion as exc:
         raise UpstreamError(
             f"{version!r} is not a valid version (PEP 440), so no upstream sdist can match it. "
-            "Check the version in hotfixes.toml."
+            f"{_CHECK_VERSION}"
         ) from exc
 
 
@@ -594,6 +794,23 @@ def _nearest(versions: Sequence[Version], wanted: Version, count: int = 10) -> l
     i = bisect_left(ordered, wanted)
     start = max(0, min(i - count // 2, len(ordered) - count))
     return ordered[start : start + count]
+
+
+def _available(versions: Sequence[Version], wanted: Version, count: int = 10) -> str:
+    """The versions to show for a version the index lacks: all when few, else the `count`
+    nearest to `wanted`, and always the newest (the usual answer to "which one did you mean")."""
+    total = len(set(versions))
+    nearest = _nearest(versions, wanted, count)
+    if len(nearest) == total:
+        return f"versions available: {', '.join(map(str, nearest))} (all {total})"
+    newest = max(versions)
+    shown = ", ".join(map(str, nearest))
+    if newest not in nearest:
+        return (
+            f"versions available: {shown} (the {len(nearest)} nearest to {wanted} of {total}); "
+            f"the newest is {newest}"
+        )
+    return f"versions available: {shown} (the {len(nearest)} nearest to {wanted} of {total})"
 
 
 def find_sdist(files: Sequence[DistFile], name: str, version: str, index_url: str) -> DistFile:
@@ -624,10 +841,9 @@ def find_sdist(files: Sequence[DistFile], name: str, version: str, index_url: st
             "point [settings] upstream at an index that has it."
         )
     if seen_versions:
-        nearest = ", ".join(str(v) for v in _nearest(seen_versions, wanted))
         raise UpstreamError(
-            f"{where}; no files for that version; versions available: {nearest}. Check the "
-            "version in hotfixes.toml."
+            f"{where}; no files for that version; {_available(seen_versions, wanted)}. "
+            f"{_CHECK_VERSION}"
         )
     raise UpstreamError(
         f"{where}; the index lists no sdists or wheels for {project} at all. Check the project "
@@ -652,28 +868,39 @@ def _expected_sha256(value: str | None, url: str) -> str | None:
 
 
 def download(
-    client: httpx.Client, url: str, cache: Cache, expected_sha256: str | None
+    client: httpx.Client,
+    url: str,
+    cache: Cache,
+    expected_sha256: str | None,
+    limits: DownloadLimits | None = None,
 ) -> tuple[str, Path]:
-    """Stream `url` into the cache and return (sha256, path); nothing is stored on a mismatch."""
+    """Stream `url` into the cache and return (sha256, path); nothing is stored on a mismatch
+    or when the download breaks a limit (default: `DownloadLimits.from_env()`)."""
     import httpx
 
     expected = _expected_sha256(expected_sha256, url)
+    limits = DownloadLimits.from_env() if limits is None else limits
+    name = _display_name(url)
 
     def write(fh: BinaryIO) -> str:
         h = hashlib.sha256()
         # identity + raw bytes: hashes are of the file as published, and some servers label a
         # .tar.gz as Content-Encoding: gzip, which a decoding client would wrongly unpack.
-        with client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
+        headers = {"Accept-Encoding": "identity"}
+        with _bounded_get(client, url, headers, limits, name, page=False) as (
+            response,
+            chunks,
+        ):
             if not response.is_success:
                 raise _status_error(response, url, _CHECK_URL)
-            for chunk in response.iter_raw(_CHUNK):
+            for chunk in chunks:
                 h.update(chunk)
                 fh.write(chunk)
         actual = h.hexdigest()
         if expected is not None and actual != expected:
             raise UpstreamError(
-                f"{redact(url)} does not have the expected content: its sha256 is {actual}, "
-                f"expected {expected}. It was not used or cached. The file may have been "
+                f"{name} from {redact(url)} does not have the expected content: its sha256 is "
+                f"{actual}, expected {expected}. It was not used or cached. The file may have been "
                 "replaced upstream or corrupted in transit; if you trust the new file, update "
                 "the expected sha256."
             )
@@ -682,7 +909,7 @@ def download(
     try:
         path = cache._store(write)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
-        raise _transport_error(url, exc, _CHECK_URL) from exc
+        raise _transport_error(url, exc, _CHECK_URL, name) from exc
     return path.name, path
 
 
@@ -712,6 +939,7 @@ def fetch_sdist(
     version: str,
     cache: Cache,
     client_factory: Callable[[str], httpx.Client] = make_client,
+    limits: DownloadLimits | None = None,
 ) -> UpstreamSdist:
     """Resolve and download the upstream sdist; a rerun with a warm cache needs no network."""
     project = canonicalize_name(name)
@@ -719,11 +947,13 @@ def fetch_sdist(
     cached = _from_record(cache.get_record(key), cache)
     if cached is not None:
         return cached
+    limits = DownloadLimits.from_env() if limits is None else limits  # checked before connecting
     with client_factory(index_url) as client:
-        dist = find_sdist(list_files(client, index_url, project), project, version, index_url)
+        files = list_files(client, index_url, project, limits)
+        dist = find_sdist(files, project, version, index_url)
         # Without a hash on the index we still download; the computed hash is recorded, so the
         # lock file pins it from now on.
-        sha256, path = download(client, dist.url, cache, dist.sha256)
+        sha256, path = download(client, dist.url, cache, dist.sha256, limits)
     sdist = UpstreamSdist(
         name=project,
         version=str(parse_sdist_filename(dist.filename)[1]),
@@ -750,6 +980,7 @@ def fetch_url(
     cache: Cache,
     expected_sha256: str | None,
     client_factory: Callable[[str], httpx.Client] = make_client,
+    limits: DownloadLimits | None = None,
 ) -> tuple[str, Path]:
     """Download a pinned URL (e.g. a patch); with a known sha256 already cached, no network."""
     expected = _expected_sha256(expected_sha256, url)
@@ -757,8 +988,9 @@ def fetch_url(
         hit = cache.get(expected)
         if hit is not None:
             return expected, hit
+    limits = DownloadLimits.from_env() if limits is None else limits  # checked before connecting
     with client_factory(url) as client:
-        return download(client, url, cache, expected)
+        return download(client, url, cache, expected, limits)
 
 
 # --------------------------------------------------------------------------------------------
@@ -786,8 +1018,22 @@ def parse_page(body: bytes, content_type: str, base: str) -> list[DistFile]:
     Raises ValueError, TypeError or KeyError for a page that is neither.
     """
     if content_type == _JSON_TYPE:
-        return _parse_json(body, base)
-    return _parse_html(body.decode("utf-8", "replace"), base)
+        files = _parse_json(body, base)
+    else:
+        files = _parse_html(body.decode("utf-8", "replace"), base)
+    return [f for f in files if _may_follow(base, f)]
+
+
+def _may_follow(page_url: str, dist: DistFile) -> bool:
+    """Links an index page may point at: http(s) anywhere, file:// only from a file:// page (a
+    remote index must never make pyhotfix read local files)."""
+    page_scheme = urlsplit(page_url).scheme.lower()
+    link_scheme = urlsplit(dist.url).scheme.lower()
+    allowed = ("http", "https", "file") if page_scheme == "file" else ("http", "https")
+    if link_scheme in allowed:
+        return True
+    log.warning("ignoring %s on %s: a %s: link", dist.filename, redact(page_url), link_scheme)
+    return False
 
 
 def _parse_page(body: bytes, content_type: str, base: str, page_url: str) -> list[DistFile]:
@@ -822,15 +1068,17 @@ def _listing_from_record(record: dict[str, Any] | None, page_url: str) -> Cached
 
 
 def list_files_cached(
-    client: httpx.Client, index_url: str, name: str, cache: Cache
+    client: httpx.Client,
+    index_url: str,
+    name: str,
+    cache: Cache,
+    limits: DownloadLimits | None = None,
 ) -> CachedListing:
     """`list_files` with HTTP caching: the page body and its ETag / Last-Modified are kept in the
     cache's record store and revalidated with If-None-Match / If-Modified-Since (a 304 reuses the
     body). When the index cannot be reached or fails (5xx), the cached files are returned marked
     stale; without a cached page that is an UpstreamError. A 404 is never answered from the cache.
     """
-    import time
-
     import httpx
 
     project = canonicalize_name(name)
@@ -845,7 +1093,11 @@ def list_files_cached(
         if isinstance(record.get("last_modified"), str):
             headers["If-Modified-Since"] = record["last_modified"]
     try:
-        response = client.get(page_url, headers=headers)
+        response, body, base = _get_page(client, page_url, headers, project, limits)
+    except _LimitExceeded as exc:
+        if cached is None:
+            raise
+        return CachedListing(cached.files, True, cached.fetched_at, str(exc))
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         error = _transport_error(page_url, exc, _CHECK_SETTINGS)
         if cached is None:
@@ -864,11 +1116,10 @@ def list_files_cached(
             raise error
         return CachedListing(cached.files, True, cached.fetched_at, str(error))
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
-    base = str(response.url)
-    files = _parse_page(response.content, content_type, base, page_url)
+    files = _parse_page(body, content_type, base, page_url)
     now = time.time()
     value: dict[str, Any] = {
-        "body": base64.b64encode(response.content).decode("ascii"),
+        "body": base64.b64encode(body).decode("ascii"),
         "content_type": content_type,
         "url": _strip_credentials(base),
         "fetched_at": now,
@@ -881,7 +1132,10 @@ def list_files_cached(
 
 
 def cached_download(
-    client: httpx.Client | None, dist: DistFile, cache: Cache
+    client: httpx.Client | None,
+    dist: DistFile,
+    cache: Cache,
+    limits: DownloadLimits | None = None,
 ) -> tuple[str, Path] | None:
     """The file `dist` from the cache, downloading it once if `client` is given.
 
@@ -901,7 +1155,7 @@ def cached_download(
                 return record["sha256"], hit
     if client is None:
         return None
-    sha256, path = download(client, dist.url, cache, dist.sha256)
+    sha256, path = download(client, dist.url, cache, dist.sha256, limits)
     if dist.sha256 is None:
         cache.put_record(url_key, {"sha256": sha256})
     return sha256, path

@@ -426,11 +426,13 @@ def _scenario(
         # The upstream releases, installed before the hotfix configuration existed.
         specs = [f"{b.name}=={b.version}" for b in deployment.hotfixes]
         if installer == "pip":
-            cmd = [str(python), "-m", "pip", "install", "--no-deps", "--index-url"]
+            cmd = [str(python), "-m", "pip", "install", "--no-deps"]
         else:
-            cmd = [uv, "pip", "install", "--python", str(python), "--no-deps", "--default-index"]
+            cmd = [uv, "pip", "install", "--python", str(python), "--no-deps"]
+        # The index goes through the environment, never argv: its URL may carry credentials,
+        # and any local user can read a command line (ps, /proc).
         env = {**base_env, **_default_index_env(options.default_index)}
-        done = _call(runner, [*cmd, options.default_index, *specs], root, env, INSTALL_TIMEOUT)
+        done = _call(runner, [*cmd, *specs], root, env, INSTALL_TIMEOUT)
         if done.returncode != 0:
             return rows(
                 "skipped",
