@@ -870,7 +870,8 @@ def _index_target(ctx: click.Context, to: str | None) -> Any:
 def _report_yank(target: Any, name: str, version: str, files: list[str], yanked: bool) -> None:
     verb = "Yanked" if yanked else "Un-yanked"
     print_line(stdout, escape(f"{verb} {name} {version} in {target.description}:"))
-    print_table(stdout, ("file",), [(escape(filename),) for filename in files])
+    for filename in files:
+        print_line(stdout, escape(f"  {filename}"))
     if yanked:
         print_line(stdout, "Installers now skip it unless it is pinned with ==.")
 
