@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import time
 from pathlib import Path
 
 import pytest
@@ -309,3 +310,18 @@ def test_parser_raises_only_manifest_errors_on_any_text(text: str) -> None:
 def test_loader_raises_only_manifest_errors_on_any_bytes(tmp_path: Path, data: bytes) -> None:
     with contextlib.suppress(ManifestError):
         load_manifest(write_bytes(tmp_path, data))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n" * 200_000 + "[other]\nx = 1\n",
+        '[hotfix.a]\nversion = "1.0"\n' + "#\n" * 200_000 + 'patches = ["x"]\ncolour = 1\n',
+    ],
+    ids=["unknown-table", "unknown-key"],
+)
+def test_errors_in_long_manifests_are_found_in_linear_time(tmp_path: Path, text: str) -> None:
+    started = time.monotonic()
+    message = load_error(write(tmp_path, text))
+    assert "line 20000" in message
+    assert time.monotonic() - started < 20  # it was quadratic: minutes for 20,000 lines

@@ -297,7 +297,7 @@ def add(
         raise
     if code != 0:
         _restore(manifest_path, before)
-        stderr.print(f"{manifest_path} was left unchanged because the build failed.")
+        print_line(stderr, escape(f"{manifest_path} was left unchanged because the build failed."))
     ctx.exit(code)
 
 
@@ -975,7 +975,7 @@ def export_(
             click.echo(file.content, nl=False)
     else:
         written = write_export(result, output)
-        stderr.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+        print_line(stderr, escape("wrote " + ", ".join(str(p) for p in written)))
     if index_url is None and fmt != "dockerfile":  # the snippet copies a local index itself
         _local_url_note(deployment.index_url)
     ctx.exit(0)

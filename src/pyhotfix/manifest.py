@@ -378,15 +378,17 @@ class _Locator:
             return start
         bare = key.split("[", 1)[0]
         key_pattern = re.compile(r"^\s*[\"']?" + re.escape(bare) + r"[\"']?\s*=")
+        # Looked up once, not per line: per line made a long manifest take quadratic time.
+        bare_table = self._table_line(bare) if section is None else None
         for number in range((start or 0) + 1, len(self.lines) + 1):
             line = self.lines[number - 1]
             if start is not None and number > start and re.match(r"^\s*\[", line):
                 break
-            if key_pattern.match(line) or (section is None and self._table_line(bare) == number):
+            if key_pattern.match(line) or number == bare_table:
                 item = re.fullmatch(r".*\[(\d+)\]", key)
                 return self._item_line(number, int(item.group(1))) if item else number
         if section is None:
-            return self._table_line(bare)
+            return bare_table
         return start
 
     def _item_line(self, key_line: int, index: int) -> int:
