@@ -510,7 +510,7 @@ def _hotfix_key(document: Any, path: Path, name: str) -> str:
     hotfix_tables = document.get("hotfix", {})
     key = next((k for k in hotfix_tables if canonicalize_name(k) == canonicalize_name(name)), None)
     if key is None:
-        raise UsageError(f"{path} has no hotfix named {name!r}.")
+        raise UsageError(f"{path} has no hotfix named {shown_name(name)}.")
     return str(key)
 
 
