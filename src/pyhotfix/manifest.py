@@ -189,10 +189,44 @@ def _parse_toml(text: str, path: Path) -> dict[str, Any]:
             f"{place}: not valid TOML: {reason}. Fix the syntax and run again."
         ) from None
     except RecursionError:
+        line = _deep_nesting_line(text)
+        place = f"{path}" + (f", line {line}" if line else "")
         raise ManifestError(
-            f"{path}: not valid here: arrays or tables are nested too deeply. A manifest needs "
-            "at most a few levels; check that it is the right file."
+            f"{place}: arrays or inline tables are nested too deeply. A manifest needs at most a "
+            "few levels; check that it is the right file."
         ) from None
+
+
+def _deep_nesting_line(text: str, limit: int = 100) -> int | None:
+    """The line where `[`/`{` nesting (outside strings and comments) first exceeds `limit`:
+    where to look after the parser gave up on depth. Linear, no recursion."""
+    depth, line, i, n = 0, 1, 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "\n":
+            line += 1
+        elif char == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif char in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else char
+            end = i + len(quote)
+            while end < n and not text.startswith(quote, end):
+                end += 2 if char == '"' and text[end] == "\\" else 1
+                if len(quote) == 1 and end < n and text[end] == "\n":
+                    break  # an unterminated one-line string ends at the line's end
+            line += text.count("\n", i, end)
+            i = end + len(quote) if text.startswith(quote, end) else end
+            continue
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
 
 
 def parse_manifest(text: str, path: Path) -> Manifest:
