@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from packaging.utils import canonicalize_name
 
 from pyhotfix.errors import ManifestError, UsageError
 from pyhotfix.manifest import (
     FilePatch,
     GitPatch,
     UrlPatch,
+    _deep_nesting_line,
     find_manifest,
     load_manifest,
+    parse_manifest,
     upsert_hotfix,
 )
 
@@ -152,3 +160,171 @@ def test_upsert_creates_and_refuses_bad_version(tmp_path: Path) -> None:
     with pytest.raises(UsageError, match="not a version"):
         upsert_hotfix(path, "pkg", "latest", [FilePatch("p.patch")], None)
     assert load_manifest(path).get("pkg").version == "1.0"
+
+
+# --- hostile manifests: clean ManifestErrors, never a traceback or a hang ---------------------
+
+
+def write_bytes(tmp_path: Path, data: bytes) -> Path:
+    path = tmp_path / "hotfixes.toml"
+    path.write_bytes(data)
+    return path
+
+
+def load_error(path: Path) -> str:
+    with pytest.raises(ManifestError) as info:
+        load_manifest(path)
+    assert info.value.exit_code == 2
+    message = str(info.value)
+    assert str(path) in message
+    return message
+
+
+@pytest.mark.parametrize(
+    ("text", "line"),
+    [
+        ("a = " + "[" * 5000 + "]" * 5000 + "\n", 1),
+        ("a = " + "{b = " * 3000 + "1" + "}" * 3000 + "\n", 1),
+        ('[hotfix.a]\nreason = """\n[[[\n"""\npatches = ' + "[" * 100_000 + "\n", 5),
+    ],
+    ids=["arrays", "inline-tables", "unclosed-arrays"],
+)
+def test_deep_nesting_is_a_clean_error(tmp_path: Path, text: str, line: int) -> None:
+    message = load_error(write(tmp_path, text))
+    assert f"line {line}: arrays or inline tables are nested too deeply" in message
+
+
+def test_non_utf8_byte_reports_its_line(tmp_path: Path) -> None:
+    data = b'[hotfix.a]\nversion = "1.0"\nreason = "caf\xe9"\npatches = ["x"]\n'
+    message = load_error(write_bytes(tmp_path, data))
+    assert "line 3, column 14" in message and "0xe9" in message and "UTF-8" in message
+
+
+def test_syntax_error_has_line_and_column(tmp_path: Path) -> None:
+    message = load_error(write(tmp_path, '[hotfix.a]\nversion = "1.0"\npatches = ["x" "y"]\n'))
+    assert "line 3, column 16:" in message
+    assert "not valid TOML" in message
+
+
+def test_oversized_manifest_is_refused_without_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "hotfixes.toml"
+    with path.open("wb") as file:
+        file.truncate(10 * 1024 * 1024 + 1)  # sparse: costs no disk
+    assert "limited to 10 MiB" in load_error(path)
+
+
+def test_fifo_and_directory_are_refused_without_hanging(tmp_path: Path) -> None:
+    fifo = tmp_path / "hotfixes.toml"
+    os.mkfifo(fifo)  # no writer: a blocking open would wait forever
+    assert "not a regular file" in load_error(fifo)
+    directory = tmp_path / "dir.toml"
+    directory.mkdir()
+    with pytest.raises(ManifestError, match=r"not a regular file|Cannot read"):
+        load_manifest(directory)
+
+
+def test_missing_manifest_is_a_manifest_error(tmp_path: Path) -> None:
+    assert "Cannot read the manifest" in load_error(tmp_path / "hotfixes.toml")
+
+
+@pytest.mark.parametrize("text", ["", "\n\n# only comments\n", "[settings]\nlabel = 'fix'\n"])
+def test_empty_manifest_loads_with_no_hotfixes(tmp_path: Path, text: str) -> None:
+    assert load_manifest(write(tmp_path, text)).hotfixes == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["", "/", "..", "../x", "/etc/passwd", "a/b", "-a", "a-", "a b", "ä", "x" * 201, "a\\b"],
+)
+def test_invalid_hotfix_names_are_refused(tmp_path: Path, name: str) -> None:
+    quoted = '"' + name.replace("\\", "\\\\") + '"'
+    text = f'[settings]\nlabel = "hotfix"\n\n[hotfix.{quoted}]\nversion = "1.0"\npatches = ["x"]\n'
+    message = load_error(write(tmp_path, text))
+    if "\\" not in name:  # the locator matches names as written, without TOML escapes
+        assert "line 4:" in message
+    assert "hotfix name" in message
+    assert len(message) < 600  # a huge name is shortened, not echoed
+
+
+@pytest.mark.parametrize("name", ["a", "A1", "zope.interface", "Python_Magic", "x" * 200])
+def test_valid_hotfix_names_load(tmp_path: Path, name: str) -> None:
+    text = f'[hotfix."{name}"]\nversion = "1.0"\npatches = ["x"]\n'
+    assert load_manifest(write(tmp_path, text)).hotfixes[0].name == canonicalize_name(name)
+
+
+def test_editing_a_hostile_manifest_is_a_clean_error(tmp_path: Path) -> None:
+    path = write(tmp_path, "a = " + "[" * 5000 + "\n")
+    before = path.read_bytes()
+    with pytest.raises(ManifestError, match="nested too deeply"):
+        upsert_hotfix(path, "pkg", "1.0", [FilePatch("p.patch")], None)
+    path.write_bytes(b"[hotfix.a]\nversion = \xff\n")
+    with pytest.raises(ManifestError, match="line 2"):
+        upsert_hotfix(path, "pkg", "1.0", [FilePatch("p.patch")], None)
+    assert before != path.read_bytes() == b"[hotfix.a]\nversion = \xff\n"
+
+
+_TOML_PIECES = st.sampled_from(
+    [
+        "[settings]\n",
+        "[hotfix.a]\n",
+        "[hotfix.'b']\n",
+        "[[hotfix]]\n",
+        "[hotfix]\n",
+        'version = "1.0"\n',
+        "version = 1\n",
+        'patches = ["x.patch"]\n',
+        "patches = [{ url = 'https://e.invalid/p' }]\n",
+        "patches = [{ git = 'r', commit = 'abcdef1' }, 3]\n",
+        "patches = [\n",
+        "]\n",
+        'reason = "r"\n',
+        'label = "Hot"\n',
+        "upload = true\n",
+        'index = ""\n',
+        "upstream = 'ftp://x'\n",
+        "hotfix = 1\n",
+        "settings = []\n",
+        "= \n",
+        "a.b.c = {}\n",
+        "[hotfix.a.patches]\n",
+        "[",
+        "{",
+        '"',
+        "\x00",
+        "\u2028",
+        "\r\n",
+    ]
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.one_of(st.text(max_size=200), st.lists(_TOML_PIECES, max_size=12).map("".join)))
+def test_parser_raises_only_manifest_errors_on_any_text(text: str) -> None:
+    with contextlib.suppress(ManifestError):
+        parse_manifest(text, Path("/nowhere/hotfixes.toml"))
+    line = _deep_nesting_line(text, limit=3)  # the fallback locator terminates on any text
+    assert line is None or 1 <= line <= text.count("\n") + 1
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(data=st.binary(max_size=300))
+def test_loader_raises_only_manifest_errors_on_any_bytes(tmp_path: Path, data: bytes) -> None:
+    with contextlib.suppress(ManifestError):
+        load_manifest(write_bytes(tmp_path, data))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "\n" * 200_000 + "[other]\nx = 1\n",
+        '[hotfix.a]\nversion = "1.0"\n' + "#\n" * 200_000 + 'patches = ["x"]\ncolour = 1\n',
+    ],
+    ids=["unknown-table", "unknown-key"],
+)
+def test_errors_in_long_manifests_are_found_in_linear_time(tmp_path: Path, text: str) -> None:
+    started = time.monotonic()
+    message = load_error(write(tmp_path, text))
+    assert "line 20000" in message
+    assert time.monotonic() - started < 20  # it was quadratic: minutes for 20,000 lines

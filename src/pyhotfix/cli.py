@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 import click
 from rich.console import Console
 from rich.markup import escape
-from rich.table import Table
 
 from pyhotfix import __version__
 from pyhotfix.errors import PyhotfixError, UsageError
@@ -39,6 +38,7 @@ from pyhotfix.pipeline import (
     up_to_date,
 )
 from pyhotfix.publish import PublishTarget, resolve_target
+from pyhotfix.render import Column, print_error, print_line, print_table
 
 if TYPE_CHECKING:
     from pyhotfix.upstream import Cache
@@ -60,13 +60,26 @@ def main() -> None:
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)
-    except PyhotfixError as exc:
-        stderr.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
+    except PyhotfixError as exc:  # raised outside a command (the group maps those it sees)
+        print_error(stderr, str(exc))
         sys.exit(exc.exit_code)
+    # Any other exception is a bug in pyhotfix: it propagates with its traceback (exit 1).
     sys.exit(code if isinstance(code, int) else 0)
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _Commands(click.Group):
+    """Maps a PyhotfixError from any command to one `error: ...` line and its exit code, in
+    `main` and under click's CliRunner alike."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except PyhotfixError as exc:
+            print_error(stderr, str(exc))
+            ctx.exit(exc.exit_code)
+
+
+@click.group(cls=_Commands, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="pyhotfix")
 @click.option(
     "-m",
@@ -153,6 +166,11 @@ def _run_build(
     manifest = load_manifest(manifest_path)
     index = resolve_target(manifest.settings, manifest.directory)
     specs = [manifest.get(n) for n in names] if names else list(manifest.hotfixes)
+    if not specs:
+        if as_json:
+            click.echo("[]")
+        _say_no_hotfixes(manifest)
+        return 0
     # Hotfixes with nothing to do are settled before any build machinery is loaded.
     settled = {s.name: r for s in specs if (r := up_to_date(manifest, index, s, options))}
     pending = [s.name for s in specs if s.name not in settled]
@@ -171,32 +189,26 @@ def _report(results: Sequence[HotfixResult], as_json: bool) -> None:
         return
     for result in results:
         for warning in result.warnings:
-            stderr.print(
-                f"[yellow]warning:[/] {result.name}: {escape(warning)}",
-                highlight=False,
-                soft_wrap=True,
-            )
-    table = Table(title=None)
-    for column in ("name", "upstream", "hotfix version", "files", "seconds", "result"):
-        table.add_column(column, overflow="fold")
+            print_line(stderr, f"[yellow]warning:[/] {result.name}: {escape(warning)}")
     colours = {"built": "green", "up-to-date": "cyan", "failed": "red"}
-    for r in results:
-        table.add_row(
-            r.name,
-            r.version,
-            r.hotfix_version or "-",
-            "\n".join(r.files) or "-",
-            f"{r.seconds:.1f}",
-            f"[{colours[r.status]}]{r.status}[/]",
-        )
-    stdout.print(table)
+    print_table(
+        stdout,
+        ("name", "upstream", "hotfix version", "files", "seconds", "result"),
+        [
+            (
+                escape(r.name),
+                escape(r.version),
+                escape(r.hotfix_version or "-"),
+                escape("\n".join(r.files) or "-"),
+                f"{r.seconds:.1f}",
+                f"[{colours[r.status]}]{r.status}[/]",
+            )
+            for r in results
+        ],
+    )
     for r in results:
         if r.message:
-            stderr.print(
-                f"[bold red]error:[/] {r.name}: {escape(r.message)}",
-                highlight=False,
-                soft_wrap=True,
-            )
+            print_error(stderr, f"{r.name}: {r.message}")
 
 
 @cli.command()
@@ -285,7 +297,7 @@ def add(
         raise
     if code != 0:
         _restore(manifest_path, before)
-        stderr.print(f"{manifest_path} was left unchanged because the build failed.")
+        print_line(stderr, escape(f"{manifest_path} was left unchanged because the build failed."))
     ctx.exit(code)
 
 
@@ -382,19 +394,29 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rows, indent=2))
         return
-    table = Table()
-    for column in ("name", "upstream", "hotfix version", "patches", "in index", "reason"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            str(row["name"]),
-            str(row["version"]),
-            str(row["hotfix_version"] or "not built"),
-            str(row["patches"]),
-            "[green]yes[/]" if row["published"] else "[yellow]no[/]",
-            escape(str(row["reason"] or "")),
-        )
-    stdout.print(table)
+    if not rows:
+        _say_no_hotfixes(manifest)
+        return
+    print_table(
+        stdout,
+        ("name", "upstream", "hotfix version", "patches", "in index", Column("reason", prose=True)),
+        [
+            (
+                escape(str(row["name"])),
+                escape(str(row["version"])),
+                escape(str(row["hotfix_version"] or "not built")),
+                str(row["patches"]),
+                "[green]yes[/]" if row["published"] else "[yellow]no[/]",
+                escape(str(row["reason"] or "")),
+            )
+            for row in rows
+        ],
+    )
+
+
+def _say_no_hotfixes(manifest: Manifest) -> None:
+    """An empty manifest is not an error (exit 0): there is nothing to list or build."""
+    _say(f"No hotfixes in {manifest.path}; add one with `pyhotfix add NAME==VERSION --patch FILE`.")
 
 
 # -- serve ----------------------------------------------------------------------------------------
@@ -471,9 +493,9 @@ _DIR_HELP = "The workspace (default: .pyhotfix/work/NAME beside the manifest)."
 
 
 def _lifecycle_workspace(manifest: Manifest, name: str, given: Path | None) -> Path:
-    from pyhotfix.lifecycle.common import default_workspace
+    from pyhotfix.lifecycle.workspace import checked_workspace
 
-    return given.absolute() if given is not None else default_workspace(manifest, name)
+    return given.absolute() if given is not None else checked_workspace(manifest, name)
 
 
 def _say(text: str, prefix: str = "") -> None:
@@ -604,9 +626,7 @@ def status(
 def _render_status(results: Sequence[Any]) -> None:
     from rich.markup import escape
 
-    table = Table()
-    for column in ("hotfix", "newer releases", "recommendation"):
-        table.add_column(column, overflow="fold")
+    rows = []
     colours = {"keep": "green", "retire": "cyan", "rebase": "yellow", "conflict": "red"}
     for r in results:
         lines = []
@@ -624,8 +644,8 @@ def _render_status(results: Sequence[Any]) -> None:
             advice = "[red]not checked[/]"
         elif r.stale:
             advice += " [magenta](stale)[/]"
-        table.add_row(escape(f"{r.name} {r.version}"), "\n".join(lines) or "-", advice)
-    stdout.print(table)
+        rows.append((escape(f"{r.name} {r.version}"), "\n".join(lines) or "-", advice))
+    print_table(stdout, ("hotfix", "newer releases", "recommendation"), rows)
     hints = {
         "retire": "retire → V: upgrade to V and drop the hotfix: `pyhotfix retire NAME`",
         "rebase": "rebase → V: carry the patches to V: `pyhotfix rebase NAME --to V`",
@@ -819,14 +839,16 @@ def publish(
         report = {"target": target.description, "files": [asdict(f) for f in files]}
         click.echo(json.dumps(report, indent=2))
         ctx.exit(0)
-    stdout.print(f"Published to {target.description}:", highlight=False, soft_wrap=True)
-    table = Table()
-    for column in ("name", "file", "result"):
-        table.add_column(column, overflow="fold")
+    print_line(stdout, escape(f"Published to {target.description}:"))
     colours = {"added": "green", "unchanged": "cyan"}
-    for f in files:
-        table.add_row(f.name, f.filename, f"[{colours[f.status]}]{f.status}[/]")
-    stdout.print(table)
+    print_table(
+        stdout,
+        ("name", "file", "result"),
+        [
+            (escape(f.name), escape(f.filename), f"[{colours[f.status]}]{f.status}[/]")
+            for f in files
+        ],
+    )
     ctx.exit(0)
 
 
@@ -847,11 +869,11 @@ def _index_target(ctx: click.Context, to: str | None) -> Any:
 
 def _report_yank(target: Any, name: str, version: str, files: list[str], yanked: bool) -> None:
     verb = "Yanked" if yanked else "Un-yanked"
-    stdout.print(f"{verb} {name} {version} in {target.description}:", highlight=False)
+    print_line(stdout, escape(f"{verb} {name} {version} in {target.description}:"))
     for filename in files:
-        stdout.print(f"  {filename}", highlight=False)
+        print_line(stdout, escape(f"  {filename}"))
     if yanked:
-        stdout.print("Installers now skip it unless it is pinned with ==.", highlight=False)
+        print_line(stdout, "Installers now skip it unless it is pinned with ==.")
 
 
 @cli.command()
@@ -953,7 +975,7 @@ def export_(
             click.echo(file.content, nl=False)
     else:
         written = write_export(result, output)
-        stderr.print("wrote " + ", ".join(str(p) for p in written), highlight=False)
+        print_line(stderr, escape("wrote " + ", ".join(str(p) for p in written)))
     if index_url is None and fmt != "dockerfile":  # the snippet copies a local index itself
         _local_url_note(deployment.index_url)
     ctx.exit(0)
@@ -1051,16 +1073,20 @@ def _render_pin(path: Path, result: Any, check: bool) -> None:
 
     notes = [f"[yellow]note:[/] {escape(note)}" for note in result.notes]
     if not result.changed:
-        stdout.print(f"{path}: every hotfixed requirement is pinned to its current build.")
+        print_line(
+            stdout, escape(f"{path}: every hotfixed requirement is pinned to its current build.")
+        )
         for note in notes:
             stderr.print(note, highlight=False, soft_wrap=True)
         return
-    table = Table(title=None)
-    for column in ("where", "was", "now"):
-        table.add_column(column, overflow="fold")
-    for change in result.changes:
-        table.add_row(escape(change.where), escape(change.before or "-"), escape(change.after))
-    stdout.print(table)
+    print_table(
+        stdout,
+        ("where", "was", "now"),
+        [
+            (escape(change.where), escape(change.before or "-"), escape(change.after))
+            for change in result.changes
+        ],
+    )
     for note in notes:
         stderr.print(note, highlight=False, soft_wrap=True)
     if check:
@@ -1072,7 +1098,7 @@ def _render_pin(path: Path, result: Any, check: bool) -> None:
             soft_wrap=True,
         )
     else:
-        stdout.print(f"{path}: pinned.")
+        print_line(stdout, escape(f"{path}: pinned."))
 
 
 @cli.command()
@@ -1217,10 +1243,6 @@ def _render_verify(report: Any) -> None:
 
     for note in report.notes:
         stderr.print(f"[dim]{escape(note)}[/]", highlight=False, soft_wrap=True)
-    table = Table(title=None)
-    for column in ("hotfix", "installer", "environment", "expected", "installed", "result"):
-        table.add_column(column, overflow="fold")
-    table.add_column("reason", overflow="fold", ratio=1)
     colours = {
         "ok": "green",
         "FAIL": "red",
@@ -1228,21 +1250,36 @@ def _render_verify(report: Any) -> None:
         "unused": "yellow",
         "skipped": "yellow",
     }
-    for c in report.checks:
-        table.add_row(
-            c.hotfix,
-            c.installer,
-            c.environment,
-            c.expected,
-            c.installed or "-",
-            f"[{colours.get(c.result, 'white')}]{c.result}[/]",
-            escape(c.reason),
-        )
-    stdout.print(table)
+    print_table(
+        stdout,
+        (
+            "hotfix",
+            "installer",
+            "environment",
+            "expected",
+            "installed",
+            "result",
+            Column("reason", prose=True),
+        ),
+        [
+            (
+                escape(c.hotfix),
+                escape(c.installer),
+                escape(c.environment),
+                escape(c.expected),
+                escape(c.installed or "-"),
+                f"[{colours.get(c.result, 'white')}]{escape(c.result)}[/]",
+                escape(c.reason),
+            )
+            for c in report.checks
+        ],
+    )
     for warning in report.warnings:
         stderr.print(f"[yellow]warning:[/] {escape(warning)}", highlight=False, soft_wrap=True)
     if report.ok:
-        stdout.print(f"{report.target}: every deployment checked gets the hotfix builds.")
+        print_line(
+            stdout, escape(f"{report.target}: every deployment checked gets the hotfix builds.")
+        )
     else:
         stderr.print(
             f"[bold red]error:[/] {report.target}: a deployment would not get the hotfix build "

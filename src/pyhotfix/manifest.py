@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import stat
 import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -24,6 +26,12 @@ _HOTFIX_KEYS = {"version", "patches", "reason"}
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 _LABEL = re.compile(r"^[a-z][a-z0-9]*$")
+# A project name as the packaging spec defines it (PEP 508 / core metadata "Name").
+_PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNORECASE)
+# Longer names than any real project; the name goes into paths and filenames (255-byte limit).
+MAX_NAME_LENGTH = 200
+MAX_MANIFEST_BYTES = 10 * 1024 * 1024
+_TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 
 
 @dataclass(frozen=True)
@@ -79,9 +87,10 @@ class Manifest:
             if spec.name == wanted:
                 return spec
         known = ", ".join(s.name for s in self.hotfixes) or "none"
+        suggested = name if project_name_problem(name) is None else "NAME"
         raise UsageError(
-            f"{self.path} has no hotfix named {name!r} (hotfixes: {known}). "
-            f"Add one with `pyhotfix add {name}==VERSION --patch FILE`."
+            f"{self.path} has no hotfix named {shown_name(name)} (hotfixes: {known}). "
+            f"Add one with `pyhotfix add {suggested}==VERSION --patch FILE`."
         )
 
 
@@ -97,21 +106,131 @@ def find_manifest(start: Path) -> Path:
     )
 
 
-def load_manifest(path: Path) -> Manifest:
+def project_name_problem(name: str) -> str | None:
+    """Why `name` is not a usable project name, or None when it is one."""
+    if len(name) > MAX_NAME_LENGTH:
+        return f"is {len(name)} characters long; project names here are at most {MAX_NAME_LENGTH}"
+    if not _PROJECT_NAME.match(name):
+        return (
+            "is not a valid project name (letters, digits, '.', '_' and '-', starting and "
+            "ending with a letter or digit)"
+        )
+    return None
+
+
+def shown_name(name: str, limit: int = 80) -> str:
+    """`name` quoted for a message, shortened when it is long (hostile input can be huge)."""
+    return repr(name) if len(name) <= limit else repr(name[:limit]) + f"... ({len(name)} chars)"
+
+
+def read_manifest_text(path: Path) -> str:
+    """The manifest's text: a regular file of at most MAX_MANIFEST_BYTES, in UTF-8.
+
+    Opened non-blocking so a FIFO or device named as the manifest cannot hang us; checked with
+    fstat on the open file, so what is checked is what is read.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
+    except OSError as exc:
+        raise ManifestError(
+            f"Cannot read the manifest {path}: {exc.strerror}. Check the path (-m/--manifest)."
+        ) from exc
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise ManifestError(
+                f"The manifest {path} is not a regular file. Give the path of a hotfixes.toml."
+            )
+        if info.st_size > MAX_MANIFEST_BYTES:
+            raise ManifestError(
+                f"The manifest {path} is {info.st_size} bytes; manifests are limited to "
+                f"{MAX_MANIFEST_BYTES // (1024 * 1024)} MiB. Check that it is the right file."
+            )
+        with os.fdopen(fd, "rb", closefd=False) as file:
+            data = file.read(MAX_MANIFEST_BYTES + 1)
     except OSError as exc:
         raise ManifestError(f"Cannot read the manifest {path}: {exc.strerror}.") from exc
-    return parse_manifest(text, path)
+    finally:
+        os.close(fd)
+    if len(data) > MAX_MANIFEST_BYTES:  # grew after fstat
+        raise ManifestError(
+            f"The manifest {path} is over {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; "
+            "check that it is the right file."
+        )
+    return decode_manifest(data, path)
+
+
+def decode_manifest(data: bytes, path: Path) -> str:
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        column = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
+        raise ManifestError(
+            f"{path}, line {line}, column {column}: byte 0x{data[exc.start]:02x} is not UTF-8. "
+            "TOML files are UTF-8: re-save the file as UTF-8."
+        ) from None
+
+
+def load_manifest(path: Path) -> Manifest:
+    return parse_manifest(read_manifest_text(path), path)
+
+
+def _parse_toml(text: str, path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        # Python 3.11's tomllib has the position only in the message: "... (at line L, column C)"
+        message = str(exc)
+        found = _TOML_POSITION.search(message)
+        place = f"{path}, line {found[1]}, column {found[2]}" if found else f"{path}"
+        reason = _TOML_POSITION.sub("", message)
+        raise ManifestError(
+            f"{place}: not valid TOML: {reason}. Fix the syntax and run again."
+        ) from None
+    except RecursionError:
+        line = _deep_nesting_line(text)
+        place = f"{path}" + (f", line {line}" if line else "")
+        raise ManifestError(
+            f"{place}: arrays or inline tables are nested too deeply. A manifest needs at most a "
+            "few levels; check that it is the right file."
+        ) from None
+
+
+def _deep_nesting_line(text: str, limit: int = 100) -> int | None:
+    """The line where `[`/`{` nesting (outside strings and comments) first exceeds `limit`:
+    where to look after the parser gave up on depth. Linear, no recursion."""
+    depth, line, i, n = 0, 1, 0, len(text)
+    while i < n:
+        char = text[i]
+        if char == "\n":
+            line += 1
+        elif char == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif char in "\"'":
+            quote = text[i : i + 3] if text[i : i + 3] in ('"""', "'''") else char
+            end = i + len(quote)
+            while end < n and not text.startswith(quote, end):
+                end += 2 if char == '"' and text[end] == "\\" else 1
+                if len(quote) == 1 and end < n and text[end] == "\n":
+                    break  # an unterminated one-line string ends at the line's end
+            line += text.count("\n", i, end)
+            i = end + len(quote) if text.startswith(quote, end) else end
+            continue
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return line
+        elif char in "]}":
+            depth = max(0, depth - 1)
+        i += 1
+    return None
 
 
 def parse_manifest(text: str, path: Path) -> Manifest:
-    try:
-        data = tomllib.loads(text)
-    except tomllib.TOMLDecodeError as exc:
-        raise ManifestError(
-            f"{path} is not valid TOML: {exc}. Fix the syntax and run again."
-        ) from exc
+    data = _parse_toml(text, path)
     where = _Locator(text, path)
     for key in data:
         if key not in ("settings", "hotfix"):
@@ -125,6 +244,13 @@ def parse_manifest(text: str, path: Path) -> Manifest:
     hotfixes: list[HotfixSpec] = []
     seen: dict[str, str] = {}
     for written_name, table in hotfix_tables.items():
+        problem = project_name_problem(written_name)
+        if problem is not None:
+            line = where.line_of(f"hotfix.{written_name}", None)
+            raise ManifestError(
+                f"{path}" + (f", line {line}" if line else "") + f": the hotfix name "
+                f"{shown_name(written_name)} {problem}. Name the project as it is on its index."
+            )
         name = canonicalize_name(written_name)
         if name in seen:
             raise where.error(
@@ -263,7 +389,8 @@ class _Locator:
     """Finds the line a table or key is on, so errors can point at it (tomllib keeps no positions)."""
 
     def __init__(self, text: str, path: Path) -> None:
-        self.lines = text.splitlines()
+        # TOML lines end at \n only (splitlines would also split at \x0c, \u2028, ...).
+        self.lines = text.split("\n")
         self.path = path
 
     def _table_line(self, section: str) -> int | None:
@@ -285,15 +412,17 @@ class _Locator:
             return start
         bare = key.split("[", 1)[0]
         key_pattern = re.compile(r"^\s*[\"']?" + re.escape(bare) + r"[\"']?\s*=")
+        # Looked up once, not per line: per line made a long manifest take quadratic time.
+        bare_table = self._table_line(bare) if section is None else None
         for number in range((start or 0) + 1, len(self.lines) + 1):
             line = self.lines[number - 1]
             if start is not None and number > start and re.match(r"^\s*\[", line):
                 break
-            if key_pattern.match(line) or (section is None and self._table_line(bare) == number):
+            if key_pattern.match(line) or number == bare_table:
                 item = re.fullmatch(r".*\[(\d+)\]", key)
                 return self._item_line(number, int(item.group(1))) if item else number
         if section is None:
-            return self._table_line(bare)
+            return bare_table
         return start
 
     def _item_line(self, key_line: int, index: int) -> int:
@@ -320,6 +449,21 @@ class _Locator:
 
 
 # --- editing, for `pyhotfix add` -------------------------------------------------------------
+
+
+def _edit_document(path: Path) -> Any:
+    """The manifest as a tomlkit document, after the same checks (and errors) as loading."""
+    import tomlkit  # only edits need it; loading uses tomllib
+    from tomlkit.exceptions import TOMLKitError
+
+    text = read_manifest_text(path)
+    _parse_toml(text, path)  # syntax errors with line and column, nesting depth
+    try:
+        return tomlkit.parse(text)
+    except (TOMLKitError, RecursionError) as exc:
+        raise ManifestError(
+            f"{path}: cannot be edited: {exc}. Fix it by hand and run again."
+        ) from None
 
 
 def patch_to_toml(source: PatchSource) -> Any:
@@ -350,8 +494,7 @@ def upsert_hotfix(
     import tomlkit  # only edits need it; loading uses tomllib
 
     _check_exact_version(version, lambda msg: UsageError(f"The version {msg}."))
-    text = path.read_text(encoding="utf-8") if path.exists() else ""
-    document = tomlkit.parse(text)
+    document = _edit_document(path) if path.exists() else tomlkit.document()
     hotfix_tables = document.setdefault("hotfix", tomlkit.table(is_super_table=True))
     existing_key = next(
         (k for k in hotfix_tables if canonicalize_name(k) == canonicalize_name(name)), None
@@ -401,7 +544,7 @@ def _hotfix_key(document: Any, path: Path, name: str) -> str:
     hotfix_tables = document.get("hotfix", {})
     key = next((k for k in hotfix_tables if canonicalize_name(k) == canonicalize_name(name)), None)
     if key is None:
-        raise UsageError(f"{path} has no hotfix named {name!r}.")
+        raise UsageError(f"{path} has no hotfix named {shown_name(name)}.")
     return str(key)
 
 
@@ -411,7 +554,7 @@ def set_hotfix_patches(path: Path, name: str, version: str, patches: Sequence[Pa
     import tomlkit  # only edits need it; loading uses tomllib
 
     _check_exact_version(version, lambda msg: UsageError(f"The version {msg}."))
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    document = _edit_document(path)
     table = document["hotfix"][_hotfix_key(document, path, name)]
     table["version"] = version
     current = parse_manifest(tomlkit.dumps(document), path).get(name).patches
@@ -426,9 +569,8 @@ def set_hotfix_patches(path: Path, name: str, version: str, patches: Sequence[Pa
 
 def remove_hotfix(path: Path, name: str) -> None:
     """Delete [hotfix.NAME] from the manifest, keeping everything else as it is."""
-    import tomlkit  # only edits need it; loading uses tomllib
 
-    document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    document = _edit_document(path)
     hotfix_tables = document.get("hotfix", {})
     del hotfix_tables[_hotfix_key(document, path, name)]
     if not hotfix_tables:

@@ -170,6 +170,7 @@ class ObjectIndex(StaticIndex):
     a directory: ``s3://bucket/prefix/simple/<project>/…``."""
 
     def __init__(self, url: str, *, endpoint_url: str | None = None) -> None:
+        _require_s3fs()  # here, where the target is made: a clear error before any work
         super().__init__(S3Storage(url, endpoint_url=endpoint_url))
 
 
@@ -455,14 +456,30 @@ def _read(f: FileWrite) -> bytes:
     return data
 
 
+_S3_MISSING = (
+    "Publishing to s3:// needs s3fs: install it with `pip install 'pyhotfix[s3]'` (or "
+    "`pip install s3fs`)."
+)
+
+
+def _require_s3fs() -> None:
+    """PublishError unless s3fs and fsspec are installed; looked up without importing them (an
+    s3:// target costs nothing until it is used)."""
+    import importlib.util
+
+    try:
+        missing = any(importlib.util.find_spec(m) is None for m in ("s3fs", "fsspec"))
+    except (ImportError, ValueError):
+        missing = True
+    if missing:
+        raise PublishError(_S3_MISSING)
+
+
 def _s3_filesystem(endpoint_url: str | None) -> S3FileSystem:
     try:
         import s3fs
     except ImportError as exc:
-        raise PublishError(
-            "Publishing to s3:// needs s3fs: install it with `pip install 'pyhotfix[s3]'` (or "
-            "`pip install s3fs`)."
-        ) from exc
+        raise PublishError(_S3_MISSING) from exc
     client_kwargs = {"endpoint_url": endpoint_url} if endpoint_url else {}
     # A fresh instance: fsspec caches filesystems per arguments, and a cached one may belong to
     # another event loop or a parent process.

@@ -11,17 +11,22 @@ fails, the manifest and patches/ are restored and the changes stay in the worksp
 
 from __future__ import annotations
 
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from pyhotfix.errors import PyhotfixError
+from packaging.utils import canonicalize_name
+
+from pyhotfix.errors import PyhotfixError, UsageError
 from pyhotfix.lifecycle.common import (
     EDIT,
     REBASE,
+    WORK_DIR,
     FileEdits,
     WorkspaceMeta,
+    default_workspace,
     files_with_markers,
     format_patch,
     next_patch_path,
@@ -34,7 +39,15 @@ from pyhotfix.lifecycle.common import (
     write_meta,
 )
 from pyhotfix.lifecycle.series import Git
-from pyhotfix.manifest import FilePatch, HotfixSpec, load_manifest, upsert_hotfix
+from pyhotfix.manifest import (
+    FilePatch,
+    HotfixSpec,
+    Manifest,
+    load_manifest,
+    project_name_problem,
+    shown_name,
+    upsert_hotfix,
+)
 from pyhotfix.patching import PatchInput, apply_patches, read_patch
 from pyhotfix.pipeline import BuildContext, BuildOptions, HotfixResult, build_one, inputs_key
 from pyhotfix.unpack import unpack_sdist
@@ -54,6 +67,25 @@ class CommitResult:
     patch: str | None  # the new patch file, relative to the manifest; None: nothing changed
     files: tuple[str, ...]  # the files it changes
     build: HotfixResult | None
+
+
+def checked_workspace(manifest: Manifest, name: str) -> Path:
+    """The default workspace of hotfix `name`: .pyhotfix/work/<normalised name> beside the
+    manifest, refused unless it is exactly one directory level inside .pyhotfix/work/ (a name
+    is hostile input until checked: absolute, `..`, separators, over-long)."""
+    problem = project_name_problem(name)
+    if problem is not None:
+        raise UsageError(f"The hotfix name {shown_name(name)} {problem}.")
+    work_root = Path(os.path.normpath(manifest.directory.absolute() / WORK_DIR))
+    workspace = Path(
+        os.path.normpath(default_workspace(manifest, canonicalize_name(name)).absolute())
+    )
+    if workspace.parent != work_root or workspace.is_symlink():
+        raise UsageError(
+            f"The workspace of {shown_name(name)} would be {shown_name(str(workspace))}, not a "
+            f"directory inside {work_root}; refusing to write there. Pass --dir DIR to choose one."
+        )
+    return workspace
 
 
 def read_patches(context: BuildContext, spec: HotfixSpec) -> list[PatchInput]:
