@@ -41,6 +41,7 @@ import re
 import signal
 import socket
 import stat
+import struct
 import sys
 import time
 import traceback
@@ -90,6 +91,7 @@ _MAX_PENDING: Final = 1 << 20  # unprocessed pipelined bytes; more and the clien
 _INLINE_MAX: Final = 512 * 1024  # files up to this size are kept in memory
 _CACHE_BYTES: Final = 64 << 20  # per worker
 _CHUNK: Final = 256 * 1024
+_LINGER_RESET: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
 _GRACE: Final = 2.0  # seconds a stopping worker lets responses in flight finish
 _IMMUTABLE: Final = b"Cache-Control: max-age=31536000, immutable\r\n"  # filenames never change
 _REVALIDATE: Final = b"Cache-Control: max-age=0, must-revalidate\r\n"  # pages change on publish
@@ -1163,8 +1165,14 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def abort(self) -> None:
+        """Drop the connection with a reset: what is queued for the client is discarded now
+        rather than kept by the kernel for a client that may never read it."""
         self.closed = True
         if self.transport is not None:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError, ValueError):  # ValueError: closed already
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
             self.transport.abort()
 
     def _process(self) -> None:
