@@ -25,8 +25,10 @@ from pathlib import Path
 import pytest
 from uv import find_uv_bin
 
+from pyhotfix.errors import UsageError
 from pyhotfix.index import LocalIndex
 from pyhotfix.serve import JSON_TYPE, Htpasswd, _md5_crypt, negotiate
+from pyhotfix.serve_limits import ConnectionLimits, connection_cap, overdue, waiting_since
 from tests.conftest import Pyhotfix, Venv, clean_pip_env
 from tests.test_index import make_sdist, make_wheel
 
@@ -530,6 +532,86 @@ def test_methods_other_than_get_and_head_get_405(server: Server, method: str) ->
     )
     reply = raw(server.port, request + body)  # a request with a body: the connection is closed
     assert status_of(reply) == 405 and b"\r\nAllow: GET, HEAD\r\n" in reply
+
+
+# -- connection limits: the policy ----------------------------------------------------------------
+
+
+@dataclass
+class FakeConnection:
+    """The fields `serve_limits` reads; a plain value, to test the policy without sockets."""
+
+    closed: bool = False
+    busy: bool = False
+    paused: bool = False
+    stalled_since: float = 0.0
+    head_since: float | None = None
+    last_active: float = 0.0
+    aborted: bool = False
+
+    def abort(self) -> None:
+        self.aborted = self.closed = True
+
+
+LIMITS = ConnectionLimits(head_timeout=10, idle_timeout=30, write_timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("conn", "now", "expected"),
+    [
+        (FakeConnection(head_since=100.0), 109.0, False),
+        (FakeConnection(head_since=100.0, last_active=109.5), 110.5, True),  # bytes do not extend it
+        (FakeConnection(last_active=100.0), 129.0, False),
+        (FakeConnection(last_active=100.0), 131.0, True),
+        (FakeConnection(busy=True, last_active=0.0), 1000.0, False),  # streaming, progressing
+        (FakeConnection(busy=True, paused=True, stalled_since=100.0), 119.0, False),
+        (FakeConnection(busy=True, paused=True, stalled_since=100.0), 121.0, True),
+        (FakeConnection(paused=True, stalled_since=100.0, head_since=0.0), 119.0, False),
+    ],
+)  # fmt: skip
+def test_each_state_has_its_timeout(conn: FakeConnection, now: float, expected: bool) -> None:
+    assert overdue(conn, LIMITS, now) is expected
+
+
+def test_only_connections_waiting_for_a_request_can_be_dropped_for_room() -> None:
+    assert waiting_since(FakeConnection(head_since=5.0, last_active=7.0)) == 5.0
+    assert waiting_since(FakeConnection(last_active=7.0)) == 7.0
+    for busy in ({"busy": True}, {"paused": True}, {"closed": True}):
+        assert waiting_since(FakeConnection(**busy)) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"head_timeout": 0},
+        {"idle_timeout": -1.0},
+        {"write_timeout": float("nan")},
+        {"head_timeout": float("inf")},
+        {"max_connections": 0},
+        {"max_connections": 1.5},
+    ],
+)
+def test_limits_are_checked(bad: dict[str, float]) -> None:
+    with pytest.raises(UsageError, match=next(iter(bad))):
+        ConnectionLimits(**bad)  # type: ignore[arg-type]
+
+
+def test_the_cap_fits_the_descriptor_limit() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert connection_cap(512) == 512 or soft < 600
+    resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+    try:
+        cap = connection_cap(512)
+        in_use = len(os.listdir("/proc/self/fd"))
+        assert 1 <= cap <= 200 - in_use - 16
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert connection_cap(3) == 3
+    assert (
+        LIMITS.sweep_interval == 1.0 and ConnectionLimits(head_timeout=0.1).sweep_interval == 0.05
+    )
 
 
 # -- resources: special files, slow and stalled clients, running out of descriptors --------------
