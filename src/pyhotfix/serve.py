@@ -16,6 +16,11 @@ API, for development and CI:
   segment starting with a dot (temp files of a publish in progress), encoded slashes, backslashes,
   NUL, empty segments and symlinks resolving elsewhere are 404. Malformed requests are 400 (431
   for oversized headers, 405 with Allow for methods other than GET and HEAD), never a traceback.
+  Only regular files are opened, without blocking (a FIFO is a 404, not a hung worker), one path
+  component at a time without following links once the path is resolved inside ``simple/``.
+- Slow or hostile clients are bounded by `serve_limits.ConnectionLimits`: a deadline for the
+  request head, an idle timeout between requests, a write-stall timeout, and a per-worker
+  connection cap that fits the descriptor limit (the longest-waiting connection makes room).
 - Optional HTTP Basic auth from an htpasswd file (`Htpasswd`).
 
 Speed: an asyncio Protocol (uvloop when installed), responses of pages and small files kept in
