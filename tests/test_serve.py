@@ -847,6 +847,29 @@ def test_running_out_of_descriptors_does_not_starve_normal_clients(root: Path, l
     assert "Traceback" not in srv.stderr()
 
 
+def test_the_limits_can_be_set_on_the_command_line(
+    root: Path, pyhotfix: Pyhotfix, tmp_path: Path
+) -> None:
+    srv = start_server(root, "--workers", "1", "--head-timeout", "0.5", "--max-connections", "8")
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as silent:
+            closed = seconds_until_closed(silent, 8.0)
+            assert closed is not None and closed <= 2.0, closed
+    finally:
+        assert srv.stop() == 0
+    shown = " ".join(pyhotfix("serve", "--help", cwd=tmp_path).output.split())
+    defaults = ConnectionLimits()
+    for option, value in [
+        ("--head-timeout", defaults.head_timeout),
+        ("--idle-timeout", defaults.idle_timeout),
+        ("--write-timeout", defaults.write_timeout),
+        ("--max-connections", defaults.max_connections),
+    ]:  # the CLI's defaults are the library's
+        assert re.search(rf"{option} .*?\[default: {value};", shown), option
+    bad = pyhotfix("serve", str(root), "--idle-timeout", "0", cwd=tmp_path)
+    assert bad.code == 2 and "--idle-timeout" in bad.stderr
+
+
 # -- authentication ------------------------------------------------------------------------------
 
 
