@@ -2,8 +2,8 @@
 survives running out of file descriptors.
 
 Why not ``loop.create_server``: on EMFILE/ENFILE asyncio stops accepting for a second while every
-slot stays held, and uvloop (libuv) accepts-and-drops pending connections or, when its reserve
-descriptor is gone too, closes the listening server for good. Here the worker accepts itself,
+slot stays held, and uvloop (libuv) accepts and drops the pending connections, or reports the
+error to the server, which then stops listening. Here the worker accepts itself,
 keeps the number of open connections under a cap derived from RLIMIT_NOFILE, and makes room for a
 new client by dropping the connection that has waited longest for a request (an idle keep-alive
 connection or a slow request head); when every connection is busy answering, the newcomer gets a
