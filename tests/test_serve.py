@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import http.client
 import importlib.util
+import json
 import os
 import re
 import select
@@ -23,8 +25,10 @@ from pathlib import Path
 import pytest
 from uv import find_uv_bin
 
+from pyhotfix.errors import UsageError
 from pyhotfix.index import LocalIndex
 from pyhotfix.serve import JSON_TYPE, Htpasswd, _md5_crypt, negotiate
+from pyhotfix.serve_limits import ConnectionLimits, connection_cap, overdue, waiting_since
 from tests.conftest import Pyhotfix, Venv, clean_pip_env
 from tests.test_index import make_sdist, make_wheel
 
@@ -63,6 +67,8 @@ def build_index(base: Path) -> Path:
     (simple / "escape").symlink_to(outside, target_is_directory=True)
     (simple / CANON / "secret.whl").symlink_to(outside / "secret.txt")
     (simple / CANON / "alias.whl").symlink_to(simple / CANON / WHEEL)  # inside: allowed
+    (simple / CANON / "hop.whl").symlink_to(simple / "escape" / "secret.txt")  # in, then out
+    (simple / CANON / "passwd.whl").symlink_to("/etc/passwd")
     (simple / CANON / ".partial.whl.1234.tmp").write_text(SECRET)
     return index.root
 
@@ -104,8 +110,37 @@ def start_server(root: Path, *args: str, cwd: Path | None = None, loop: str = "u
         sys.executable,
         *(["-c", _WITHOUT_UVLOOP] if loop == "asyncio" else ["-m", "pyhotfix"]),
     ]
+    return _launch([*python, "serve", str(root), "--port", "0", *args], root, cwd)
+
+
+# serve() with ConnectionLimits (no CLI options for them) and, optionally, a lower descriptor
+# limit (RLIMIT_NOFILE) in the server process; one worker, so every request meets the same one.
+_WITH_LIMITS = """
+import json, resource, sys
+from pathlib import Path
+args = json.loads(sys.argv[1])
+if args["nofile"]:
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (args["nofile"], hard))
+if args["loop"] == "asyncio":
+    sys.modules["uvloop"] = None
+from pyhotfix.serve import ConnectionLimits, ServeOptions, serve
+options = ServeOptions(Path(args["root"]), port=0, limits=ConnectionLimits(**args["limits"]))
+sys.exit(serve(options, lambda text: print(text, flush=True)))
+"""
+
+
+def start_limited_server(
+    root: Path, loop: str = "uvloop", nofile: int | None = None, **limits: float
+) -> Server:
+    """A one-worker server with the given `ConnectionLimits` fields (and RLIMIT_NOFILE)."""
+    args = {"root": str(root), "loop": loop, "nofile": nofile, "limits": limits}
+    return _launch([sys.executable, "-c", _WITH_LIMITS, json.dumps(args)], root, None)
+
+
+def _launch(command: list[str], root: Path, cwd: Path | None) -> Server:
     proc = subprocess.Popen(
-        [*python, "serve", str(root), "--port", "0", *args],
+        command,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -149,9 +184,13 @@ class Response:
 
 
 def fetch(
-    port: int, path: str, headers: Mapping[str, str] | None = None, method: str = "GET"
+    port: int,
+    path: str,
+    headers: Mapping[str, str] | None = None,
+    method: str = "GET",
+    timeout: float = 10.0,
 ) -> Response:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
         conn.request(method, path, headers=dict(headers or {}))
         resp = conn.getresponse()
@@ -424,6 +463,8 @@ TRAVERSALS = [
     f"/simple/{CANON}/%00",
     f"/simple/{CANON}/{WHEEL}%00.txt",
     f"/simple/{CANON}/secret.whl",  # symlink to a file outside
+    f"/simple/{CANON}/hop.whl",  # symlink through a symlinked directory leading outside
+    f"/simple/{CANON}/passwd.whl",  # absolute symlink
     "/simple/escape/",  # symlink to a directory outside
     "/simple/escape/secret.txt",
     "/simple/escape/index.html",
@@ -491,6 +532,342 @@ def test_methods_other_than_get_and_head_get_405(server: Server, method: str) ->
     )
     reply = raw(server.port, request + body)  # a request with a body: the connection is closed
     assert status_of(reply) == 405 and b"\r\nAllow: GET, HEAD\r\n" in reply
+
+
+# -- connection limits: the policy ----------------------------------------------------------------
+
+
+@dataclass
+class FakeConnection:
+    """The fields `serve_limits` reads; a plain value, to test the policy without sockets."""
+
+    closed: bool = False
+    busy: bool = False
+    paused: bool = False
+    stalled_since: float = 0.0
+    head_since: float | None = None
+    last_active: float = 0.0
+    aborted: bool = False
+
+    def abort(self) -> None:
+        self.aborted = self.closed = True
+
+
+LIMITS = ConnectionLimits(head_timeout=10, idle_timeout=30, write_timeout=20)
+
+
+@pytest.mark.parametrize(
+    ("conn", "now", "expected"),
+    [
+        (FakeConnection(head_since=100.0), 109.0, False),
+        (FakeConnection(head_since=100.0, last_active=109.5), 110.5, True),  # bytes do not extend it
+        (FakeConnection(last_active=100.0), 129.0, False),
+        (FakeConnection(last_active=100.0), 131.0, True),
+        (FakeConnection(busy=True, last_active=0.0), 1000.0, False),  # streaming, progressing
+        (FakeConnection(busy=True, paused=True, stalled_since=100.0), 119.0, False),
+        (FakeConnection(busy=True, paused=True, stalled_since=100.0), 121.0, True),
+        (FakeConnection(paused=True, stalled_since=100.0, head_since=0.0), 119.0, False),
+    ],
+)  # fmt: skip
+def test_each_state_has_its_timeout(conn: FakeConnection, now: float, expected: bool) -> None:
+    assert overdue(conn, LIMITS, now) is expected
+
+
+def test_only_connections_waiting_for_a_request_can_be_dropped_for_room() -> None:
+    assert waiting_since(FakeConnection(head_since=5.0, last_active=7.0)) == 5.0
+    assert waiting_since(FakeConnection(last_active=7.0)) == 7.0
+    for busy in ({"busy": True}, {"paused": True}, {"closed": True}):
+        assert waiting_since(FakeConnection(**busy)) is None
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"head_timeout": 0},
+        {"idle_timeout": -1.0},
+        {"write_timeout": float("nan")},
+        {"head_timeout": float("inf")},
+        {"max_connections": 0},
+        {"max_connections": 1.5},
+    ],
+)
+def test_limits_are_checked(bad: dict[str, float]) -> None:
+    with pytest.raises(UsageError, match=next(iter(bad))):
+        ConnectionLimits(**bad)  # type: ignore[arg-type]
+
+
+def test_the_cap_fits_the_descriptor_limit() -> None:
+    import resource
+
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    assert connection_cap(512) == 512 or soft < 600
+    resource.setrlimit(resource.RLIMIT_NOFILE, (200, hard))
+    try:
+        cap = connection_cap(512)
+        in_use = len(os.listdir("/proc/self/fd"))
+        assert 1 <= cap <= 200 - in_use - 16
+    finally:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+    assert connection_cap(3) == 3
+    assert (
+        LIMITS.sweep_interval == 1.0 and ConnectionLimits(head_timeout=0.1).sweep_interval == 0.05
+    )
+
+
+# -- resources: special files, slow and stalled clients, running out of descriptors --------------
+
+
+HUGE_URL = "/simple/big/huge-1.0-py3-none-any.whl"
+
+
+def add_huge_file(root: Path, size: int = 64 << 20) -> None:
+    """A 64 MiB file (sparse: no disk) far larger than socket buffers and the server's chunks."""
+    with (root / "simple" / "big" / "huge-1.0-py3-none-any.whl").open("wb") as f:
+        f.truncate(size)
+
+
+def seconds_until_closed(sock: socket.socket, limit: float, trickle: bytes = b"") -> float | None:
+    """Seconds until the server closes `sock` (EOF or reset), reading what it sends; None if it
+    is still open after `limit`. With `trickle`, one byte of it is sent every 0.2 s meanwhile."""
+    started = time.monotonic()
+    sent = 0
+    while (elapsed := time.monotonic() - started) < limit:
+        readable, _, _ = select.select([sock], [], [], 0.2)
+        try:
+            if readable and not sock.recv(65536):
+                return elapsed
+            if trickle and not readable:
+                sock.send(trickle[sent % len(trickle) : sent % len(trickle) + 1])
+                sent += 1
+        except OSError:  # reset by the server
+            return time.monotonic() - started
+    return None
+
+
+def seconds_until_reset(sock: socket.socket, limit: float) -> float | None:
+    """Seconds until `sock` is reset, without reading from it (SO_ERROR); None if not by `limit`."""
+    started = time.monotonic()
+    while (elapsed := time.monotonic() - started) < limit:
+        if sock.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR):
+            return elapsed
+        time.sleep(0.05)
+    return None
+
+
+def non_reading_client(port: int, path: str) -> socket.socket:
+    """A client with a tiny receive window that asks for `path` and never reads the reply."""
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)  # before connect: the window
+    sock.settimeout(5)
+    sock.connect(("127.0.0.1", port))
+    sock.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+    return sock
+
+
+def rss_bytes(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_fifo_in_the_index_is_404_and_never_blocks_the_worker(tmp_path: Path, loop: str) -> None:
+    root = build_index(tmp_path)
+    simple = root / "simple"
+    os.mkfifo(simple / CANON / "pipe.whl")
+    (simple / CANON / "to-pipe.whl").symlink_to(simple / CANON / "pipe.whl")
+    (simple / "fifo-project").mkdir()
+    os.mkfifo(simple / "fifo-project" / "index.html")
+    srv = start_limited_server(root, loop=loop)  # one worker: a blocked open would stop it all
+    try:
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        paths = [
+            f"/simple/{CANON}/pipe.whl",
+            f"/simple/{CANON}/to-pipe.whl",
+            "/simple/fifo-project/",
+        ]
+        for path in [*paths, WHEEL_URL]:  # one keep-alive connection, then a real file on it
+            started = time.monotonic()
+            conn.request("GET", path)
+            resp = conn.getresponse()
+            resp.read()
+            assert resp.status == (200 if path == WHEEL_URL else 404), path
+            assert time.monotonic() - started < 2
+        conn.close()
+        # A cached page replaced by a FIFO: the stat() revalidation notices, nothing blocks.
+        page = f"/simple/{CANON}/"
+        assert fetch(srv.port, page, {"Accept": "text/html"}).status == 200
+        os.mkfifo(tmp_path / "fifo")
+        os.replace(tmp_path / "fifo", simple / CANON / "index.html")
+        assert fetch(srv.port, page, {"Accept": "text/html"}, timeout=5).status == 404
+        assert fetch(srv.port, "/simple/", timeout=5).status == 200
+    finally:
+        assert srv.stop() == 0
+    assert "Traceback" not in srv.stderr()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_slow_and_idle_clients_are_dropped_at_their_deadlines(root: Path, loop: str) -> None:
+    srv = start_limited_server(root, loop=loop, head_timeout=1.0, idle_timeout=1.5)
+    try:
+        # slowloris: a request head trickling in, a byte every 0.2 s, is dropped at the deadline
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as slow:
+            slow.sendall(b"GET /simple/ HTTP/1.1\r\nHost: x\r\n")
+            closed = seconds_until_closed(slow, 8.0, trickle=b"X-Slow: y\r\n")
+            assert closed is not None and 0.8 <= closed <= 3.0, closed
+        # a connection that never sends a request has the same deadline
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as silent:
+            closed = seconds_until_closed(silent, 8.0)
+            assert closed is not None and 0.8 <= closed <= 3.0, closed
+        # keep-alive: a pause shorter than the idle timeout is fine, then it is closed
+        conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+        try:
+            for _ in range(2):
+                conn.request("GET", "/simple/")
+                assert conn.getresponse().read().startswith(b"<!DOCTYPE html>")
+                time.sleep(0.7)
+            assert conn.sock is not None
+            closed = seconds_until_closed(conn.sock, 8.0)
+            assert closed is not None and closed <= 3.0, closed
+        finally:
+            conn.close()
+        assert fetch(srv.port, "/simple/").status == 200
+    finally:
+        assert srv.stop() == 0
+    assert "Traceback" not in srv.stderr()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_a_client_that_stops_reading_is_dropped_by_the_write_timeout(
+    tmp_path: Path, loop: str
+) -> None:
+    root = build_index(tmp_path)
+    add_huge_file(root)
+    srv = start_limited_server(root, loop=loop, write_timeout=1.0)
+    try:
+        assert fetch(srv.port, "/simple/").status == 200
+        before = rss_bytes(srv.proc.pid)
+        with non_reading_client(srv.port, HUGE_URL) as stalled:
+            reset = seconds_until_reset(stalled, 10.0)
+            assert reset is not None and 0.8 <= reset <= 4.0, reset
+        assert rss_bytes(srv.proc.pid) - before < 16 << 20  # chunks, never the 64 MiB file
+        assert fetch(srv.port, "/simple/").status == 200
+        # a client that reads gets the whole file
+        got = fetch(srv.port, HUGE_URL, timeout=30)
+        assert got.status == 200 and len(got.body) == 64 << 20
+    finally:
+        assert srv.stop() == 0
+    assert "Traceback" not in srv.stderr()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_at_the_connection_cap_the_longest_waiting_connection_makes_room(
+    tmp_path: Path, loop: str
+) -> None:
+    root = build_index(tmp_path)
+    add_huge_file(root)
+    srv = start_limited_server(root, loop=loop, max_connections=4)
+    idle: list[http.client.HTTPConnection] = []
+    try:
+        for _ in range(4):
+            conn = http.client.HTTPConnection("127.0.0.1", srv.port, timeout=5)
+            conn.request("GET", "/simple/")
+            assert conn.getresponse().read().startswith(b"<!DOCTYPE html>")
+            idle.append(conn)
+            time.sleep(0.05)  # distinct ages
+        assert fetch(srv.port, "/simple/").status == 200  # a fifth client is served…
+        socks = [c.sock for c in idle]
+        assert all(s is not None for s in socks)
+        oldest = socks[0]
+        assert oldest is not None and seconds_until_closed(oldest, 3.0) is not None  # …instead
+        for sock in socks[1:]:
+            assert sock is not None and not select.select([sock], [], [], 0.1)[0]  # still open
+    finally:
+        for conn in idle:
+            conn.close()
+    try:
+        # Every slot busy answering (downloads that do not progress): a newcomer gets a 503.
+        stalled = [non_reading_client(srv.port, HUGE_URL) for _ in range(4)]
+        try:
+            time.sleep(0.5)
+            with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as extra:
+                reply = b""
+                with contextlib.suppress(ConnectionResetError):
+                    while chunk := extra.recv(4096):
+                        reply += chunk
+                assert status_of(reply) == 503 and b"Retry-After: 1\r\n" in reply
+        finally:
+            for sock in stalled:
+                sock.close()
+        # the slots are free again once the server has seen the resets
+        statuses: list[int] = []
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline and statuses[-1:] != [200]:
+            statuses.append(fetch(srv.port, "/simple/").status)
+            time.sleep(0.02 if statuses[-1] == 503 else 0)
+        assert statuses[-1] == 200 and set(statuses) <= {200, 503}, statuses
+    finally:
+        assert srv.stop() == 0
+    assert "Traceback" not in srv.stderr()
+
+
+@pytest.mark.parametrize("loop", LOOPS)
+def test_running_out_of_descriptors_does_not_starve_normal_clients(root: Path, loop: str) -> None:
+    # 128 descriptors, 200 slow or silent connections, timeouts far away: only the cap and
+    # dropping the longest-waiting connections can let the 30 normal requests through.
+    srv = start_limited_server(root, loop=loop, nofile=128, head_timeout=60.0, idle_timeout=60.0)
+    slow: list[socket.socket] = []
+    try:
+        for i in range(200):
+            try:
+                sock = socket.create_connection(("127.0.0.1", srv.port), timeout=5)
+            except OSError:
+                continue
+            slow.append(sock)
+            if i % 2:
+                with contextlib.suppress(OSError):
+                    sock.sendall(b"GET /simple/ HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(0.5)
+        started = time.monotonic()
+        served = 0
+        for _ in range(30):
+            with contextlib.suppress(OSError, http.client.HTTPException):
+                served += fetch(srv.port, "/simple/", timeout=3).status == 200
+        elapsed = time.monotonic() - started
+        assert served >= 27 and elapsed < 10, (served, elapsed)
+        assert srv.proc.poll() is None
+        # the limit was really reached: the server dropped connections to make room
+        dropped = len(select.select(slow, [], [], 0)[0])
+        assert dropped >= len(slow) - 128, dropped
+    finally:
+        for sock in slow:
+            sock.close()
+        assert srv.stop() == 0
+    assert "Traceback" not in srv.stderr()
+
+
+def test_the_limits_can_be_set_on_the_command_line(
+    root: Path, pyhotfix: Pyhotfix, tmp_path: Path
+) -> None:
+    srv = start_server(root, "--workers", "1", "--head-timeout", "0.5", "--max-connections", "8")
+    try:
+        with socket.create_connection(("127.0.0.1", srv.port), timeout=5) as silent:
+            closed = seconds_until_closed(silent, 8.0)
+            assert closed is not None and closed <= 2.0, closed
+    finally:
+        assert srv.stop() == 0
+    shown = " ".join(pyhotfix("serve", "--help", cwd=tmp_path).output.split())
+    defaults = ConnectionLimits()
+    for option, value in [
+        ("--head-timeout", defaults.head_timeout),
+        ("--idle-timeout", defaults.idle_timeout),
+        ("--write-timeout", defaults.write_timeout),
+        ("--max-connections", defaults.max_connections),
+    ]:  # the CLI's defaults are the library's
+        assert re.search(rf"{option} .*?\[default: {value};", shown), option
+    bad = pyhotfix("serve", str(root), "--idle-timeout", "0", cwd=tmp_path)
+    assert bad.code == 2 and "--idle-timeout" in bad.stderr
 
 
 # -- authentication ------------------------------------------------------------------------------

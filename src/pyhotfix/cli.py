@@ -444,6 +444,34 @@ def _say_no_hotfixes(manifest: Manifest) -> None:
     help="Worker processes (default: one per CPU).",
 )
 @click.option("--access-log", is_flag=True, help="Log every request to stderr.")
+@click.option(
+    "--head-timeout",
+    type=click.FloatRange(0, 3600, min_open=True),
+    default=10.0,
+    show_default=True,
+    help="Seconds a client has to send a whole request head.",
+)
+@click.option(
+    "--idle-timeout",
+    type=click.FloatRange(0, 3600, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds a keep-alive connection may wait for its next request.",
+)
+@click.option(
+    "--write-timeout",
+    type=click.FloatRange(0, 3600, min_open=True),
+    default=30.0,
+    show_default=True,
+    help="Seconds a client may take none of its reply before it is dropped.",
+)
+@click.option(
+    "--max-connections",
+    type=click.IntRange(1, 1_000_000),
+    default=512,
+    show_default=True,
+    help="Open connections per worker (fewer if the file descriptor limit is lower).",
+)
 @click.pass_context
 def serve(
     ctx: click.Context,
@@ -453,13 +481,17 @@ def serve(
     auth_file: Path | None,
     workers: int | None,
     access_log: bool,
+    head_timeout: float,
+    idle_timeout: float,
+    write_timeout: float,
+    max_connections: int,
 ) -> None:
     """Serve the hotfix index DIRECTORY over HTTP, read-only (default: the manifest's index).
 
     PEP 503/691 simple API with content negotiation, for development and CI. In production,
     serve the same directory with nginx or from a bucket (see the README).
     """
-    from pyhotfix.serve import Htpasswd, ServeOptions, default_workers, index_root
+    from pyhotfix.serve import ConnectionLimits, Htpasswd, ServeOptions, default_workers, index_root
     from pyhotfix.serve import serve as run_server
 
     if directory is None:
@@ -471,6 +503,7 @@ def serve(
         workers=workers or default_workers(),
         auth=Htpasswd.load(auth_file) if auth_file is not None else None,
         access_log=access_log,
+        limits=ConnectionLimits(head_timeout, idle_timeout, write_timeout, max_connections),
     )
     ctx.exit(run_server(options, announce=click.echo))
 

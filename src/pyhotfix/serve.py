@@ -16,6 +16,11 @@ API, for development and CI:
   segment starting with a dot (temp files of a publish in progress), encoded slashes, backslashes,
   NUL, empty segments and symlinks resolving elsewhere are 404. Malformed requests are 400 (431
   for oversized headers, 405 with Allow for methods other than GET and HEAD), never a traceback.
+  Only regular files are opened, without blocking (a FIFO is a 404, not a hung worker), one path
+  component at a time without following links once the path is resolved inside ``simple/``.
+- Slow or hostile clients are bounded by `serve_limits.ConnectionLimits`: a deadline for the
+  request head, an idle timeout between requests, a write-stall timeout, and a per-worker
+  connection cap that fits the descriptor limit (the longest-waiting connection makes room).
 - Optional HTTP Basic auth from an htpasswd file (`Htpasswd`).
 
 Speed: an asyncio Protocol (uvloop when installed), responses of pages and small files kept in
@@ -31,6 +36,7 @@ import base64
 import binascii
 import contextlib
 import email.utils
+import errno
 import hashlib
 import hmac
 import multiprocessing
@@ -40,11 +46,12 @@ import re
 import signal
 import socket
 import stat
+import struct
 import sys
 import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
 from typing import Any, Final, cast
@@ -53,10 +60,12 @@ from urllib.parse import unquote, unquote_to_bytes
 from packaging.utils import canonicalize_name
 
 from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.serve_limits import Acceptor, ConnectionLimits, connection_cap, overdue
 
 __all__ = [
     "HTML_TYPE",
     "JSON_TYPE",
+    "ConnectionLimits",
     "Htpasswd",
     "ServeOptions",
     "default_workers",
@@ -87,7 +96,7 @@ _MAX_PENDING: Final = 1 << 20  # unprocessed pipelined bytes; more and the clien
 _INLINE_MAX: Final = 512 * 1024  # files up to this size are kept in memory
 _CACHE_BYTES: Final = 64 << 20  # per worker
 _CHUNK: Final = 256 * 1024
-_IDLE_TIMEOUT: Final = 60.0  # seconds without a byte from a client that is not being answered
+_LINGER_RESET: Final = struct.pack("ii", 1, 0)  # SO_LINGER on, 0 s: close() sends a reset
 _GRACE: Final = 2.0  # seconds a stopping worker lets responses in flight finish
 _IMMUTABLE: Final = b"Cache-Control: max-age=31536000, immutable\r\n"  # filenames never change
 _REVALIDATE: Final = b"Cache-Control: max-age=0, must-revalidate\r\n"  # pages change on publish
@@ -105,6 +114,7 @@ _REASONS: Final = {
     416: "Range Not Satisfiable",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
 _STATUS: Final = {code: f"HTTP/1.1 {code} {text}\r\n".encode() for code, text in _REASONS.items()}
@@ -126,6 +136,7 @@ class ServeOptions:
     workers: int = 1
     auth: Htpasswd | None = None
     access_log: bool = False
+    limits: ConnectionLimits = field(default_factory=ConnectionLimits)
 
 
 def default_workers() -> int:
@@ -174,7 +185,7 @@ def serve(options: ServeOptions, announce: Callable[[str], None]) -> int:
             lines.append(
                 "warning: no --auth: anyone who can reach this machine can read the index."
             )
-    config = _SiteConfig(simple, options.auth, options.access_log)
+    config = _SiteConfig(simple, options.auth, options.access_log, options.limits)
     if options.workers == 1:
         _run_worker(sockets[0], config, None, lambda: announce("\n".join(lines)))
         return 0
@@ -311,18 +322,25 @@ def _run_worker(
         loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
     try:
-        loop.run_until_complete(_serve_socket(sock, _Site(config), parent, ready))
+        loop.run_until_complete(_serve_socket(sock, _Site(config), config.limits, parent, ready))
     finally:
         loop.close()
         sock.close()
 
 
 async def _serve_socket(
-    sock: socket.socket, site: _Site, parent: int | None, ready: Callable[[], None]
+    sock: socket.socket,
+    site: _Site,
+    limits: ConnectionLimits,
+    parent: int | None,
+    ready: Callable[[], None],
 ) -> None:
     loop = asyncio.get_running_loop()
     conns: set[_Connection] = set()
-    server = await loop.create_server(lambda: _Connection(site, conns), sock=sock, backlog=2048)
+    acceptor = Acceptor(
+        loop, sock, lambda: _Connection(site, conns), conns, connection_cap(limits.max_connections)
+    )
+    acceptor.start()
     stop = loop.create_future()
 
     def request_stop() -> None:
@@ -331,13 +349,13 @@ async def _serve_socket(
 
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, request_stop)
-    sweeper = loop.create_task(_sweep(conns, parent, request_stop))
+    sweeper = loop.create_task(_sweep(conns, limits, parent, request_stop))
     ready()
     try:
         await stop
     finally:
         sweeper.cancel()
-        server.close()
+        acceptor.stop()
         for conn in list(conns):
             conn.finish()
         deadline = loop.time() + _GRACE
@@ -349,17 +367,18 @@ async def _serve_socket(
             loop.remove_signal_handler(sig)
 
 
-async def _sweep(conns: set[_Connection], parent: int | None, stop: Callable[[], None]) -> None:
-    """Close idle connections; stop when the supervisor is gone (killed with SIGKILL)."""
+async def _sweep(
+    conns: set[_Connection], limits: ConnectionLimits, parent: int | None, stop: Callable[[], None]
+) -> None:
+    """Drop connections past their timeout; stop when the supervisor is gone (SIGKILL)."""
     while True:
-        await asyncio.sleep(1.0)
+        await asyncio.sleep(limits.sweep_interval)
         if parent is not None and os.getppid() != parent:
             stop()
             return
-        limit = time.monotonic() - _IDLE_TIMEOUT
-        for conn in list(conns):
-            if not conn.busy and conn.last_active < limit:
-                conn.abort()
+        now = time.monotonic()
+        for conn in [c for c in conns if overdue(c, limits, now)]:
+            conn.abort()
 
 
 # -- authentication -------------------------------------------------------------------------------
@@ -703,6 +722,7 @@ class _SiteConfig:
     simple: str  # realpath of <root>/simple
     auth: Htpasswd | None
     access_log: bool
+    limits: ConnectionLimits
 
 
 @dataclass(frozen=True, slots=True)
@@ -715,8 +735,7 @@ class _Entry:
     last_modified: str
     mtime: int
     fields: bytes  # Content-Type, ETag, Last-Modified, Cache-Control, Vary / Accept-Ranges
-    body: bytes | None  # None: too large to keep, read from `path`
-    path: str  # resolved, inside simple/
+    body: bytes | None  # None: too large to keep, streamed from a descriptor opened per request
 
 
 @dataclass(frozen=True, slots=True)
@@ -728,6 +747,14 @@ class _Stream:
 
 # A reply: bytes to write now, maybe a file region to stream after them, and whether to close.
 _Reply = tuple[bytes, _Stream | None, bool]
+
+
+_DIR_FLAGS: Final = os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC
+_FILE_FLAGS: Final = os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC
+
+
+class _OutOfDescriptors(Exception):
+    """A file could not be opened for want of descriptors: the reply is 503, not 404."""
 
 
 class _NeedsAuth:
@@ -753,6 +780,12 @@ class _Site:
     # -- entry point --
 
     def handle(self, req: _Request) -> _Reply | _NeedsAuth:
+        try:
+            return self._route(req)
+        except _OutOfDescriptors:
+            return self._error(req, 503, b"Retry-After: 1\r\n")
+
+    def _route(self, req: _Request) -> _Reply | _NeedsAuth:
         if req.method not in ("GET", "HEAD"):
             return self._error(req, 405, b"Allow: GET, HEAD\r\n")
         if self.auth is not None:
@@ -843,6 +876,8 @@ class _Site:
         """
         cached = self.cache.get(key)
         if cached is not None:
+            # stat() never opens the file (a FIFO put there cannot block it), and an inode never
+            # changes type, so a matching identity is still the regular file that was read.
             try:
                 st = os.stat(path)
             except (OSError, ValueError):
@@ -854,18 +889,12 @@ class _Site:
     def _load(
         self, key: str, path: str, ctype: str, page: bool
     ) -> tuple[_Entry, int | None] | None:
-        real = os.path.realpath(path)
-        if not real.startswith(self.prefix):
-            return None  # a symlink leading out of simple/
-        try:
-            fd = os.open(real, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-        except (OSError, ValueError):
+        fd = self._open_regular(path)
+        if fd is None:
             return None
         keep = False
         try:
             st = os.fstat(fd)
-            if not stat.S_ISREG(st.st_mode):
-                return None
             ident = (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
             body = None
             if st.st_size <= _INLINE_MAX:
@@ -884,7 +913,7 @@ class _Site:
             negotiated = key != path
             fields += b"Vary: Accept\r\n" if negotiated else b"Accept-Ranges: bytes\r\n"
             size = len(body) if body is not None else st.st_size
-            entry = _Entry(ident, size, etag, modified, int(st.st_mtime), fields, body, real)
+            entry = _Entry(ident, size, etag, modified, int(st.st_mtime), fields, body)
             if body is None:
                 keep = True
                 return entry, fd
@@ -893,6 +922,50 @@ class _Site:
         finally:
             if not keep:
                 os.close(fd)
+
+    def _open_regular(self, path: str) -> int | None:
+        """A descriptor of the file at `path` if it resolves inside simple/, else None (→ 404).
+
+        Symlinks are followed only to targets inside simple/ (`realpath`), then the resolved path
+        is opened one component at a time from simple/ with O_NOFOLLOW, so a symlink swapped in
+        meanwhile fails the open instead of leading out; O_NONBLOCK, so that opening a FIFO or a
+        device never waits. Raises _OutOfDescriptors on EMFILE/ENFILE (→ 503, not 404).
+        """
+        try:
+            real = os.path.realpath(path)
+        except (OSError, ValueError):
+            return None
+        if not real.startswith(self.prefix):
+            return None  # a symlink leading out of simple/
+        *dirs, name = real[len(self.prefix) :].split(os.sep)
+        dir_fd = -1
+        try:
+            dir_fd = os.open(self.simple, _DIR_FLAGS)
+            for part in dirs:
+                parent, dir_fd = dir_fd, -1
+                try:
+                    dir_fd = os.open(part, _DIR_FLAGS | os.O_NOFOLLOW, dir_fd=parent)
+                finally:
+                    os.close(parent)
+            fd = os.open(name, _FILE_FLAGS, dir_fd=dir_fd)
+        except OSError as exc:
+            if exc.errno in (errno.EMFILE, errno.ENFILE):
+                raise _OutOfDescriptors from exc
+            return None
+        except ValueError:  # NUL in a name (refused earlier; kept for safety)
+            return None
+        finally:
+            if dir_fd >= 0:
+                os.close(dir_fd)
+        try:
+            st = os.fstat(fd)
+        except OSError:
+            os.close(fd)
+            return None
+        if not stat.S_ISREG(st.st_mode):
+            os.close(fd)
+            return None
+        return fd
 
     def _store(self, key: str, entry: _Entry) -> None:
         old = self.cache.pop(key, None)
@@ -1046,8 +1119,12 @@ class _Connection(asyncio.Protocol):
         self.closed = False
         self.finishing = False  # the worker is stopping: close after the current reply
         self.paused = False
+        self.stalled_since = 0.0  # when writing was last paused (see serve_limits.overdue)
         self.drained: asyncio.Future[None] | None = None
         self.last_active = time.monotonic()
+        # When the unfinished request head began; a new connection must send its first head
+        # within the head timeout too. None: waiting for the next request (idle timeout).
+        self.head_since: float | None = self.last_active
         self.peer = "-"
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -1068,6 +1145,7 @@ class _Connection(asyncio.Protocol):
 
     def pause_writing(self) -> None:
         self.paused = True
+        self.stalled_since = time.monotonic()
 
     def resume_writing(self) -> None:
         self.paused = False
@@ -1092,8 +1170,14 @@ class _Connection(asyncio.Protocol):
             self.transport.close()
 
     def abort(self) -> None:
+        """Drop the connection with a reset: what is queued for the client is discarded now
+        rather than kept by the kernel for a client that may never read it."""
         self.closed = True
         if self.transport is not None:
+            sock = self.transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError, ValueError):  # ValueError: closed already
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, _LINGER_RESET)
             self.transport.abort()
 
     def _process(self) -> None:
@@ -1107,7 +1191,10 @@ class _Connection(asyncio.Protocol):
             if end < 0:
                 if len(buffer) > MAX_HEAD:
                     self._fail(431)
+                elif buffer and self.head_since is None:
+                    self.head_since = self.last_active  # when the bytes of this head arrived
                 return
+            self.head_since = None
             head = buffer[:end]
             self.buffer = buffer[end + 4 :]
             req = _parse_head(head)
@@ -1186,6 +1273,7 @@ class _Connection(asyncio.Protocol):
         finally:
             os.close(stream.fd)
         self.busy = False
+        self.last_active = time.monotonic()  # the idle timeout starts when the reply is sent
         if left > 0:
             self.abort()
         elif close or self.finishing:
