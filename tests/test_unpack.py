@@ -7,6 +7,7 @@ and for taking little time.
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import subprocess
@@ -132,6 +133,27 @@ def test_regular_sdist_unpacks_with_inside_links(tmp_path: Path, compression: st
     assert copy.read_bytes() == (tree.root / "setup.py").read_bytes()
     assert not copy.is_symlink() and copy.stat().st_ino != (tree.root / "setup.py").stat().st_ino
     assert tree.newest_mtime == A.MTIME
+
+
+@pytest.mark.parametrize("kind", ["tar", "zip"])
+def test_a_file_listed_twice_is_replaced_by_the_later_copy(tmp_path: Path, kind: str) -> None:
+    """hatchling lists PKG-INFO twice in an sdist built from an sdist; the later one is current."""
+    entries = [
+        directory(TOP),
+        file(f"{TOP}/PKG-INFO", b"old", mtime=1_500_000_000),
+        hardlink(f"{TOP}/copy", f"{TOP}/PKG-INFO")
+        if kind == "tar"
+        else file(f"{TOP}/copy", b"old"),
+        file(f"{TOP}/PKG-INFO", b"new\n", mode=0o755),
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # zipfile warns about the duplicate name
+        archive = (A.write_tar if kind == "tar" else A.write_zip)(tmp_path / f"pkg.{kind}", entries)
+    tree = unpack_sdist(archive, tmp_path / "out")
+    assert (tree.root / "PKG-INFO").read_bytes() == b"new\n"
+    assert stat.S_IMODE((tree.root / "PKG-INFO").stat().st_mode) == 0o755
+    assert (tree.root / "copy").read_bytes() == b"old"
+    assert sorted(p.name for p in tree.root.iterdir()) == ["PKG-INFO", "copy"]
 
 
 def test_zip_sdist_unpacks(tmp_path: Path) -> None:
@@ -266,8 +288,9 @@ def test_hardlink_to_a_file_outside_through_links_is_refused(scene: Scene) -> No
         ([Entry(f"{TOP}/dev", "chr")], "device file"),
         ([Entry(f"{TOP}/blk", "blk")], "device file"),
         ([Entry(f"{TOP}/fifo", "fifo")], "fifo"),
-        ([file(f"{TOP}/a", b"1"), file(f"{TOP}/a", b"2")], "appears twice"),
         ([file(f"{TOP}/a", b"1"), symlink(f"{TOP}/a", "b")], "appears twice"),
+        ([symlink(f"{TOP}/a", "b"), file(f"{TOP}/a", b"1")], "appears twice"),
+        ([symlink(f"{TOP}/a", "b"), symlink(f"{TOP}/a", "c")], "appears twice"),
         ([file(f"{TOP}/a", b"1"), directory(f"{TOP}/a")], "appears twice"),
         ([file(f"{TOP}/f", b"1"), file(f"{TOP}/f/x", b"2")], "which is a file"),
         ([symlink(f"{TOP}/d", "sub"), file(f"{TOP}/d/x.py", b"boom")], "goes through"),
@@ -333,6 +356,61 @@ def test_not_an_archive_and_not_an_sdist(scene: Scene) -> None:
     assert "exactly one top-level directory" in scene.refused(flat)
     empty = tar(scene, [], name="empty-1.0.tar.gz")
     assert "exactly one top-level directory" in scene.refused(empty)
+
+
+def test_damaged_compressed_stream_is_unreadable_not_a_disk_error(scene: Scene) -> None:
+    good = A.write_tar(
+        scene.base / "pkg-1.0.tar.gz", [directory(TOP), file(f"{TOP}/a", b"a" * 5000)]
+    )
+    damaged = scene.base / "damaged-1.0.tar.gz"
+    damaged.write_bytes(good.read_bytes()[:12] + b"garbage" * 20)
+    message = scene.refused(damaged)
+    assert "not a readable" in message and "free space" not in message
+
+
+def test_a_write_failure_is_reported_as_such_and_cleaned_up(tmp_path: Path) -> None:
+    """A real write error (EFBIG under RLIMIT_FSIZE) is not blamed on the sdist."""
+    archive = A.write_tar(
+        tmp_path / "pkg-1.0.tar.gz", [directory(TOP), file(f"{TOP}/a", b"a" * 5000)]
+    )
+    script = textwrap.dedent(
+        """
+        import resource, signal, sys
+        from pathlib import Path
+        from pyhotfix.errors import UnsafeArchiveError
+        from pyhotfix.unpack import unpack_sdist
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1000, 1000))
+        try:
+            unpack_sdist(Path(sys.argv[1]), Path(sys.argv[2]))
+        except UnsafeArchiveError as exc:
+            print(exc)
+        """
+    )
+    dest = tmp_path / "dest"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(archive), str(dest)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert "pkg-1.0.tar.gz could not be unpacked into" in done.stdout
+    assert "free space and permissions" in done.stdout
+    assert list(dest.iterdir()) == []
+
+
+def test_odd_pax_times_are_clamped(tmp_path: Path) -> None:
+    archive = tmp_path / "pkg-1.0.tar"
+    with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as out:
+        for name, mtime in [(TOP, "nan"), (f"{TOP}/a", "inf"), (f"{TOP}/b", "-5")]:
+            info = tarfile.TarInfo(name)
+            info.type = tarfile.DIRTYPE if name == TOP else tarfile.REGTYPE
+            info.pax_headers = {"mtime": mtime}
+            out.addfile(info, None if name == TOP else io.BytesIO(b""))
+    tree = unpack_sdist(archive, tmp_path / "out")
+    assert tree.newest_mtime == 0
+    assert int((tree.root / "a").stat().st_mtime) == 0
 
 
 # -- memory and decompression bombs ------------------------------------------------------------
@@ -421,7 +499,7 @@ def test_sparse_members_are_refused(scene: Scene) -> None:
         ([symlink(f"{TOP}/link", "../../flag")], "leaves the sdist's directory"),
         ([symlink(f"{TOP}/link", "/etc/passwd")], "absolute path"),
         ([symlink(f"{TOP}/d", "../.."), file(f"{TOP}/d/x.py", b"boom")], "goes through"),
-        ([file(f"{TOP}/a", b"1"), file(f"{TOP}/a", b"2")], "appears twice"),
+        ([file(f"{TOP}/a", b"1"), symlink(f"{TOP}/a", "x")], "appears twice"),
         ([Entry(f"{TOP}/fifo", "fifo")], "device, fifo or socket"),
         ([Entry(f"{TOP}/dev", "chr")], "device, fifo or socket"),
     ],

@@ -19,6 +19,7 @@ import bz2
 import calendar
 import gzip
 import lzma
+import math
 import os
 import shutil
 import stat
@@ -94,7 +95,8 @@ def unpack_sdist(
 
     Returns its single top-level directory. Absolute paths, `..`, links leaving the sdist's
     directory or going through other links, hard links to anything but a file extracted before,
-    devices, fifos, duplicates and oversize archives are refused with an `UnsafeArchiveError`
+    devices, fifos, a name used for two kinds of member, and oversize archives are refused (a
+    regular file listed twice: the later copy wins) with an `UnsafeArchiveError`
     naming `display_name` (default: the archive's file name); whatever was written is removed.
     """
     shown = display_name or archive.name
@@ -122,21 +124,31 @@ def unpack_sdist(
             "from it was kept. Check where it comes from before using it, and report it to the "
             "project if it is the published file."
         ) from None
+    except OSError as exc:
+        if exc.errno is None:
+            raise _unreadable(shown, exc) from exc  # a decompressor's complaint (bad gzip data)
+        raise UnsafeArchiveError(
+            f"{shown} could not be unpacked into {dest}: {exc}. Check the free space and "
+            "permissions there and try again; nothing from the sdist was kept."
+        ) from exc
     except (
         tarfile.TarError,
         zipfile.BadZipFile,
         zlib.error,
         lzma.LZMAError,
         EOFError,
-        OSError,
         NotImplementedError,
         RuntimeError,
         UnicodeError,
     ) as exc:
-        raise UnsafeArchiveError(
-            f"{shown} could not be unpacked: {exc}. It is not a readable .tar.gz, .tar.bz2, "
-            ".tar.xz, .tar or .zip archive (a damaged or unsupported file); nothing from it was kept."
-        ) from exc
+        raise _unreadable(shown, exc) from exc
+
+
+def _unreadable(shown: str, exc: Exception) -> UnsafeArchiveError:
+    return UnsafeArchiveError(
+        f"{shown} could not be unpacked: {exc}. It is not a readable .tar.gz, .tar.bz2, .tar.xz, "
+        ".tar or .zip archive (a damaged or unsupported file); nothing from it was kept."
+    )
 
 
 def _unpack(archive: Path, dest: Path, limits: UnpackLimits) -> SourceTree:
@@ -188,6 +200,8 @@ def _q(text: str) -> str:
 
 
 def _clamp_mtime(value: float) -> int:
+    if not math.isfinite(value):  # a PAX mtime may be "nan" or "inf"
+        return 0
     return min(max(int(value), 0), _MAX_MTIME)
 
 
@@ -303,9 +317,16 @@ class _Tree:
         if not parts:
             raise _Refused("a file member has an empty name")
         self._reserve(parts, size)
-        self._claim(parts, "file")
+        # A regular file listed again replaces the earlier one, as tar and every installer do:
+        # hatchling writes PKG-INFO twice when it builds an sdist from an unpacked sdist. The
+        # earlier one is unlinked (never followed), the new one created with O_EXCL.
+        again = self.kinds.get(parts) == "file"
+        if not again:
+            self._claim(parts, "file")
         parent = self._parent_fd(parts)
         try:
+            if again:
+                os.unlink(parts[-1], dir_fd=parent)
             out = os.open(parts[-1], _FILE_FLAGS, 0o600, dir_fd=parent)
         finally:
             os.close(parent)
