@@ -479,6 +479,25 @@ def test_many_extension_headers_in_a_row_are_refused(scene: Scene) -> None:
     assert "more PAX or GNU long-name headers" in scene.refused(archive)
 
 
+@pytest.mark.parametrize("kind", [tarfile.XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.REGTYPE])
+def test_negative_sizes_are_refused(scene: Scene, kind: bytes) -> None:
+    """CVE-2025-8194: a negative size moves tarfile's offset backwards (a loop, unstreamed)."""
+    top = tarfile.TarInfo(TOP)
+    top.type = tarfile.DIRTYPE
+    info = tarfile.TarInfo(f"{TOP}/neg")
+    info.type = kind
+    info.size = -2048
+    archive = scene.base / "neg-1.0.tar"
+    archive.write_bytes(
+        top.tobuf(format=tarfile.GNU_FORMAT)
+        + info.tobuf(format=tarfile.GNU_FORMAT)
+        + top.tobuf(format=tarfile.GNU_FORMAT) * 4
+        + b"\0" * 1024
+    )
+    message = scene.refused(archive)
+    assert "-2048 bytes" in message
+
+
 def test_sparse_members_are_refused(scene: Scene) -> None:
     info = tarfile.TarInfo(f"{TOP}/sparse")
     info.type = tarfile.GNUTYPE_SPARSE

@@ -465,7 +465,7 @@ class _BoundedTarInfo(tarfile.TarInfo):
     def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
         budget = self.budget
         if self.type in _TAR_EXTENSION_TYPES:
-            if self.size > budget.max_one:
+            if not 0 <= self.size <= budget.max_one:  # negative: tarfile would seek back
                 raise _Refused(
                     f"it has a PAX or GNU long-name header of {self.size} bytes (the limit is "
                     f"{budget.max_one})"
