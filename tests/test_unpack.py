@@ -24,7 +24,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from pyhotfix.errors import PyhotfixError, UnsafeArchiveError
-from pyhotfix.unpack import UnpackLimits, _member_parts, _Refused, unpack_sdist
+from pyhotfix.unpack import UnpackLimits, _BoundedReader, _member_parts, _Refused, unpack_sdist
 from tests.support import archives as A
 from tests.support.archives import Entry, directory, file, hardlink, symlink
 
@@ -466,6 +466,14 @@ def test_gzip_bomb_within_one_member_stops_at_the_total_bound(scene: Scene) -> N
     archive = tar(scene, [directory(TOP), *(file(f"{TOP}/z{i}", zeros) for i in range(40))])
     limits = UnpackLimits(max_total_bytes=8 << 20, max_member_bytes=2 << 20)
     assert "unpacks to more than 8388608 bytes" in scene.refused(archive, limits)
+
+
+def test_the_decompressed_stream_itself_is_bounded() -> None:
+    """Belt and braces behind the per-member checks: reading past the bound stops the archive."""
+    reader = _BoundedReader(io.BytesIO(b"\0" * 10_000), limit=4096)
+    assert len(reader.read(4096)) == 4096
+    with pytest.raises(_Refused, match="decompresses to more than 4096 bytes"):
+        reader.read(1)
 
 
 def test_many_extension_headers_in_a_row_are_refused(scene: Scene) -> None:
