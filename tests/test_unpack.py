@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import stat
+import struct
 import subprocess
 import sys
 import tarfile
@@ -546,6 +547,15 @@ def test_zip_size_bounds_declared_and_actual(scene: Scene) -> None:
     assert "could not be unpacked" in scene.refused(liar)
     many = zip_(scene, [directory(TOP), *(file(f"{TOP}/{i}", b"") for i in range(30))], "m-1.0.zip")
     assert "more than 10 members" in scene.refused(many, UnpackLimits(max_members=10))
+
+
+def test_zip_central_directory_is_bounded_before_it_is_loaded(scene: Scene) -> None:
+    archive = zip_(scene, [directory(TOP), file(f"{TOP}/a", b"a")], "cd-1.0.zip")
+    raw = bytearray(archive.read_bytes())
+    end = raw.rfind(b"PK\x05\x06")
+    struct.pack_into("<L", raw, end + 12, 0x7FFF_FFFF)  # the central directory's size
+    archive.write_bytes(bytes(raw))
+    assert "central directory is 2147483647 bytes long" in scene.refused(archive)
 
 
 # -- the path parser ---------------------------------------------------------------------------

@@ -579,7 +579,7 @@ def _check_zip_directory(raw: IO[bytes], limits: UnpackLimits) -> None:
     entries, directory_size = struct.unpack("<HL", tail[at + 10 : at + 16])
     if entries > limits.max_members:  # 0xFFFF (zip64) included
         raise _Refused(f"it has more than {limits.max_members} members (the limit)")
-    if directory_size > limits.max_members * 1024 + (16 << 20):
+    if directory_size > limits.max_members * 512 + (8 << 20):  # real ones: ~200 B an entry
         raise _Refused(f"its zip central directory is {directory_size} bytes long")
 
 
