@@ -95,9 +95,9 @@ def unpack_sdist(
 
     Returns its single top-level directory. Absolute paths, `..`, links leaving the sdist's
     directory or going through other links, hard links to anything but a file extracted before,
-    devices, fifos, a name used for two kinds of member, and oversize archives are refused (a
-    regular file listed twice: the later copy wins) with an `UnsafeArchiveError`
-    naming `display_name` (default: the archive's file name); whatever was written is removed.
+    devices, fifos, a name used for two kinds of member, and oversize archives are refused with an
+    `UnsafeArchiveError` naming `display_name` (default: the archive's file name); whatever was
+    written is removed. A regular file listed twice is replaced by the later copy, as tar does.
     """
     shown = display_name or archive.name
     dest.mkdir(parents=True, exist_ok=True)
