@@ -242,8 +242,8 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
     with tempfile.TemporaryDirectory(prefix=f"pyhotfix-{spec.name}-") as work:
         work_dir = Path(work)
         context.on_stage(spec.name, "unpacking")
-        tree = unpack_sdist(sdist.path, work_dir / "src")
-        source_date_epoch = _source_date_epoch(tree.root)
+        tree = unpack_sdist(sdist.path, work_dir / "src", display_name=sdist.filename)
+        source_date_epoch = _source_date_epoch(tree.newest_mtime)
         context.on_stage(spec.name, "patching")
         patched = apply_patches(
             tree.root, patches, strict=options.strict, target=f"{spec.name} {spec.version}"
@@ -294,10 +294,13 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
     )
 
 
-def _source_date_epoch(root: Path) -> int:
-    """The newest mtime in the upstream sdist: fixed by the inputs, and a meaningful date."""
-    newest = max((p.lstat().st_mtime for p in root.rglob("*")), default=0.0)
-    return max(int(newest), _MIN_SOURCE_DATE_EPOCH)
+def _source_date_epoch(newest_mtime: int) -> int:
+    """The newest member mtime in the upstream sdist archive: fixed by the inputs, a meaningful date.
+
+    Taken from the archive, not the unpacked tree: directories an sdist does not list (flit_core,
+    pdm-backend, poetry-core, hatchling) would carry the time of unpacking.
+    """
+    return max(newest_mtime, _MIN_SOURCE_DATE_EPOCH)
 
 
 def _lock_entry(

@@ -129,7 +129,7 @@ class PatchOutcome:
 
 def build_series(sdist: Path, patches: Sequence[PatchInput], dest: Path, target: str) -> Series:
     """Unpack `sdist` under `dest` and commit the patches on it (see the module docstring)."""
-    tree = unpack_sdist(sdist, dest / "series")
+    tree = unpack_sdist(sdist, dest / "series", display_name=f"the sdist of {target}")
     apply_patches(tree.root, patches, keep_git=True, target=target)
     git = Git(tree.root)
     log = git.must("log", "--reverse", "-z", "--format=%H%n%B").decode("utf-8", "replace")
@@ -158,7 +158,7 @@ def _find_tips(
     """
     tips: list[str] = []
     for k in range(1, len(patches)):
-        tree = unpack_sdist(sdist, dest / f"prefix-{k}")
+        tree = unpack_sdist(sdist, dest / f"prefix-{k}", display_name=f"the sdist of {target}")
         apply_patches(tree.root, patches[:k], keep_git=True, target=target)
         head = Git(tree.root).text("rev-parse", "HEAD")
         if head not in commits:
@@ -173,7 +173,7 @@ def _find_tips(
 
 def import_release(series: Series, sdist: Path, dest: Path, version: str) -> str:
     """Commit the tree of another upstream sdist on top of the pristine one; returns the commit."""
-    tree = unpack_sdist(sdist, dest)
+    tree = unpack_sdist(sdist, dest, display_name=f"the sdist of release {version}")
     git_dir = series.root / ".git"
     index = git_dir / f"pyhotfix-import-{uuid.uuid4().hex}"
     git = Git(

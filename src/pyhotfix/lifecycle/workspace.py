@@ -113,7 +113,7 @@ def edit(context: BuildContext, spec: HotfixSpec, workspace: Path) -> EditResult
     workspace.parent.mkdir(parents=True, exist_ok=True)
     # Built next to its final place, then renamed: a failed patch leaves no half workspace.
     with tempfile.TemporaryDirectory(prefix=f".tmp-{spec.name}-", dir=workspace.parent) as tmp:
-        tree = unpack_sdist(sdist.path, Path(tmp))
+        tree = unpack_sdist(sdist.path, Path(tmp), display_name=sdist.filename)
         apply_patches(tree.root, patches, keep_git=True, target=f"{spec.name} {spec.version}")
         prepare_workspace_repo(tree.root)
         head = Git(tree.root).text("rev-parse", "HEAD")
