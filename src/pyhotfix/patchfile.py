@@ -35,9 +35,9 @@ def read_patch_file(path: Path, shown: str, where: str | None = None) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError as exc:
+        relative = "; paths in hotfixes.toml are relative to its directory" if where else ""
         raise error(
-            f"does not exist (looked for {path}). Fix the path, or add the file; paths in "
-            "hotfixes.toml are relative to its directory."
+            f"does not exist (looked for {path}{relative}). Fix the path, or add the file."
         ) from exc
     except OSError as exc:
         raise error(
