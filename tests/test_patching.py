@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pyhotfix.errors import PatchError
 from pyhotfix.manifest import FilePatch, GitPatch, UrlPatch
@@ -916,3 +918,45 @@ def test_resolve_commit_gives_the_full_sha(tmp_path: Path) -> None:
     assert resolve_commit(GitPatch(url, sha[:10]), tmp_path / "x") == GitPatch(url, sha)
     with pytest.raises(PatchError, match="was not found"):
         resolve_commit(GitPatch("upstream", "0123456"), tmp_path)
+
+
+# A tree with a few directories and up to five symlinks with targets made of "..", ".", names of
+# the tree's entries and ".git": whatever check_tree accepts, the kernel resolves inside the tree.
+_COMPONENTS = st.sampled_from(["..", ".", "a", "b", "c", "l0", "l1", "l2", "f.txt", ".git"])
+_LINK_DIRS = st.sampled_from(["", "a", "a/b", "c"])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    links=st.lists(
+        st.tuples(_LINK_DIRS, st.lists(_COMPONENTS, min_size=1, max_size=6)),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_tree_check_never_accepts_a_link_the_kernel_resolves_outside(
+    tmp_path_factory: pytest.TempPathFactory, links: list[tuple[str, list[str]]]
+) -> None:
+    from pyhotfix.treecheck import check_tree
+
+    base = tmp_path_factory.mktemp("tree")
+    root = base / "root"
+    for d in ("a/b", "c"):
+        (root / d).mkdir(parents=True)
+    (root / "a/b/f.txt").write_text("inside\n")
+    (base / "f.txt").write_text("outside\n")
+    for i, (directory, parts) in enumerate(links):
+        os.symlink("/".join(parts), root / directory / f"l{i}")
+
+    flagged = {p.path for p in check_tree(root)}
+
+    real_root = os.path.realpath(root)
+    for i, (directory, _parts) in enumerate(links):
+        rel = f"{directory}/l{i}" if directory else f"l{i}"
+        if rel in flagged:
+            continue
+        resolved = os.path.realpath(root / rel)
+        assert resolved == real_root or resolved.startswith(real_root + os.sep), (rel, resolved)
+        assert ".git" not in Path(resolved).relative_to(real_root).parts
