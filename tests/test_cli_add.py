@@ -243,14 +243,15 @@ def test_missing_patch_file_in_manifest_exits_2_with_file_line_and_key(
     )
     manifest = app / "hotfixes.toml"
 
-    run = pyhotfix("build", cwd=app)
+    for args in (["build"], ["build", "--force"], ["build", "--no-publish", "--out", "out"]):
+        run = pyhotfix(*args, cwd=app)
 
-    assert run.code == 2, run.output
-    assert (
-        f"error: {manifest}, line 7: hotfix.{NAME}.patches[0] names the patch file "
-        "patches/missing.patch, which does not exist"
-    ) in " ".join(run.stderr.split())
-    assert "Traceback" not in run.output
+        assert run.code == 2, run.output
+        assert (
+            f"error: {manifest}, line 7: hotfix.{NAME}.patches[0] names the patch file "
+            "patches/missing.patch, which does not exist"
+        ) in " ".join(run.stderr.split())
+        assert "Traceback" not in run.output
 
 
 def test_add_refuses_dev_zero_fifo_and_directory_quickly(

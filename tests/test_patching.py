@@ -960,3 +960,28 @@ def test_tree_check_never_accepts_a_link_the_kernel_resolves_outside(
         resolved = os.path.realpath(root / rel)
         assert resolved == real_root or resolved.startswith(real_root + os.sep), (rel, resolved)
         assert ".git" not in Path(resolved).relative_to(real_root).parts
+
+
+def test_dep3_origin_keeps_mails_and_diffs_readable(tmp_path: Path) -> None:
+    from pyhotfix.dep3 import origin_of, subject_of, with_origin
+    from pyhotfix.patching import _parse_patch
+
+    repo = make_upstream(tmp_path)
+    commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Fix answer")
+    mbox = git(repo, "format-patch", "--stdout", "-1")
+    diff = git(repo, "diff", "HEAD~1")
+    crlf = mbox.replace(b"\n", b"\r\n")
+    url = "https://example.org/pull/1.patch"
+    for content in (mbox, diff, crlf):
+        stored = with_origin(content, url)
+        assert origin_of(stored) == url
+        assert with_origin(stored, url) == stored  # idempotent
+        is_mbox, messages = _parse_patch("p", content)
+        stored_mbox, stored_messages = _parse_patch("p", stored)
+        assert stored_mbox == is_mbox
+        assert [len(m.sections) for m in stored_messages] == [len(m.sections) for m in messages]
+        assert [m.subject for m in stored_messages] == [m.subject for m in messages]
+    assert subject_of(mbox) == "Fix answer" and subject_of(diff) is None
+    assert with_origin(crlf, url).split(b"\r\n")[1] == b"Origin: " + url.encode()
+    with pytest.raises(ValueError):
+        with_origin(diff, "https://x/\nFrom: evil")

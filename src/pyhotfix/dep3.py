@@ -32,12 +32,13 @@ def with_origin(content: bytes, url: str) -> bytes:
         raise ValueError("a URL with a line break cannot be a header field")
     if origin_of(content) == url:
         return content
-    field = b"Origin: " + url.encode("utf-8") + b"\n"
     body = content.removeprefix(_BOM)
+    eol = b"\r\n" if body.split(b"\n", 1)[0].endswith(b"\r") else b"\n"  # as the file has them
+    field = b"Origin: " + url.encode("utf-8") + eol
     if _MBOX_FROM.match(body):
         first, sep, rest = body.partition(b"\n")
         return first + sep + field + rest
-    return field + b"\n" + body
+    return field + eol + body
 
 
 _ORIGIN = re.compile(rb"^Origin: (\S+)\r?$", re.MULTILINE)
@@ -45,8 +46,7 @@ _ORIGIN = re.compile(rb"^Origin: (\S+)\r?$", re.MULTILINE)
 
 def origin_of(content: bytes) -> str | None:
     """The DEP-3 `Origin:` of a patch (in the header block or the first mail's headers)."""
-    head = content.removeprefix(_BOM).split(b"\n\n", 1)[0]
-    m = _ORIGIN.search(head)
+    m = _ORIGIN.search(_head(content.removeprefix(_BOM)))
     return m.group(1).decode("utf-8", "replace") if m else None
 
 
@@ -58,5 +58,10 @@ def subject_of(content: bytes) -> str | None:
     body = content.removeprefix(_BOM)
     if not _MBOX_FROM.match(body):
         return None
-    m = _SUBJECT.search(body.split(b"\n\n", 1)[0])
+    m = _SUBJECT.search(_head(body))
     return m.group(1).decode("utf-8", "replace").strip() if m else None
+
+
+def _head(content: bytes) -> bytes:
+    """Up to the first empty line: the header block, or the first mail's headers."""
+    return re.split(rb"\r?\n\r?\n", content, maxsplit=1)[0]

@@ -151,11 +151,12 @@ def up_to_date(
 
     Needs no network for a local index, and none of the build stages.
     """
+    # First, even when forced: a missing or bad patch file is a usage error (exit 2) for the run.
+    key = inputs_key(spec, manifest.settings.label, manifest.directory)
     if options.force or not options.publish:
         return None
     started = time.monotonic()
     locked = read_lock(lock_path(manifest.path)).get(spec.name)
-    key = inputs_key(spec, manifest.settings.label, manifest.directory)
     if locked is None or locked.inputs != key or locked.version != spec.version:
         return None
     filenames = [f.filename for f in locked.files]
