@@ -985,3 +985,24 @@ def test_dep3_origin_keeps_mails_and_diffs_readable(tmp_path: Path) -> None:
     assert with_origin(crlf, url).split(b"\r\n")[1] == b"Origin: " + url.encode()
     with pytest.raises(ValueError):
         with_origin(diff, "https://x/\nFrom: evil")
+
+
+@pytest.mark.parametrize("keep_git", [False, True])  # True: how `edit` and `rebase` apply
+def test_patch_retargeting_an_existing_symlink_out_of_the_tree_is_refused(
+    tmp_path: Path, keep_git: bool
+) -> None:
+    repo = make_upstream(tmp_path)
+    os.symlink("__init__.py", repo / "src/magic/alias.py")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "alias")
+    (repo / "src/magic/alias.py").unlink()
+    os.symlink("/root/.ssh/id_rsa", repo / "src/magic/alias.py")
+    git(repo, "commit", "-q", "-am", "retarget")
+    mbox = git(repo, "format-patch", "--stdout", "-1")
+    assert b" 120000\n" in mbox and b"new file mode" not in mbox
+    root = make_sdist(tmp_path)
+    os.symlink("__init__.py", root / "magic/alias.py")
+
+    with pytest.raises(PatchError, match=r"retarget\.patch.*magic/alias\.py.*/root/\.ssh/id_rsa"):
+        apply_patches(root, [patch("retarget.patch", mbox)], keep_git=keep_git)
+    assert os.readlink(root / "magic/alias.py") == "__init__.py"
