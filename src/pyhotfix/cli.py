@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -13,21 +12,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import click
-from packaging.utils import canonicalize_name
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
 from pyhotfix import __version__
-from pyhotfix.errors import PatchError, PyhotfixError, UsageError
+from pyhotfix.errors import PyhotfixError, UsageError
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import (
     MANIFEST_NAME,
-    FilePatch,
-    GitPatch,
     Manifest,
     PatchSource,
-    Settings,
     find_manifest,
     load_manifest,
     upsert_hotfix,
@@ -295,7 +290,7 @@ def add(
 def _restore(path: Path, content: bytes | None, created: Sequence[Path] = ()) -> None:
     if content is None:
         path.unlink(missing_ok=True)
-    elif path.read_bytes() != content:
+    elif not path.exists() or path.read_bytes() != content:
         path.write_bytes(content)
     for made in reversed(created):  # files first, then the directories add made for them
         with contextlib.suppress(FileNotFoundError):
@@ -322,168 +317,16 @@ def _parse_pinned(requirement: str) -> tuple[str, str]:
     return parsed.name, specs[0].version
 
 
-_URL_PREFIXES = ("http://", "https://", "file://")
-
-
 def _patch_sources(
-    values: Sequence[str],
-    hashes: list[str],
-    manifest_path: Path,
-    name: str,
-    created: list[Path],
+    values: Sequence[str], hashes: list[str], manifest_path: Path, name: str, created: list[Path]
 ) -> list[PatchSource]:
-    """The manifest entries for `add --patch VALUE…`, minus patches the hotfix already has.
+    from pyhotfix.patchsources import patch_sources
+    from pyhotfix.upstream import fetch_url
 
-    A URL patch is downloaded once and stored as `patches/<name>/NNNN-<slug>.patch` with a DEP-3
-    `Origin:` (see `dep3`), so a forge regenerating its `.patch` output cannot break a rebuild;
-    files stored here are appended to `created`. A git commit is resolved to its full SHA.
-    """
-    from pyhotfix.patchfile import read_patch_file
+    def download(url: str, expected: str | None) -> Path:
+        return fetch_url(url, _cache(), expected)[1]
 
-    base_dir = manifest_path.parent
-    url_count = sum(v.startswith(_URL_PREFIXES) for v in values)
-    if hashes and len(hashes) != url_count:
-        raise UsageError(
-            f"--sha256 was given {len(hashes)} time(s) for {url_count} URL patch(es); give one per URL, in order."
-        )
-    existing = _existing_patches(manifest_path, name)
-    sources: list[PatchSource] = []
-    for value in values:
-        if value.startswith(_URL_PREFIXES):
-            expected = hashes.pop(0).lower() if hashes else None
-            if _stored_from(value, [*existing, *sources], base_dir):
-                continue  # stored by an earlier add: a regenerated download is the same patch
-            content = _download_patch(value, expected)
-            position = len(existing) + len(sources) + 1
-            sources.append(_store_url_patch(value, content, manifest_path, name, position, created))
-        elif value.startswith("git+"):
-            repo, sep, commit = value[4:].rpartition("@")
-            if not sep or not repo or not commit:
-                raise UsageError(f"{value!r} is not git+REPO@COMMIT.")
-            if "://" not in repo and Path(repo).exists():
-                repo = _relative(Path(repo), base_dir)
-            source = _resolve_git(GitPatch(repo=repo, commit=commit.lower()), base_dir)
-            if not _listed_commit(source, [*existing, *sources], base_dir):
-                sources.append(source)
-        else:
-            path = Path(value)
-            read_patch_file(path, value)  # a regular file of sane size, or a clear error
-            sources.append(FilePatch(path=_relative(path, base_dir)))
-    return sources
-
-
-def _existing_patches(manifest_path: Path, name: str) -> tuple[PatchSource, ...]:
-    if not manifest_path.exists():
-        return ()
-    manifest = load_manifest(manifest_path)
-    wanted = canonicalize_name(name)
-    return next((s.patches for s in manifest.hotfixes if s.name == wanted), ())
-
-
-def _stored_from(url: str, listed: Sequence[PatchSource], base_dir: Path) -> bool:
-    """Whether one of the `listed` patch files was stored from `url` (its DEP-3 Origin)."""
-    from pyhotfix.dep3 import origin_of
-    from pyhotfix.patchfile import read_patch_file
-    from pyhotfix.upstream import redact
-
-    for source in listed:
-        if isinstance(source, FilePatch):
-            with contextlib.suppress(PyhotfixError):  # an unreadable file is reported by build
-                if origin_of(read_patch_file(base_dir / source.path, source.path)) == redact(url):
-                    return True
-    return False
-
-
-def _download_patch(url: str, expected: str | None) -> bytes:
-    """The bytes of a URL patch, bounded like a patch file; checked against `expected`."""
-    import hashlib
-
-    from pyhotfix.patchfile import read_patch_file
-    from pyhotfix.upstream import fetch_url, redact
-
-    if url.startswith("file://"):
-        path = _file_url_path(url)
-        content = read_patch_file(path, url)
-        actual = hashlib.sha256(content).hexdigest()
-        if expected is not None and actual != expected.removeprefix("sha256:"):
-            raise PatchError(
-                f"{url} has sha256 {actual}, but --sha256 expects {expected}. Check that it is "
-                "the patch you meant; pass its sha256 only if you trust the file."
-            )
-        return content
-    _, path = fetch_url(url, _cache(), expected)
-    return read_patch_file(path, redact(url))
-
-
-def _file_url_path(url: str) -> Path:
-    from urllib.parse import unquote, urlsplit
-
-    parts = urlsplit(url)
-    if parts.netloc not in ("", "localhost") or parts.query or parts.fragment:
-        raise UsageError(
-            f"{url} is not a local file:// URL (file:///absolute/path). Give a local file's "
-            "file:// URL, an http(s) URL or a path."
-        )
-    return Path(unquote(parts.path))
-
-
-def _store_url_patch(
-    url: str, content: bytes, manifest_path: Path, name: str, position: int, created: list[Path]
-) -> FilePatch:
-    """Store a downloaded patch beside the manifest (an identical stored file is reused)."""
-    from pyhotfix.dep3 import subject_of, with_origin
-    from pyhotfix.lifecycle.common import next_patch_path
-    from pyhotfix.upstream import redact
-
-    if not content.strip():
-        raise PatchError(f"{redact(url)} is empty; it is not a patch. Check the URL.")
-    stored = with_origin(content, redact(url))
-    directory = manifest_path.parent / "patches" / canonicalize_name(name)
-    for old in sorted(directory.glob("*.patch")) if directory.is_dir() else ():
-        if old.is_file() and not old.is_symlink() and old.read_bytes() == stored:
-            return FilePatch(path=_relative(old, manifest_path.parent))
-    stem = subject_of(content) or _url_stem(url)
-    holder = Manifest(manifest_path, Settings(None, "", "hotfix"), ())  # only its directory is read
-    rel = next_patch_path(holder, canonicalize_name(name), stem, position)
-    target = manifest_path.parent / rel
-    created.extend(d for d in (target.parent.parent, target.parent) if not d.exists())
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with target.open("xb") as f:  # never overwrite a file the user has
-        created.append(target)
-        f.write(stored)
-    return FilePatch(path=rel)
-
-
-def _url_stem(url: str) -> str:
-    """The name of a stored plain diff: "fix answer" for .../fix%20answer.diff."""
-    from urllib.parse import unquote, urlsplit
-
-    last = unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
-    return last.removesuffix(".patch").removesuffix(".diff")
-
-
-def _resolve_git(source: GitPatch, base_dir: Path) -> GitPatch:
-    from pyhotfix.patching import resolve_commit
-
-    return resolve_commit(source, base_dir)
-
-
-def _listed_commit(source: GitPatch, listed: Sequence[PatchSource], base_dir: Path) -> bool:
-    """Whether the (full-SHA) commit is already among `listed`, given there by a full or short
-    SHA. A short SHA is compared by prefix in the same repository, resolved in another one."""
-    for other in listed:
-        if not isinstance(other, GitPatch) or not source.commit.startswith(other.commit):
-            continue
-        if len(other.commit) == 40 or other.repo == source.repo:
-            return True
-        with contextlib.suppress(PyhotfixError):  # "when possible": an unreachable repo differs
-            if _resolve_git(other, base_dir).commit == source.commit:
-                return True
-    return False
-
-
-def _relative(path: Path, base_dir: Path) -> str:
-    return Path(os.path.relpath(path.absolute(), base_dir)).as_posix()
+    return patch_sources(values, hashes, manifest_path, name, created, download)
 
 
 @cli.command(name="list")
