@@ -307,3 +307,18 @@ def test_symlink_to_a_secret_is_refused_and_nothing_published(
     assert "leak.patch" in text and f"{MOD}/data.txt" in text and "symlink" in text
     assert index_files(app) == []
     assert "[hotfix" not in (app / "hotfixes.toml").read_text()
+
+
+def test_url_with_a_line_break_is_refused_before_any_download(
+    tmp_path: Path, upstream: FakeIndex, pyhotfix: Pyhotfix
+) -> None:
+    app = app_dir(tmp_path, upstream)
+    url = upstream.base_url + "/x.patch\nFrom: evil"
+    requests_before = len(upstream.requests)
+
+    run = pyhotfix("add", f"{NAME}==1.0", "--patch", url, cwd=app)
+
+    assert run.code == 2, run.output
+    assert "control characters" in run.stderr and "Traceback" not in run.output
+    assert len(upstream.requests) == requests_before
+    assert not (app / "patches").exists()

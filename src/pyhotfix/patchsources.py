@@ -111,6 +111,12 @@ def _download_patch(url: str, expected: str | None, download: Download) -> bytes
     """The bytes of a URL patch, bounded like a patch file; checked against `expected`."""
     from pyhotfix.upstream import redact
 
+    if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
+        raise UsageError(
+            f"The URL {redact(url)!r} contains control characters (a line break?). Give the "
+            "patch's URL as one line."
+        )
+
     if url.startswith("file://"):
         path = _file_url_path(url)
         content = read_patch_file(path, url)

@@ -58,28 +58,31 @@ def check_tree(root: Path, *, skip_git: bool = True) -> list[TreeProblem]:
     stack = [""]
     while stack:
         directory = stack.pop()
-        with os.scandir(root / directory) as entries:
-            for entry in sorted(entries, key=lambda e: e.name):
-                rel = f"{directory}/{entry.name}" if directory else entry.name
-                if skip_git and rel == ".git":
-                    continue
-                info = entry.stat(follow_symlinks=False)
-                mode = info.st_mode
-                if stat.S_ISDIR(mode):
-                    stack.append(rel)
-                elif stat.S_ISLNK(mode):
-                    why = _resolve(rel, os.readlink(entry.path), read_link)
-                    if why is not None:
-                        problems.append(TreeProblem(rel, why))
-                elif stat.S_ISREG(mode):
-                    if info.st_nlink > 1:
-                        key = (info.st_dev, info.st_ino)
-                        names_of.setdefault(key, []).append(rel)
-                        nlink_of[key] = info.st_nlink
-                else:
-                    problems.append(
-                        TreeProblem(rel, f"is {_kind(mode)}, which a package cannot ship")
-                    )
+        try:
+            with os.scandir(root / directory) as it:
+                entries = sorted(it, key=lambda e: e.name)
+        except OSError as exc:  # e.g. a directory the sdist made unreadable
+            problems.append(TreeProblem(directory or ".", f"cannot be read ({exc.strerror})"))
+            continue
+        for entry in entries:
+            rel = f"{directory}/{entry.name}" if directory else entry.name
+            if skip_git and rel == ".git":
+                continue
+            info = entry.stat(follow_symlinks=False)
+            mode = info.st_mode
+            if stat.S_ISDIR(mode):
+                stack.append(rel)
+            elif stat.S_ISLNK(mode):
+                why = _resolve(rel, os.readlink(entry.path), read_link)
+                if why is not None:
+                    problems.append(TreeProblem(rel, why))
+            elif stat.S_ISREG(mode):
+                if info.st_nlink > 1:
+                    key = (info.st_dev, info.st_ino)
+                    names_of.setdefault(key, []).append(rel)
+                    nlink_of[key] = info.st_nlink
+            else:
+                problems.append(TreeProblem(rel, f"is {_kind(mode)}, which a package cannot ship"))
     for key, names in names_of.items():
         if nlink_of[key] > len(names):
             problems.append(
