@@ -122,8 +122,10 @@ def test_url_patch_pinned_and_checked(
         "add", f"{name}==1.0", "--patch", url, "--sha256", hashlib.sha256(body).hexdigest(), cwd=app
     )
     assert good.code == 0, good.output
-    manifest = (app / "hotfixes.toml").read_text()
-    assert hashlib.sha256(body).hexdigest() in manifest
+    # add stores the checked download beside the manifest (see tests/test_cli_add.py).
+    stored = app / "patches" / name / "0001-fix.patch"
+    assert f'"{stored.relative_to(app).as_posix()}"' in (app / "hotfixes.toml").read_text()
+    assert stored.read_bytes() == f"Origin: {url}\n\n".encode() + body
     assert len(index_files(app)) == 2
 
 
@@ -138,7 +140,9 @@ def test_url_patch_without_sha256_is_pinned_by_add(
         "add", f"{name}==1.0", "--patch", upstream.base_url + "/patches/fix2.patch", cwd=app
     )
     assert run.code == 0, run.output
-    assert hashlib.sha256(body).hexdigest() in (app / "hotfixes.toml").read_text()
+    stored = app / "patches" / name / "0001-fix2.patch"
+    assert stored.read_bytes().endswith(body)
+    assert "patches/demo-setuptools-setup-py/0001-fix2.patch" in (app / "hotfixes.toml").read_text()
 
 
 def test_git_commit_patch(

@@ -9,6 +9,8 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pyhotfix.errors import PatchError
 from pyhotfix.manifest import FilePatch, GitPatch, UrlPatch
@@ -644,3 +646,363 @@ def test_read_patch_git_unknown_commit(tmp_path: Path) -> None:
 def test_read_patch_git_missing_repo(tmp_path: Path) -> None:
     with pytest.raises(PatchError, match="does not exist"):
         read_patch(GitPatch("nowhere", "HEAD"), tmp_path, no_fetch)
+
+
+# --------------------------------------------------------------------------------------------
+# Hostile patches: symlinks out of the tree, hard links, FIFOs, inflating binary data
+# --------------------------------------------------------------------------------------------
+
+
+def symlink_patch(tmp_path: Path, links: dict[str, str], *, plain: bool = False) -> bytes:
+    """A git format-patch (or `git diff`) of a commit that adds symlinks `links` (path -> target)
+    to the upstream repository, as a hostile contributor would send it."""
+    repo = make_upstream(tmp_path)
+    for rel, target in links.items():
+        (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.symlink(target, repo / rel)
+    git(repo, "add", "-A")
+    if plain:
+        return git(repo, "diff", "--cached")
+    git(repo, "commit", "-q", "-m", "Add links")
+    return git(repo, "format-patch", "--stdout", "-1")
+
+
+@pytest.mark.parametrize(
+    "target",
+    ["/etc/passwd", "../../../secret", "../../.ssh/id_rsa", "sub/../../../x", "../.git/config"],
+)
+def test_patch_adding_symlink_out_of_the_tree_is_refused(tmp_path: Path, target: str) -> None:
+    mbox = symlink_patch(tmp_path, {"src/magic/leak.txt": target})
+    assert b"new file mode 120000" in mbox
+    root = make_sdist(tmp_path)
+
+    with pytest.raises(PatchError) as exc:
+        apply_patches(root, [patch("patches/0001-leak.patch", mbox)])
+
+    message = str(exc.value)
+    assert "patches/0001-leak.patch" in message
+    assert "magic/leak.txt" in message
+    assert "symlink" in message
+    assert not (root / "magic/leak.txt").is_symlink()  # refused before git wrote anything
+
+
+def test_symlink_inside_the_tree_is_kept(tmp_path: Path) -> None:
+    mbox = symlink_patch(
+        tmp_path, {"src/magic/alias.py": "__init__.py", "src/magic/up": "../setup.py"}
+    )
+    root = make_sdist(tmp_path)
+
+    [applied] = apply_patches(root, [patch("alias.patch", mbox)]).applied
+
+    assert os.readlink(root / "magic/alias.py") == "__init__.py"
+    assert os.readlink(root / "magic/up") == "../setup.py"
+    assert set(applied.files) == {"magic/alias.py", "magic/up"}
+
+
+def test_symlink_chain_leaving_the_tree_is_caught_by_the_tree_check(tmp_path: Path) -> None:
+    # Each link looks harmless on its own ("here/../.." is textually the tree's root), but
+    # "here" is a link to ".", so the kernel resolves magic/up to the tree's parent.
+    mbox = symlink_patch(tmp_path, {"src/magic/here": ".", "src/magic/up": "here/../.."})
+    root = make_sdist(tmp_path)
+
+    with pytest.raises(PatchError) as exc:
+        apply_patches(root, [patch("chain.patch", mbox)])
+
+    message = str(exc.value)
+    assert "chain.patch" in message and "magic/up" in message and "outside the tree" in message
+    assert (root / ".git").exists()  # left for the caller to discard; never built
+
+
+def test_symlink_named_git_is_refused(tmp_path: Path) -> None:
+    diff = (
+        b"diff --git a/magic/.git b/magic/.git\n"
+        b"new file mode 120000\n"
+        b"index 0000000..1111111\n"
+        b"--- /dev/null\n"
+        b"+++ b/magic/.git\n"
+        b"@@ -0,0 +1 @@\n"
+        b"+..\n"
+        b"\\ No newline at end of file\n"
+    )
+    root = make_sdist(tmp_path)
+    with pytest.raises(PatchError, match=r"git\.patch.*magic/\.git.*named \.git"):
+        apply_patches(root, [patch("git.patch", diff)])
+
+
+def test_tree_check_finds_hard_links_out_fifos_and_link_loops(tmp_path: Path) -> None:
+    from pyhotfix.treecheck import check_tree
+
+    root = make_sdist(tmp_path)
+    secret = tmp_path / "secret"
+    secret.write_text("password\n")
+    os.link(secret, root / "magic/secret.txt")  # a link to a file outside
+    os.link(root / "setup.py", root / "setup2.py")  # both names inside: harmless
+    os.mkfifo(root / "magic/pipe")
+    os.symlink("loop-b", root / "loop-a")
+    os.symlink("loop-a", root / "loop-b")
+    os.symlink("magic/../setup.py", root / "ok-link")
+    (root / ".git").mkdir()  # pyhotfix's own repository is not walked
+    os.symlink("/etc/passwd", root / ".git" / "ignored")
+
+    problems = {p.path: p.problem for p in check_tree(root)}
+
+    assert set(problems) == {"magic/secret.txt", "magic/pipe", "loop-a", "loop-b"}
+    assert "hard link" in problems["magic/secret.txt"]
+    assert "FIFO" in problems["magic/pipe"]
+    assert "loops" in problems["loop-a"]
+
+
+def test_sdist_with_a_link_out_is_refused_after_patching(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})
+    root = make_sdist(tmp_path)
+    os.symlink("/etc/hostname", root / "magic/host.txt")
+
+    with pytest.raises(PatchError, match=r"The sdist of magic 1\.0.*magic/host\.txt.*absolute"):
+        apply_patches(root, [patch("fix.patch", git(repo, "diff"))], target="magic 1.0")
+
+
+def git_base85(data: bytes) -> bytes:
+    """Data lines of a `GIT binary patch` block, encoded as git writes them."""
+    import base64
+
+    out = b""
+    for i in range(0, len(data), 52):
+        chunk = data[i : i + 52]
+        length = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"[len(chunk) - 1]
+        out += bytes([length]) + base64.b85encode(chunk, pad=True) + b"\n"
+    return out
+
+
+def binary_section(kind: str, declared: int, data: bytes) -> bytes:
+    return (
+        b"diff --git a/magic/data.bin b/magic/data.bin\n"
+        b"index " + b"1" * 40 + b".." + b"2" * 40 + b" 100644\n"
+        b"GIT binary patch\n" + f"{kind} {declared}\n".encode() + git_base85(data) + b"\n"
+    )
+
+
+def test_binary_literal_declaring_a_huge_file_is_refused(tmp_path: Path) -> None:
+    import zlib
+
+    root = make_sdist(tmp_path)
+    (root / "magic/data.bin").write_bytes(b"\0" * 64)
+    section = binary_section("literal", 10**12, zlib.compress(b"\0" * 64))
+    with pytest.raises(
+        PatchError, match=r"bomb\.patch.*magic/data\.bin.*1000000000000 bytes.*limit"
+    ):
+        apply_patches(root, [patch("bomb.patch", section)])
+
+
+def test_binary_delta_declaring_a_huge_result_is_refused(tmp_path: Path) -> None:
+    import zlib
+
+    # A 30-byte delta: base size 64, result size 2**40, one copy instruction of the base.
+    delta = bytes([64]) + bytes([0x80, 0x80, 0x80, 0x80, 0x80, 0x20]) + b"\x90\x40"
+    root = make_sdist(tmp_path)
+    (root / "magic/data.bin").write_bytes(b"\0" * 64)
+    section = binary_section("delta", len(delta), zlib.compress(delta))
+    with pytest.raises(PatchError, match=r"bomb\.patch.*magic/data\.bin.*1099511627776 bytes"):
+        apply_patches(root, [patch("bomb.patch", section)])
+
+
+def test_real_binary_delta_still_applies(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    data = bytes((i * 7919) % 251 for i in range(20000))
+    (repo / "src/magic/data.bin").write_bytes(data)
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "data")
+    changed = data[:10000] + b"CHANGED" + data[10007:]
+    (repo / "src/magic/data.bin").write_bytes(changed)
+    git(repo, "commit", "-q", "-am", "Change data")
+    mbox = git(repo, "format-patch", "--stdout", "-1")
+    assert b"\ndelta " in mbox
+    root = make_sdist(tmp_path)
+    (root / "magic/data.bin").write_bytes(data)
+
+    apply_patches(root, [patch("delta.patch", mbox)])
+
+    assert (root / "magic/data.bin").read_bytes() == changed
+
+
+# --------------------------------------------------------------------------------------------
+# Patch files: only regular files of sane size; exit code 2 with the manifest's place
+# --------------------------------------------------------------------------------------------
+
+
+def test_read_patch_refuses_dev_zero_fifo_directory_and_huge_files(tmp_path: Path) -> None:
+    from pyhotfix.errors import PatchFileError
+    from pyhotfix.patchfile import MAX_PATCH_BYTES
+
+    os.mkfifo(tmp_path / "fifo.patch")  # nobody writes: a blocking open would hang
+    (tmp_path / "dir.patch").mkdir()
+    with open(tmp_path / "huge.patch", "wb") as f:
+        f.truncate(MAX_PATCH_BYTES + 1)  # sparse: costs no disk
+    cases = {
+        "/dev/zero": "not a regular file",
+        "fifo.patch": "not a regular file",
+        "dir.patch": "is a directory",
+        "huge.patch": f"limit of {MAX_PATCH_BYTES} bytes (20 MiB)",
+    }
+    for path, problem in cases.items():
+        with pytest.raises(PatchFileError) as exc:
+            read_patch(FilePatch(path), tmp_path, no_fetch)
+        assert exc.value.exit_code == 2
+        assert path in str(exc.value) and problem in str(exc.value)
+
+
+def test_missing_patch_file_error_names_manifest_line_and_key(tmp_path: Path) -> None:
+    from pyhotfix.errors import PatchFileError
+    from pyhotfix.manifest import parse_manifest
+
+    manifest_path = tmp_path / "hotfixes.toml"
+    manifest = parse_manifest(
+        '[hotfix.magic]\nversion = "1.0"\npatches = [\n  "patches/ok.patch",\n'
+        '  "patches/missing.patch",\n]\n',
+        manifest_path,
+    )
+    source = manifest.get("magic").patches[1]
+    assert source == FilePatch("patches/missing.patch")  # the place is not part of identity
+
+    with pytest.raises(PatchFileError) as exc:
+        read_patch(source, tmp_path, no_fetch)
+
+    assert str(exc.value).startswith(
+        f"{manifest_path}, line 5: hotfix.magic.patches[1] names the patch file "
+        "patches/missing.patch, which does not exist"
+    )
+    assert exc.value.exit_code == 2
+
+
+def test_url_patch_larger_than_the_cap_is_refused(tmp_path: Path) -> None:
+    from pyhotfix.patchfile import MAX_PATCH_BYTES
+
+    big = b"x" * (MAX_PATCH_BYTES + 1)
+    with pytest.raises(PatchError, match="more than the limit"):
+        read_patch(
+            UrlPatch("https://example.org/big.patch", sha256_of(big)), tmp_path, lambda u, s: big
+        )
+
+
+# --------------------------------------------------------------------------------------------
+# DEP-3 headers and full commit ids
+# --------------------------------------------------------------------------------------------
+
+
+def test_dep3_header_before_a_mail_or_a_diff_is_skipped(tmp_path: Path) -> None:
+    repo = make_upstream(tmp_path)
+    commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Fix answer")
+    mbox = git(repo, "format-patch", "--stdout", "-1")
+    diff = git(repo, "diff", "HEAD~1")
+    header = b"Origin: https://example.org/pull/1.patch\nBug: https://example.org/1\n\n"
+    for name, content in {"mail": header + mbox, "diff": header + diff}.items():
+        root = make_sdist(tmp_path, name=name)
+        apply_patches(root, [patch(f"{name}.patch", content)], keep_git=True)
+        assert "return 42" in (root / "magic/__init__.py").read_text()
+        subject = git(root, "log", "-1", "--format=%s %an").decode().strip()
+        # The mail is applied with git am (author and subject kept), the diff with git apply.
+        assert subject == (
+            "Fix answer Upstream Dev" if name == "mail" else "Apply diff.patch pyhotfix"
+        )
+
+
+def test_resolve_commit_gives_the_full_sha(tmp_path: Path) -> None:
+    from pyhotfix.patching import resolve_commit
+
+    repo = make_upstream(tmp_path)
+    commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Fix answer")
+    sha = git(repo, "rev-parse", "HEAD").decode().strip()
+
+    assert resolve_commit(GitPatch("upstream", sha[:7]), tmp_path) == GitPatch("upstream", sha)
+    url = repo.as_uri()
+    assert resolve_commit(GitPatch(url, sha[:10]), tmp_path / "x") == GitPatch(url, sha)
+    with pytest.raises(PatchError, match="was not found"):
+        resolve_commit(GitPatch("upstream", "0123456"), tmp_path)
+
+
+# A tree with a few directories and up to five symlinks with targets made of "..", ".", names of
+# the tree's entries and ".git": whatever check_tree accepts, the kernel resolves inside the tree.
+_COMPONENTS = st.sampled_from(["..", ".", "a", "b", "c", "l0", "l1", "l2", "f.txt", ".git"])
+_LINK_DIRS = st.sampled_from(["", "a", "a/b", "c"])
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    links=st.lists(
+        st.tuples(_LINK_DIRS, st.lists(_COMPONENTS, min_size=1, max_size=6)),
+        min_size=1,
+        max_size=5,
+    )
+)
+def test_tree_check_never_accepts_a_link_the_kernel_resolves_outside(
+    tmp_path_factory: pytest.TempPathFactory, links: list[tuple[str, list[str]]]
+) -> None:
+    from pyhotfix.treecheck import check_tree
+
+    base = tmp_path_factory.mktemp("tree")
+    root = base / "root"
+    for d in ("a/b", "c"):
+        (root / d).mkdir(parents=True)
+    (root / "a/b/f.txt").write_text("inside\n")
+    (base / "f.txt").write_text("outside\n")
+    for i, (directory, parts) in enumerate(links):
+        os.symlink("/".join(parts), root / directory / f"l{i}")
+
+    flagged = {p.path for p in check_tree(root)}
+
+    real_root = os.path.realpath(root)
+    for i, (directory, _parts) in enumerate(links):
+        rel = f"{directory}/l{i}" if directory else f"l{i}"
+        if rel in flagged:
+            continue
+        resolved = os.path.realpath(root / rel)
+        assert resolved == real_root or resolved.startswith(real_root + os.sep), (rel, resolved)
+        assert ".git" not in Path(resolved).relative_to(real_root).parts
+
+
+def test_dep3_origin_keeps_mails_and_diffs_readable(tmp_path: Path) -> None:
+    from pyhotfix.dep3 import origin_of, subject_of, with_origin
+    from pyhotfix.patching import _parse_patch
+
+    repo = make_upstream(tmp_path)
+    commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Fix answer")
+    mbox = git(repo, "format-patch", "--stdout", "-1")
+    diff = git(repo, "diff", "HEAD~1")
+    crlf = mbox.replace(b"\n", b"\r\n")
+    url = "https://example.org/pull/1.patch"
+    for content in (mbox, diff, crlf):
+        stored = with_origin(content, url)
+        assert origin_of(stored) == url
+        assert with_origin(stored, url) == stored  # idempotent
+        is_mbox, messages = _parse_patch("p", content)
+        stored_mbox, stored_messages = _parse_patch("p", stored)
+        assert stored_mbox == is_mbox
+        assert [len(m.sections) for m in stored_messages] == [len(m.sections) for m in messages]
+        assert [m.subject for m in stored_messages] == [m.subject for m in messages]
+    assert subject_of(mbox) == "Fix answer" and subject_of(diff) is None
+    assert with_origin(crlf, url).split(b"\r\n")[1] == b"Origin: " + url.encode()
+    with pytest.raises(ValueError):
+        with_origin(diff, "https://x/\nFrom: evil")
+
+
+@pytest.mark.parametrize("keep_git", [False, True])  # True: how `edit` and `rebase` apply
+def test_patch_retargeting_an_existing_symlink_out_of_the_tree_is_refused(
+    tmp_path: Path, keep_git: bool
+) -> None:
+    repo = make_upstream(tmp_path)
+    os.symlink("__init__.py", repo / "src/magic/alias.py")
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "alias")
+    (repo / "src/magic/alias.py").unlink()
+    os.symlink("/root/.ssh/id_rsa", repo / "src/magic/alias.py")
+    git(repo, "commit", "-q", "-am", "retarget")
+    mbox = git(repo, "format-patch", "--stdout", "-1")
+    assert b" 120000\n" in mbox and b"new file mode" not in mbox
+    root = make_sdist(tmp_path)
+    os.symlink("__init__.py", root / "magic/alias.py")
+
+    with pytest.raises(PatchError, match=r"retarget\.patch.*magic/alias\.py.*/root/\.ssh/id_rsa"):
+        apply_patches(root, [patch("retarget.patch", mbox)], keep_git=keep_git)
+    assert os.readlink(root / "magic/alias.py") == "__init__.py"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
-import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -20,11 +20,8 @@ from pyhotfix.errors import PyhotfixError, UsageError
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import (
     MANIFEST_NAME,
-    FilePatch,
-    GitPatch,
     Manifest,
     PatchSource,
-    UrlPatch,
     find_manifest,
     load_manifest,
     upsert_hotfix,
@@ -261,7 +258,7 @@ def build(
     "patches",
     multiple=True,
     required=True,
-    help="A patch file, an http(s) URL, or git+REPO@COMMIT.",
+    help="A patch file, an http(s):// or file:// URL (stored under patches/), or git+REPO@COMMIT.",
 )
 @click.option(
     "--sha256", "hashes", multiple=True, help="Expected sha256 of each URL patch, in order."
@@ -287,25 +284,33 @@ def add(
     """
     name, version = _parse_pinned(requirement)
     manifest_path = _manifest_path(ctx, create=True)
-    sources = _patch_sources(patches, list(hashes), manifest_path.parent)
     before = manifest_path.read_bytes() if manifest_path.exists() else None
-    upsert_hotfix(manifest_path, name, version, sources, reason)
+    created: list[Path] = []  # patch files stored for URL patches, removed again on failure
     try:
+        sources = _patch_sources(patches, list(hashes), manifest_path, name, created)
+        upsert_hotfix(manifest_path, name, version, sources, reason)
         code = _run_build(manifest_path, [name], BuildOptions(strict=strict), as_json)
     except BaseException:
-        _restore(manifest_path, before)
+        _restore(manifest_path, before, created)
         raise
     if code != 0:
-        _restore(manifest_path, before)
+        _restore(manifest_path, before, created)
         print_line(stderr, escape(f"{manifest_path} was left unchanged because the build failed."))
     ctx.exit(code)
 
 
-def _restore(path: Path, content: bytes | None) -> None:
+def _restore(path: Path, content: bytes | None, created: Sequence[Path] = ()) -> None:
     if content is None:
         path.unlink(missing_ok=True)
-    else:
+    elif not path.exists() or path.read_bytes() != content:
         path.write_bytes(content)
+    for made in reversed(created):  # files first, then the directories add made for them
+        with contextlib.suppress(FileNotFoundError):
+            if made.is_dir():
+                with contextlib.suppress(OSError):  # not empty: something else is in it now
+                    made.rmdir()
+            else:
+                made.unlink()
 
 
 def _parse_pinned(requirement: str) -> tuple[str, str]:
@@ -324,39 +329,16 @@ def _parse_pinned(requirement: str) -> tuple[str, str]:
     return parsed.name, specs[0].version
 
 
-def _patch_sources(values: Sequence[str], hashes: list[str], base_dir: Path) -> list[PatchSource]:
-    url_count = sum(v.startswith(("http://", "https://")) for v in values)
-    if hashes and len(hashes) != url_count:
-        raise UsageError(
-            f"--sha256 was given {len(hashes)} time(s) for {url_count} URL patch(es); give one per URL, in order."
-        )
-    sources: list[PatchSource] = []
-    for value in values:
-        if value.startswith(("http://", "https://")):
-            expected = hashes.pop(0).lower() if hashes else None
-            from pyhotfix.upstream import fetch_url
+def _patch_sources(
+    values: Sequence[str], hashes: list[str], manifest_path: Path, name: str, created: list[Path]
+) -> list[PatchSource]:
+    from pyhotfix.patchsources import patch_sources
+    from pyhotfix.upstream import fetch_url
 
-            sha256, _ = fetch_url(value, _cache(), expected)
-            sources.append(UrlPatch(url=value, sha256=sha256))
-        elif value.startswith("git+"):
-            repo, sep, commit = value[4:].rpartition("@")
-            if not sep or not repo or not commit:
-                raise UsageError(f"{value!r} is not git+REPO@COMMIT.")
-            if "://" not in repo and Path(repo).exists():
-                repo = _relative(Path(repo), base_dir)
-            sources.append(GitPatch(repo=repo, commit=commit))
-        else:
-            path = Path(value)
-            if not path.is_file():
-                raise UsageError(
-                    f"The patch file {value} does not exist. Give a patch file, an http(s) URL or git+REPO@COMMIT."
-                )
-            sources.append(FilePatch(path=_relative(path, base_dir)))
-    return sources
+    def download(url: str, expected: str | None) -> Path:
+        return fetch_url(url, _cache(), expected)[1]
 
-
-def _relative(path: Path, base_dir: Path) -> str:
-    return Path(os.path.relpath(path.absolute(), base_dir)).as_posix()
+    return patch_sources(values, hashes, manifest_path, name, created, download)
 
 
 @cli.command(name="list")

@@ -41,3 +41,10 @@ class BuildError(PyhotfixError):
 
 class PublishError(PyhotfixError):
     """Publishing to the index failed or was refused (e.g. a file exists with different bytes)."""
+
+
+class PatchFileError(PatchError):
+    """A patch file named in the manifest or on the command line is missing, not a regular file or
+    too large: a usage mistake, so exit code 2 (the message names file, line and key when known)."""
+
+    exit_code = 2

@@ -7,7 +7,7 @@ import re
 import stat
 import tomllib
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,8 @@ _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
 @dataclass(frozen=True)
 class FilePatch:
     path: str  # as written, relative to the manifest's directory
+    # "FILE, line N: hotfix.NAME.patches[i]" for errors about the file; not part of its identity.
+    where: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -354,7 +356,7 @@ def _parse_patch(item: Any, index: int, section: str, where: _Locator) -> PatchS
             raise where.error(
                 section, key, f'is a URL; pin it as {{ url = "{item}", sha256 = "<hex>" }}'
             )
-        return FilePatch(path=item)
+        return FilePatch(path=item, where=where.place(section, key))
     if not isinstance(item, dict):
         raise where.error(section, key, "must be a path, { url, sha256 } or { git, commit }")
     keys = set(item)
@@ -441,11 +443,14 @@ class _Locator:
                     return number
         return key_line
 
-    def error(self, section: str | None, key: str | None, message: str) -> ManifestError:
+    def place(self, section: str | None, key: str | None) -> str:
+        """Where a key is, as errors name it: "FILE, line N: SECTION.KEY"."""
         line = self.line_of(section, key)
-        place = f"{self.path}" + (f", line {line}" if line else "")
         what = ".".join(p for p in (section, key) if p)
-        return ManifestError(f"{place}: {what} {message}.")
+        return f"{self.path}" + (f", line {line}" if line else "") + f": {what}"
+
+    def error(self, section: str | None, key: str | None, message: str) -> ManifestError:
+        return ManifestError(f"{self.place(section, key)} {message}.")
 
 
 # --- editing, for `pyhotfix add` -------------------------------------------------------------

@@ -9,6 +9,7 @@ the sdist and drop sections for files the sdist does not have. The applying itse
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import email
 import email.errors
@@ -21,12 +22,15 @@ import re
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Callable, Iterable, Sequence
+import zlib
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyhotfix.errors import PatchError
 from pyhotfix.manifest import FilePatch, GitPatch, PatchSource, UrlPatch
+from pyhotfix.patchfile import MAX_PATCH_BYTES, read_patch_file
+from pyhotfix.treecheck import check_link_target, check_tree
 
 __all__ = [
     "AppliedPatch",
@@ -34,6 +38,7 @@ __all__ = [
     "PatchedTree",
     "apply_patches",
     "read_patch",
+    "resolve_commit",
     "sha256_of",
 ]
 
@@ -238,20 +243,7 @@ def read_patch(
     """
     if isinstance(source, FilePatch):
         label = source.path
-        path = base_dir / source.path
-        try:
-            content = path.read_bytes()
-        except FileNotFoundError as exc:
-            raise PatchError(
-                f"The patch file {source.path} does not exist (looked for {path}; patch paths are "
-                f"relative to the manifest directory {base_dir}). Fix the path in the manifest or "
-                "add the file."
-            ) from exc
-        except OSError as exc:
-            raise PatchError(
-                f"The patch file {source.path} ({path}) cannot be read: {exc.strerror or exc}. "
-                "Check that it is a readable file."
-            ) from exc
+        content = read_patch_file(base_dir / source.path, source.path, source.where)
     elif isinstance(source, UrlPatch):
         label = source.url
         try:
@@ -274,6 +266,12 @@ def read_patch(
         content = _read_git_commit(source, base_dir, label)
     else:  # pragma: no cover - exhaustive over PatchSource
         raise PatchError(f"Unsupported patch source {source!r}.")
+    if len(content) > MAX_PATCH_BYTES:
+        raise PatchError(
+            f"The patch {label} is {len(content)} bytes, more than the limit of "
+            f"{MAX_PATCH_BYTES} bytes for a patch. Check that it is the patch meant; split a "
+            "genuinely larger change into several patches."
+        )
     if not content.strip():
         raise PatchError(
             f"The patch {label} is empty. Point the manifest at a non-empty unified diff or "
@@ -286,7 +284,11 @@ _URL_LIKE = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://|^[\w.-]+@[\w.-]+:")
 _NETWORK_TIMEOUT = 600.0
 
 
-def _read_git_commit(source: GitPatch, base_dir: Path, label: str) -> bytes:
+@contextlib.contextmanager
+def _git_repo(
+    source: GitPatch, base_dir: Path, label: str
+) -> Iterator[tuple[Path, dict[str, str]]]:
+    """The repository of a git patch source (a blobless clone for a URL) and the env for git."""
     env = user_env()  # keep the user's credentials/proxy settings for clones
     if not _URL_LIKE.match(source.repo):
         repo = base_dir / source.repo
@@ -296,7 +298,8 @@ def _read_git_commit(source: GitPatch, base_dir: Path, label: str) -> bytes:
                 f"{repo}; local paths are relative to the manifest directory {base_dir}). Fix "
                 "the repo path in the manifest."
             )
-        return _format_patch(repo, source.commit, label, source.repo, env)
+        yield repo, env
+        return
     with tempfile.TemporaryDirectory(prefix="pyhotfix-git-") as tmp:
         clone = Path(tmp) / "repo.git"
         # A blobless bare clone is enough: format-patch fetches the few blobs it needs lazily.
@@ -319,7 +322,22 @@ def _read_git_commit(source: GitPatch, base_dir: Path, label: str) -> bytes:
                 env,
                 timeout=_NETWORK_TIMEOUT,
             )
-        return _format_patch(clone, source.commit, label, source.repo, env)
+        yield clone, env
+
+
+def _read_git_commit(source: GitPatch, base_dir: Path, label: str) -> bytes:
+    with _git_repo(source, base_dir, label) as (repo, env):
+        return _format_patch(repo, source.commit, label, source.repo, env)
+
+
+def resolve_commit(source: GitPatch, base_dir: Path) -> GitPatch:
+    """`source` with its commit as the full 40-hex SHA, resolved in the repository (cloned when
+    it is a URL), so a short and a full SHA of one commit are recognised as the same patch."""
+    label = f"{source.repo}@{source.commit}"
+    with _git_repo(source, base_dir, label) as (repo, env):
+        return GitPatch(
+            repo=source.repo, commit=_full_sha(repo, source.commit, label, source.repo, env)
+        )
 
 
 # Explicit options so the user's format.*/diff.* configuration cannot change the output.
@@ -335,7 +353,7 @@ def _has_commit(repo: Path, commit: str, env: dict[str, str]) -> bool:
     return proc.returncode == 0
 
 
-def _format_patch(repo: Path, commit: str, label: str, where: str, env: dict[str, str]) -> bytes:
+def _full_sha(repo: Path, commit: str, label: str, where: str, env: dict[str, str]) -> str:
     if commit.startswith("-"):
         raise PatchError(f"The commit {commit!r} of patch {label} is not a valid commit name.")
     proc = run_git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], repo, env)
@@ -346,7 +364,11 @@ def _format_patch(repo: Path, commit: str, label: str, where: str, env: dict[str
             + ("" if detail == "no output" else f" (git said: {detail})")
             + ". Check the commit hash in the manifest and that the commit is in that repository."
         )
-    sha = proc.stdout.decode().strip()
+    return proc.stdout.decode().strip()
+
+
+def _format_patch(repo: Path, commit: str, label: str, where: str, env: dict[str, str]) -> bytes:
+    sha = _full_sha(repo, commit, label, where, env)
     proc = run_git(
         [*FORMAT_PATCH_ARGS, sha],
         repo,
@@ -687,11 +709,26 @@ def _decode_mail(label: str, raw: bytes) -> tuple[bytes, str]:
     return new_head + b"\n\n" + decoded, subject
 
 
+_DEP3_LINE = re.compile(rb"^([A-Za-z][A-Za-z0-9-]*:( |\r?$)|[ \t]|\r?$)")
+
+
+def _skip_dep3_header(lines: list[bytes]) -> list[bytes]:
+    """The lines after a DEP-3 header block (`Origin: URL` ...) in front of a mail, so a stored
+    mail with its provenance prepended is still read as an mbox; other lines are left alone
+    (a plain diff ignores text before its first section anyway)."""
+    for i, line in enumerate(lines):
+        if MBOX_FROM.match(line):
+            return lines[i:]
+        if not _DEP3_LINE.match(line):
+            break
+    return lines
+
+
 def _parse_patch(label: str, content: bytes) -> tuple[bool, list[_Message]]:
     """(is_mbox, messages). A plain diff is one message without a head."""
     if content.startswith(b"\xef\xbb\xbf"):
         content = content[3:]
-    lines = _split_lines(content)
+    lines = _skip_dep3_header(_split_lines(content))
     if not lines or not MBOX_FROM.match(lines[0]):
         _, sections = _parse_sections(lines)
         return False, [_Message(None, "", sections)]
@@ -1011,6 +1048,7 @@ def _plan(
     skipped: list[str] = []
     mapped: list[tuple[str, str]] = []
     units: list[_Unit] = []
+    binary_bytes = 0
     for number, msg in enumerate(messages, 1):
         kept: list[_Kept] = []
         for sec in msg.sections:
@@ -1024,7 +1062,14 @@ def _plan(
                 ) from None
             if item is None:
                 continue
-            _check_binary(item, label)
+            binary_bytes += _check_binary(item, label)
+            if binary_bytes > MAX_BINARY_TOTAL_BYTES:
+                raise PatchError(
+                    f"The binary changes of the patch {label} declare {binary_bytes} bytes or "
+                    f"more in all, more than the limit of {MAX_BINARY_TOTAL_BYTES} bytes. Ship "
+                    "large files another way, or check the patch."
+                )
+            _check_symlink(item, label)
             item.eol = _content_eol(sec, repo.root / item.old if item.old else None)
             for repo_path, sdist_path in ((item.repo_old, item.old), (item.repo_new, item.new)):
                 pair = (repo_path or "", sdist_path or "")
@@ -1122,7 +1167,9 @@ def _place(sec: _Section, p: int, tree: _Resolver, skipped: list[str], label: st
     return _Kept(sec, old, new, repo_old, repo_new, "keep")
 
 
-def _check_binary(item: _Kept, label: str) -> None:
+def _check_binary(item: _Kept, label: str) -> int:
+    """Refuse binary changes git cannot apply safely or that inflate too far; returns the
+    declared size of the result (0 for a text change)."""
     path = item.new or item.old
     if item.sec.binary_without_data:
         raise PatchError(
@@ -1139,6 +1186,93 @@ def _check_binary(item: _Kept, label: str) -> None:
                 "its 'index' line, so git cannot apply it safely. Regenerate the patch with "
                 "`git diff --binary` (which implies --full-index) or `git format-patch`."
             )
+        largest = max(_binary_result_sizes(item.sec.binary), default=0)
+        if largest > MAX_BINARY_FILE_BYTES:
+            raise PatchError(
+                f"The patch {label} changes the binary file {path} into {largest} bytes (as its "
+                f"binary data declares), more than the limit of {MAX_BINARY_FILE_BYTES} bytes "
+                "for a file made by a patch. Ship large files another way, or check the patch."
+            )
+        return largest
+    return 0
+
+
+_SYMLINK_MODE = re.compile(r"^(new file mode|new mode) 120000$|^index \S+ 120000$")
+
+
+def _check_symlink(item: _Kept, label: str) -> None:
+    """Refuse a section that makes `item.new` a symlink leaving the tree (or into .git).
+
+    Judged from the patch alone; `treecheck.check_tree` re-checks the applied tree, where chains of
+    links are visible."""
+    sec = item.sec
+    if item.new is None or not sec.is_git or not any(_SYMLINK_MODE.match(t) for t in sec.ext):
+        return
+    # A symlink's blob is its target: the added line(s) of the hunk, without the final newline.
+    added = [line[1:] for h in sec.hunks for line in h.body if line[:1] == b"+"]
+    target = b"".join(added).rstrip(b"\r\n").decode("utf-8", "surrogateescape")
+    why = check_link_target(item.new, target) if added else None
+    if why is not None:
+        raise PatchError(
+            f"The patch {label} makes {item.new} a symlink that the build would follow: {item.new} "
+            f"{why}. A symlink out of the sdist would publish a file of the building machine "
+            "(its content ends up in the sdist and wheel). Remove that part of the patch or make "
+            "the link point to a file inside the project."
+        )
+
+
+# Binary patches are zlib-compressed: a small patch can declare a huge file. Each binary result
+# (and all of one patch's together) must stay below these.
+MAX_BINARY_FILE_BYTES = 64 * 1024 * 1024
+MAX_BINARY_TOTAL_BYTES = 256 * 1024 * 1024
+_BASE85_LENGTH = {
+    c: i + 1 for i, c in enumerate(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+}
+
+
+def _binary_result_sizes(lines: list[bytes]) -> list[int]:
+    """The sizes a `GIT binary patch` block declares for its results: `literal N` gives N; for
+    `delta N` the delta's own header (the first bytes after inflating) gives the result size.
+    Unreadable data counts as oversized (git would refuse it anyway)."""
+    sizes: list[int] = []
+    i = 1
+    while i < len(lines):
+        m = re.match(rb"(literal|delta) (\d+)", lines[i])
+        i += 1
+        if not m:
+            continue
+        data_start = i
+        while i < len(lines) and lines[i].strip():
+            i += 1
+        declared = int(m[2])
+        if m[1] == b"literal" or declared > MAX_BINARY_FILE_BYTES:
+            sizes.append(declared)
+        else:
+            sizes.append(_delta_result_size(lines[data_start:i]))
+    return sizes
+
+
+def _delta_result_size(data_lines: list[bytes]) -> int:
+    compressed = b""
+    try:
+        for line in data_lines[:8]:  # a few lines hold far more than the two size varints
+            line = line.rstrip(b"\r\n")
+            length = _BASE85_LENGTH[line[0]]
+            compressed += base64.b85decode(line[1:])[:length]
+        head = zlib.decompressobj().decompress(compressed, 32)
+    except (KeyError, IndexError, ValueError, zlib.error):
+        return MAX_BINARY_FILE_BYTES + 1
+    values: list[int] = []
+    value = shift = 0
+    for byte in head:
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            values.append(value)
+            value = shift = 0
+            if len(values) == 2:
+                return values[1]  # (source size, result size)
+    return MAX_BINARY_FILE_BYTES + 1
 
 
 def _name_line(prefix: str, path: str | None, side: str) -> str:
@@ -1257,6 +1391,7 @@ def apply_patches(
         plan = _plan(patch, repo, target_name, strict)
         for unit in plan.units:
             _apply_unit(repo, patch.label, unit, target_name)
+        _check_binary_results(root, patch.label, plan)
         applied.append(
             AppliedPatch(
                 label=patch.label,
@@ -1265,9 +1400,43 @@ def apply_patches(
                 mapped=tuple(plan.mapped),
             )
         )
+    _check_patched_tree(root, applied, target_name)
     if not keep_git:
         shutil.rmtree(root / ".git")
     return PatchedTree(root=root, applied=tuple(applied))
+
+
+def _check_binary_results(root: Path, label: str, plan: _Plan) -> None:
+    """The backstop for the declared sizes checked while planning: the files git wrote."""
+    for unit in plan.units:
+        for item in unit.kept:
+            if not item.sec.binary or item.new is None:
+                continue
+            with contextlib.suppress(OSError):
+                size = os.lstat(root / item.new).st_size
+                if size > MAX_BINARY_FILE_BYTES:
+                    raise PatchError(
+                        f"The patch {label} made the binary file {item.new} {size} bytes large, "
+                        f"more than the limit of {MAX_BINARY_FILE_BYTES} bytes for a file made "
+                        "by a patch. Ship large files another way, or check the patch."
+                    )
+
+
+def _check_patched_tree(root: Path, applied: Sequence[AppliedPatch], target_name: str) -> None:
+    """Nothing in the tree may make the build read outside it (see `treecheck`)."""
+    problems = check_tree(root)
+    if not problems:
+        return
+    first = problems[0]
+    by = next((a.label for a in applied if first.path in a.files), None)
+    culprit = f"The patch {by}" if by else f"The sdist of {target_name} (after patching)"
+    more = f" (and {len(problems) - 1} more: {', '.join(p.path for p in problems[1:4])})"
+    raise PatchError(
+        f"{culprit} leaves {first.path} in the tree to build, and {first.path} {first.problem}"
+        + (more if len(problems) > 1 else "")
+        + ". Building it could publish a file of the building machine; nothing was built. "
+        "Remove that part of the patch, or make the link point inside the project."
+    )
 
 
 def _apply_unit(repo: _Repo, label: str, unit: _Unit, target_name: str) -> None:

@@ -33,6 +33,7 @@ from pyhotfix.lock import (
     read_lock,
 )
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, UrlPatch
+from pyhotfix.patchfile import read_patch_file
 from pyhotfix.publish import PublishTarget, resolve_target
 
 if TYPE_CHECKING:
@@ -108,14 +109,8 @@ def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
     identities: list[str] = []
     for source in spec.patches:
         if isinstance(source, FilePatch):
-            path = base_dir / source.path
-            try:
-                identities.append("file:" + hashlib.sha256(path.read_bytes()).hexdigest())
-            except OSError as exc:
-                raise PyhotfixError(
-                    f"The patch file {path} of hotfix {spec.name} cannot be read ({exc.strerror}). "
-                    "Fix the path in hotfixes.toml."
-                ) from exc
+            content = read_patch_file(base_dir / source.path, source.path, source.where)
+            identities.append("file:" + hashlib.sha256(content).hexdigest())
         elif isinstance(source, UrlPatch):
             identities.append("url:" + source.sha256)
         else:
@@ -156,11 +151,12 @@ def up_to_date(
 
     Needs no network for a local index, and none of the build stages.
     """
+    # First, even when forced: a missing or bad patch file is a usage error (exit 2) for the run.
+    key = inputs_key(spec, manifest.settings.label, manifest.directory)
     if options.force or not options.publish:
         return None
     started = time.monotonic()
     locked = read_lock(lock_path(manifest.path)).get(spec.name)
-    key = inputs_key(spec, manifest.settings.label, manifest.directory)
     if locked is None or locked.inputs != key or locked.version != spec.version:
         return None
     filenames = [f.filename for f in locked.files]
