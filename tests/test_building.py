@@ -26,7 +26,14 @@ from pyhotfix.building import EnvCache, build
 from pyhotfix.errors import BuildError
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import BackendInfo, detect_backend, set_version
-from tests.support.projects import BACKENDS, make_project, make_sdist, module_name
+from tests.support.projects import (
+    BACKENDS,
+    make_c_extension_project,
+    make_project,
+    make_sdist,
+    module_name,
+    strip_directory_entries,
+)
 
 NAME = "demo-pkg"
 NEW = "1.0+hotfix.1"
@@ -145,6 +152,47 @@ def test_builds_are_reproducible(
     first, second = results
     assert first.sdist.sha256 == second.sdist.sha256
     assert first.wheel.sha256 == second.wheel.sha256
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sdists_without_directory_entries_build_reproducibly(
+    tmp_path: Path, upstream: Upstream, envs: EnvCache, backend: str
+) -> None:
+    # Unpacking creates the missing directories with the current time; with time passing between
+    # two builds in different directories, the files must still be the same.
+    sdist = strip_directory_entries(upstream(backend), tmp_path / "upstream.tar.gz", mtime_step=7)
+    digests = []
+    for i in range(2):
+        if i:
+            time.sleep(1.1)
+        root, info = prepare(sdist, tmp_path / f"src{i}")
+        assert not any(p.stat().st_mtime < time.time() - 60 for p in root.iterdir() if p.is_dir())
+        built = build(
+            root, NAME, NEW, tmp_path / f"out{i}", source_date_epoch=SDE, envs=envs, backend=info
+        )
+        digests.append((built.sdist.sha256, built.wheel.sha256))
+    assert digests[0] == digests[1]
+
+
+def test_c_extension_builds_are_reproducible(tmp_path: Path, envs: EnvCache) -> None:
+    # Built with -g and an absolute source path: the build directory would be in the debug info
+    # and in __FILE__ if the build did not map it to a fixed path.
+    project = make_c_extension_project(tmp_path / "project", NAME, "1.0")
+    sdist = make_sdist(project, tmp_path / "dist", envs)
+    wheels = []
+    for i in range(2):
+        root, info = prepare(sdist, tmp_path / f"src{i}")
+        built = build(
+            root, NAME, NEW, tmp_path / f"out{i}", source_date_epoch=SDE, envs=envs, backend=info
+        )
+        assert built.wheel.filename != WHEEL  # a platform wheel, with the compiled module
+        wheels.append(built.wheel.path.read_bytes())
+        with zipfile.ZipFile(built.wheel.path) as zf:
+            (so,) = [n for n in zf.namelist() if n.endswith(".so")]
+            binary = zf.read(so)
+        assert b"pyhotfix-build-" not in binary  # no temporary directory name
+        assert b"/pyhotfix-build/" in binary  # the fixed path it was mapped to
+    assert wheels[0] == wheels[1]
 
 
 def test_flit_dynamic_version(tmp_path: Path, envs: EnvCache) -> None:
