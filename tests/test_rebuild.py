@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +15,13 @@ from pyhotfix.building import EnvCache
 from pyhotfix.lock import read_lock
 from tests.conftest import Pyhotfix
 from tests.support.fakeindex import FakeIndex
-from tests.support.projects import make_project, make_sdist, module_name
+from tests.support.projects import (
+    BACKENDS,
+    make_project,
+    make_sdist,
+    module_name,
+    strip_directory_entries,
+)
 from tests.test_cli_build import app_dir, fix_patch, index_files
 
 STABLE, UNSTABLE = "demo-stable", "demo-unstable"
@@ -115,3 +122,36 @@ def test_rebuild_that_differs_from_the_lock_stops_and_changes_nothing(
     assert index_files(clone) == []
     assert digests(app) == published
     assert not out.exists() or not any(out.iterdir())
+
+
+@pytest.fixture(scope="module")
+def dirless_upstream(
+    tmp_path_factory: pytest.TempPathFactory, envs: EnvCache
+) -> Iterator[FakeIndex]:
+    """One sdist per backend, named nodirs-<backend>, written without directory entries."""
+    root = tmp_path_factory.mktemp("dirless")
+    with FakeIndex() as index:
+        for backend in BACKENDS:
+            name = f"nodirs-{backend.replace('.', '-')}"
+            sdist = make_sdist(make_project(root / name, name, "1.0", backend), root / "dist", envs)
+            index.add_file(strip_directory_entries(sdist, root / "stripped" / sdist.name))
+        yield index
+
+
+@pytest.mark.slow
+@pytest.mark.xfail(reason="needs archive-epoch fix from h-unpack", strict=False)
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sdist_without_directory_entries_rebuilds_identically_later(
+    backend: str, tmp_path: Path, dirless_upstream: FakeIndex, pyhotfix: Pyhotfix
+) -> None:
+    # Unpacking creates the directories with the current time, which must not reach
+    # SOURCE_DATE_EPOCH: a fresh clone building a second later must get the locked files.
+    name = f"nodirs-{backend.replace('.', '-')}"
+    app = app_with(tmp_path / "one", dirless_upstream, name)
+    first = pyhotfix("build", cwd=app)
+    assert first.code == 0, first.output
+    time.sleep(1.1)
+    clone = fresh_clone(app, tmp_path / "clone")
+    again = pyhotfix("build", cwd=clone)
+    assert again.code == 0, again.output
+    assert digests(clone) == digests(app)

@@ -268,7 +268,7 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
         if same_inputs and locked is not None:
             # Same inputs, same N: the files must be the locked ones, or the version would name
             # two different builds. Checked before anything is copied, published or locked.
-            _check_against_lock(locked, built, lock_path(manifest.path))
+            _check_against_lock(locked, built, source_date_epoch, lock_path(manifest.path))
         files = [built.sdist.path, built.wheel.path]
         if options.out_dir is not None:
             options.out_dir.mkdir(parents=True, exist_ok=True)
@@ -297,7 +297,9 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
     )
 
 
-def _check_against_lock(locked: LockedHotfix, built: BuiltDists, lock_file: Path) -> None:
+def _check_against_lock(
+    locked: LockedHotfix, built: BuiltDists, source_date_epoch: int, lock_file: Path
+) -> None:
     """BuildError when a rebuild from the locked inputs gave other files than the lock records."""
     recorded = {f.filename: f.sha256 for f in locked.files}
     differences = []
@@ -318,6 +320,7 @@ def _check_against_lock(locked: LockedHotfix, built: BuiltDists, lock_file: Path
         for what, was, now in (
             (f"build backend {built.backend}", locked.backend_version, built.backend_version),
             ("Python", locked.python, built.python),
+            ("SOURCE_DATE_EPOCH", str(locked.source_date_epoch), str(source_date_epoch)),
         )
         if was != now
     ]

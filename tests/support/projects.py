@@ -500,6 +500,7 @@ def strip_directory_entries(sdist: Path, dest: Path, *, mtime_step: int = 0) -> 
     """
     import tarfile
 
+    dest.parent.mkdir(parents=True, exist_ok=True)
     with tarfile.open(sdist, "r:gz") as tin, tarfile.open(dest, "w:gz") as tout:
         for i, member in enumerate(tin.getmembers()):
             if member.isdir():
