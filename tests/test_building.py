@@ -209,6 +209,33 @@ def test_flit_dynamic_version(tmp_path: Path, envs: EnvCache) -> None:
         assert f'__version__ = "{NEW}"' in zf.read("demo_pkg/__init__.py").decode()
 
 
+def test_flit_version_imported_from_package_data(tmp_path: Path, envs: EnvCache) -> None:
+    # `from .package_data import __version__`, which flit_core cannot read without importing:
+    # the static [project] version pyhotfix sets is what flit builds.
+    project = make_project(tmp_path / "project", NAME, "1.0", "flit")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        .replace('version = "1.0"', 'dynamic = ["version", "description"]')
+        .replace('description = "A fixture project"\n', "")
+    )
+    init = project / "demo_pkg" / "__init__.py"
+    init.write_text('"""A demo."""\nfrom .package_data import __version__\n\n' + init.read_text())
+    (project / "demo_pkg" / "package_data.py").write_text('__version__ = "1.0"\n')
+    sdist = make_sdist(project, tmp_path / "dist", envs)
+    assert sdist_metadata(sdist).version == Version("1.0")
+    root, info = prepare(sdist, tmp_path / "src")
+
+    built = build(root, NAME, NEW, tmp_path / "out", source_date_epoch=SDE, envs=envs, backend=info)
+
+    assert (built.sdist.filename, built.wheel.filename) == (SDIST, WHEEL)
+    for meta in (sdist_metadata(built.sdist.path), wheel_metadata(built.wheel.path)):
+        assert meta.version == Version(NEW)
+        assert meta.summary == "A demo."  # the other dynamic field still comes from the module
+    with zipfile.ZipFile(built.wheel.path) as zf:
+        assert zf.read("demo_pkg/package_data.py").decode() == f'__version__ = "{NEW}"\n'
+
+
 def test_archives_are_normalised(tmp_path: Path, upstream: Upstream, envs: EnvCache) -> None:
     root, info = prepare(upstream("setuptools-pyproject"), tmp_path / "src")
     built = build(root, NAME, NEW, tmp_path / "out", source_date_epoch=SDE, envs=envs, backend=info)
