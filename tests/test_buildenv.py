@@ -56,6 +56,7 @@ def test_backend_gets_only_the_allow_list(tmp_path: Path) -> None:
     assert env["LANG"] == env["LC_ALL"] == "C.UTF-8"
     assert env["PKG_CONFIG_PATH"] == "/opt/lib/pkgconfig"
     assert env["HTTPS_PROXY"] == "http://proxy.example:3128"  # the proxy, without its password
+    assert env["RUSTUP_HOME"] == "/home/dev/.rustup"  # toolchains stay where rustup put them
     # HOME and TMPDIR are fresh directories of the build, not the user's.
     assert env["HOME"] == str(tmp_path / "home")
     assert env["TMPDIR"] == str(tmp_path / "tmp")

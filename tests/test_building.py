@@ -236,6 +236,21 @@ def test_flit_version_imported_from_package_data(tmp_path: Path, envs: EnvCache)
         assert zf.read("demo_pkg/package_data.py").decode() == f'__version__ = "{NEW}"\n'
 
 
+def test_poetry_core_2_project_with_dynamic_version(tmp_path: Path, envs: EnvCache) -> None:
+    # poetry-core >= 2 reads [project]; its version may be dynamic, taken from [tool.poetry].
+    project = make_project(tmp_path / "project", NAME, "1.0", "poetry")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "demo-pkg"\ndynamic = ["version"]\nrequires-python = ">=3.8"\n\n'
+        + pyproject.read_text().replace("poetry-core>=1.0.0", "poetry-core>=2")
+    )
+    root, info = prepare(make_sdist(project, tmp_path / "dist", envs), tmp_path / "src")
+    built = build(root, NAME, NEW, tmp_path / "out", source_date_epoch=SDE, envs=envs, backend=info)
+    assert (built.sdist.filename, built.wheel.filename) == (SDIST, WHEEL)
+    for meta in (sdist_metadata(built.sdist.path), wheel_metadata(built.wheel.path)):
+        assert meta.version == Version(NEW)
+
+
 def test_archives_are_normalised(tmp_path: Path, upstream: Upstream, envs: EnvCache) -> None:
     root, info = prepare(upstream("setuptools-pyproject"), tmp_path / "src")
     built = build(root, NAME, NEW, tmp_path / "out", source_date_epoch=SDE, envs=envs, backend=info)

@@ -86,7 +86,9 @@ BACKEND_ALLOWED_PREFIXES = ("LC_",)  # locale categories
 
 # uv's own settings (indexes, find-links, its index credentials UV_INDEX_<NAME>_PASSWORD, cache)
 # and what it reads its configuration and credentials from.
-INSTALLER_ALLOWED = frozenset({"HOME", "NETRC", "XDG_CONFIG_HOME", "XDG_CACHE_HOME", "USER"})
+INSTALLER_ALLOWED = frozenset(
+    {"HOME", "NETRC", "XDG_CONFIG_HOME", "XDG_CONFIG_DIRS", "XDG_CACHE_HOME", "XDG_DATA_HOME"}
+)
 INSTALLER_ALLOWED_PREFIXES = ("UV_",)
 
 # Never passed to the backend, whatever the allow-list says; for uv only the upload ones.
@@ -132,6 +134,9 @@ def backend_environment(
     """
     env = {k: strip_userinfo(v) for k, v in environ.items() if _backend_allowed(k)}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
+    if "RUSTUP_HOME" not in env and environ.get("HOME"):
+        # rustup's toolchains (no credentials), which it would look for under the new HOME.
+        env["RUSTUP_HOME"] = str(Path(environ["HOME"]) / ".rustup")
     env |= {
         "HOME": str(build_dir / "home"),
         "TMPDIR": str(build_dir / "tmp"),
