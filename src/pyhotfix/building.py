@@ -6,7 +6,8 @@ requirements, interpreter). And each PEP 517 hook call normally costs a process 
 backend: here get_requires_for_build_X and build_X share one process (pyproject-hooks' own
 in-process script, driven twice). Reproducibility comes from SOURCE_DATE_EPOCH plus a deterministic
 re-pack of the sdist (setuptools and pdm-backend tarballs vary) and re-zip of the wheel (setuptools
-wheels carry umask-dependent file modes).
+wheels carry umask-dependent file modes), with build paths mapped out of compiled code. The hooks
+run upstream's code, so they get only the allow-listed environment of `pyhotfix.buildenv`.
 """
 
 from __future__ import annotations
