@@ -11,7 +11,12 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyhotfix.buildenv import backend_environment, installer_environment, strip_userinfo
+from pyhotfix.buildenv import (
+    backend_environment,
+    installer_environment,
+    prefix_map_flag,
+    strip_userinfo,
+)
 from pyhotfix.building import EnvCache, build
 from pyhotfix.errors import BuildError
 from pyhotfix.unpack import unpack_sdist
@@ -170,3 +175,20 @@ def test_env_cache_runs_uv_with_the_installer_environment(tmp_path: Path) -> Non
     assert "TWINE_PASSWORD" not in EnvCache(tmp_path / "e2", environ=HOSTILE_ENVIRON).environ
     with pytest.raises(BuildError, match=r"127\.0\.0\.1:9"):
         cache.environment(["no-such-package-pyhotfix-test"])
+
+
+def test_old_compilers_get_the_debug_prefix_map(tmp_path: Path) -> None:
+    # A compiler that rejects -ffile-prefix-map (gcc < 8) still gets its debug info mapped.
+    old_cc = tmp_path / "old-cc"
+    old_cc.write_text(
+        '#!/bin/sh\nfor a in "$@"; do case "$a" in -ffile-prefix-map=*) exit 1;; esac; done\n'
+    )
+    old_cc.chmod(0o755)
+    environ = {"PATH": os.environ["PATH"], "CC": f"{old_cc} -pthread"}
+    flag = prefix_map_flag(environ)
+    assert flag == "-fdebug-prefix-map"
+    env = backend_environment(environ, tmp_path, source_date_epoch=SDE, c_prefix_map=flag)
+    assert env["CFLAGS"] == f"-fdebug-prefix-map={tmp_path}=/pyhotfix-build"
+    # gcc here understands the full map; a missing compiler changes nothing.
+    assert prefix_map_flag({"PATH": os.environ["PATH"], "CC": "gcc"}) == "-ffile-prefix-map"
+    assert prefix_map_flag({"PATH": "", "CC": str(tmp_path / "no-cc")}) == "-ffile-prefix-map"

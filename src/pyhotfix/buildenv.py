@@ -15,9 +15,14 @@ but still none of the rest (upload tokens, cloud keys).
 
 from __future__ import annotations
 
+import functools
 import re
+import shlex
+import subprocess
+import sysconfig
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Literal
 
 # Passed to upstream's build code, each only if the user set it.
 BACKEND_ALLOWED = frozenset(
@@ -119,18 +124,50 @@ def _backend_allowed(name: str) -> bool:
     return allowed and not _SECRET_NAME.search(name)
 
 
+PrefixMapFlag = Literal["-ffile-prefix-map", "-fdebug-prefix-map"]
+
+
+def prefix_map_flag(environ: Mapping[str, str]) -> PrefixMapFlag:
+    """The C compiler's flag that maps build paths: `-ffile-prefix-map` (gcc >= 8, clang >= 10:
+    debug info and __FILE__), else `-fdebug-prefix-map` (older compilers: debug info only).
+
+    The compiler is $CC, else the one Python was built with; asked once per process.
+    """
+    cc = environ.get("CC") or sysconfig.get_config_var("CC") or "cc"
+    return _prefix_map_flag(str(cc), environ.get("PATH", ""))
+
+
+@functools.cache
+def _prefix_map_flag(cc: str, path: str) -> PrefixMapFlag:
+    try:
+        command = shlex.split(cc)
+        done = subprocess.run(
+            [*command, "-ffile-prefix-map=/a=/b", "-E", "-x", "c", "-"],
+            input=b"",
+            capture_output=True,
+            timeout=30,
+            check=False,
+            env={"PATH": path, "LC_ALL": "C"},
+        )
+    except (OSError, ValueError, IndexError, subprocess.TimeoutExpired):
+        return "-ffile-prefix-map"  # no usable compiler: nothing will be compiled anyway
+    return "-ffile-prefix-map" if done.returncode == 0 else "-fdebug-prefix-map"
+
+
 def backend_environment(
     environ: Mapping[str, str],
     build_dir: Path,
     *,
     source_date_epoch: int,
     env_root: Path | None = None,
+    c_prefix_map: PrefixMapFlag = "-ffile-prefix-map",
 ) -> dict[str, str]:
     """The whole environment of a build hook interpreter: allowed variables only.
 
-    HOME and TMPDIR are `build_dir`/home and `build_dir`/tmp (the caller creates them), and C, C++ and Rust flags
-    get prefix maps that replace `build_dir` (and `env_root`, the build environments' cache) with
-    fixed paths, so compiled extensions are byte-identical wherever they are built.
+    HOME and TMPDIR are `build_dir`/home and `build_dir`/tmp (the caller creates them), and C,
+    C++ and Rust flags get prefix maps (`c_prefix_map`, see `prefix_map_flag`) that replace
+    `build_dir` (and `env_root`, the build environments' cache) with fixed paths, so compiled
+    extensions are byte-identical wherever they are built.
     """
     env = {k: strip_userinfo(v) for k, v in environ.items() if _backend_allowed(k)}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
@@ -144,7 +181,7 @@ def backend_environment(
         "PYTHONHASHSEED": "0",
     }
     maps = [(build_dir, _REMAPPED_PATH)] + ([(env_root, _REMAPPED_ENVS)] if env_root else [])
-    c_maps = " ".join(f"-ffile-prefix-map={path}={fixed}" for path, fixed in maps)
+    c_maps = " ".join(f"{c_prefix_map}={path}={fixed}" for path, fixed in maps)
     rust_maps = " ".join(f"--remap-path-prefix={path}={fixed}" for path, fixed in maps)
     for flags in ("CFLAGS", "CXXFLAGS"):
         env[flags] = f"{env[flags]} {c_maps}" if env.get(flags) else c_maps

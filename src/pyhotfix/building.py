@@ -44,7 +44,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
-from pyhotfix.buildenv import backend_environment, installer_environment
+from pyhotfix.buildenv import backend_environment, installer_environment, prefix_map_flag
 from pyhotfix.errors import BuildError
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import BackendInfo
@@ -227,11 +227,13 @@ def build(
         tmp = Path(tmp_name)
         (tmp / "home").mkdir()  # the backend's HOME and TMPDIR (buildenv)
         (tmp / "tmp").mkdir()
+        user_environ = os.environ if environ is None else environ
         hook_env = backend_environment(
-            os.environ if environ is None else environ,
+            user_environ,
             tmp,
             source_date_epoch=source_date_epoch,
             env_root=envs.root,
+            c_prefix_map=prefix_map_flag(user_environ),
         )
         raw_sdist_dir, sdist_dir, wheel_dir = tmp / "sdist-raw", tmp / "sdist", tmp / "wheel"
         sdist_dir.mkdir()
