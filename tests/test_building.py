@@ -26,7 +26,14 @@ from pyhotfix.building import EnvCache, build
 from pyhotfix.errors import BuildError
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import BackendInfo, detect_backend, set_version
-from tests.support.projects import BACKENDS, make_project, make_sdist, module_name
+from tests.support.projects import (
+    BACKENDS,
+    make_c_extension_project,
+    make_project,
+    make_sdist,
+    module_name,
+    strip_directory_entries,
+)
 
 NAME = "demo-pkg"
 NEW = "1.0+hotfix.1"
@@ -147,6 +154,46 @@ def test_builds_are_reproducible(
     assert first.wheel.sha256 == second.wheel.sha256
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_sdists_without_directory_entries_build_reproducibly(
+    tmp_path: Path, upstream: Upstream, envs: EnvCache, backend: str
+) -> None:
+    # With time passing between two builds in different directories, an sdist that lists no
+    # directories must still give the same files.
+    sdist = strip_directory_entries(upstream(backend), tmp_path / "upstream.tar.gz", mtime_step=7)
+    digests = []
+    for i in range(2):
+        if i:
+            time.sleep(1.1)
+        root, info = prepare(sdist, tmp_path / f"src{i}")
+        built = build(
+            root, NAME, NEW, tmp_path / f"out{i}", source_date_epoch=SDE, envs=envs, backend=info
+        )
+        digests.append((built.sdist.sha256, built.wheel.sha256))
+    assert digests[0] == digests[1]
+
+
+def test_c_extension_builds_are_reproducible(tmp_path: Path, envs: EnvCache) -> None:
+    # Built with -g and an absolute source path: the build directory would be in the debug info
+    # and in __FILE__ if the build did not map it to a fixed path.
+    project = make_c_extension_project(tmp_path / "project", NAME, "1.0")
+    sdist = make_sdist(project, tmp_path / "dist", envs)
+    wheels = []
+    for i in range(2):
+        root, info = prepare(sdist, tmp_path / f"src{i}")
+        built = build(
+            root, NAME, NEW, tmp_path / f"out{i}", source_date_epoch=SDE, envs=envs, backend=info
+        )
+        assert built.wheel.filename != WHEEL  # a platform wheel, with the compiled module
+        wheels.append(built.wheel.path.read_bytes())
+        with zipfile.ZipFile(built.wheel.path) as zf:
+            (so,) = [n for n in zf.namelist() if n.endswith(".so")]
+            binary = zf.read(so)
+        assert b"pyhotfix-build-" not in binary  # no temporary directory name
+        assert b"/pyhotfix-build/" in binary  # the fixed path it was mapped to
+    assert wheels[0] == wheels[1]
+
+
 def test_flit_dynamic_version(tmp_path: Path, envs: EnvCache) -> None:
     # The common flit form: the version is `__version__` in the module, which set_version edits.
     project = make_project(tmp_path / "project", NAME, "1.0", "flit")
@@ -159,6 +206,48 @@ def test_flit_dynamic_version(tmp_path: Path, envs: EnvCache) -> None:
     assert wheel_metadata(built.wheel.path).version == Version(NEW)
     with zipfile.ZipFile(built.wheel.path) as zf:
         assert f'__version__ = "{NEW}"' in zf.read("demo_pkg/__init__.py").decode()
+
+
+def test_flit_version_imported_from_package_data(tmp_path: Path, envs: EnvCache) -> None:
+    # `from .package_data import __version__`, which flit_core cannot read without importing:
+    # the static [project] version pyhotfix sets is what flit builds.
+    project = make_project(tmp_path / "project", NAME, "1.0", "flit")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        .replace('version = "1.0"', 'dynamic = ["version", "description"]')
+        .replace('description = "A fixture project"\n', "")
+    )
+    init = project / "demo_pkg" / "__init__.py"
+    init.write_text('"""A demo."""\nfrom .package_data import __version__\n\n' + init.read_text())
+    (project / "demo_pkg" / "package_data.py").write_text('__version__ = "1.0"\n')
+    sdist = make_sdist(project, tmp_path / "dist", envs)
+    assert sdist_metadata(sdist).version == Version("1.0")
+    root, info = prepare(sdist, tmp_path / "src")
+
+    built = build(root, NAME, NEW, tmp_path / "out", source_date_epoch=SDE, envs=envs, backend=info)
+
+    assert (built.sdist.filename, built.wheel.filename) == (SDIST, WHEEL)
+    for meta in (sdist_metadata(built.sdist.path), wheel_metadata(built.wheel.path)):
+        assert meta.version == Version(NEW)
+        assert meta.summary == "A demo."  # the other dynamic field still comes from the module
+    with zipfile.ZipFile(built.wheel.path) as zf:
+        assert zf.read("demo_pkg/package_data.py").decode() == f'__version__ = "{NEW}"\n'
+
+
+def test_poetry_core_2_project_with_dynamic_version(tmp_path: Path, envs: EnvCache) -> None:
+    # poetry-core >= 2 reads [project]; its version may be dynamic, taken from [tool.poetry].
+    project = make_project(tmp_path / "project", NAME, "1.0", "poetry")
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        '[project]\nname = "demo-pkg"\ndynamic = ["version"]\nrequires-python = ">=3.8"\n\n'
+        + pyproject.read_text().replace("poetry-core>=1.0.0", "poetry-core>=2")
+    )
+    root, info = prepare(make_sdist(project, tmp_path / "dist", envs), tmp_path / "src")
+    built = build(root, NAME, NEW, tmp_path / "out", source_date_epoch=SDE, envs=envs, backend=info)
+    assert (built.sdist.filename, built.wheel.filename) == (SDIST, WHEEL)
+    for meta in (sdist_metadata(built.sdist.path), wheel_metadata(built.wheel.path)):
+        assert meta.version == Version(NEW)
 
 
 def test_archives_are_normalised(tmp_path: Path, upstream: Upstream, envs: EnvCache) -> None:

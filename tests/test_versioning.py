@@ -108,17 +108,19 @@ def test_set_version_edits_what_the_backend_reads(tmp_path: Path, backend: str) 
         expected = {"PKG-INFO", "setup.cfg"}
         if backend == "setuptools-scm":
             assert removed == {"demo_pkg.egg-info/scm_version.json"}
-    elif backend == "hatchling":
+    elif backend in ("hatchling", "flit"):
         assert pyproject(root)["project"]["version"] == NEW
         expected = {"PKG-INFO", "pyproject.toml"}
     elif backend == "hatchling-dynamic":
-        assert about_text(root) == f'__version__ = "{NEW}"\n'
-        expected = {"PKG-INFO", "demo_pkg/__about__.py"}
-    elif backend == "flit":
+        # PEP 621: the version becomes static; the file hatchling read is kept in step.
         assert pyproject(root)["project"]["version"] == NEW
-        expected = {"PKG-INFO", "pyproject.toml"}
+        assert "dynamic" not in pyproject(root)["project"]
+        assert about_text(root) == f'__version__ = "{NEW}"\n'
+        expected = {"PKG-INFO", "pyproject.toml", "demo_pkg/__about__.py"}
     elif backend == "hatch-vcs":
-        expected = {"PKG-INFO"}  # hatchling takes a dynamic version from PKG-INFO in an sdist
+        assert pyproject(root)["project"]["version"] == NEW
+        assert "dynamic" not in pyproject(root)["project"]
+        expected = {"PKG-INFO", "pyproject.toml"}  # the vcs hook writes _version.py from it
     elif backend == "poetry":
         assert pyproject(root)["tool"]["poetry"]["version"] == NEW
         expected = {"PKG-INFO", "pyproject.toml"}
@@ -284,19 +286,39 @@ def test_malformed_pyproject(tmp_path: Path) -> None:
 def test_flit_dynamic_version_in_module(tmp_path: Path) -> None:
     root = flit_dynamic(make_project(tmp_path / "p", NAME, "1.0", "flit"))
     as_unpacked_sdist(root, "flit")
-    pyproject_before = (root / "pyproject.toml").read_text()
     set_version(root, NAME, NEW)
+    # The static [project] version is what flit builds; the literal __version__ is kept in step.
+    assert pyproject(root)["project"]["version"] == NEW
+    assert "dynamic" not in pyproject(root)["project"]
     assert f'__version__ = "{NEW}"' in (root / "demo_pkg" / "__init__.py").read_text()
-    assert (root / "pyproject.toml").read_text() == pyproject_before
 
 
-def test_flit_computed_version_is_refused(tmp_path: Path) -> None:
+def test_flit_version_imported_from_another_module(tmp_path: Path) -> None:
+    # `from .package_data import __version__` (idna, and many more): the literal is followed there.
+    root = make_project(tmp_path / "p", NAME, "1.0", "flit")
+    doc = tomlkit.parse((root / "pyproject.toml").read_text())
+    del doc["project"]["version"]
+    doc["project"]["dynamic"] = ["description", "version"]
+    (root / "pyproject.toml").write_text(tomlkit.dumps(doc))
+    init = root / "demo_pkg" / "__init__.py"
+    init.write_text('"""Demo."""\nfrom .package_data import __version__\n' + init.read_text())
+    (root / "demo_pkg" / "package_data.py").write_text("__version__ = '1.0'\n")
+    as_unpacked_sdist(root, "flit")
+    set_version(root, NAME, NEW)
+    assert pyproject(root)["project"]["version"] == NEW
+    assert pyproject(root)["project"]["dynamic"] == ["description"]
+    assert (root / "demo_pkg" / "package_data.py").read_text() == f"__version__ = '{NEW}'\n"
+
+
+def test_flit_computed_version_is_set_statically(tmp_path: Path) -> None:
     root = flit_dynamic(make_project(tmp_path / "p", NAME, "1.0", "flit"))
     as_unpacked_sdist(root, "flit")
     init = root / "demo_pkg" / "__init__.py"
     init.write_text(init.read_text().replace('__version__ = "1.0"', "__version__ = get_version()"))
-    with pytest.raises(VersioningError, match="literal"):
-        set_version(root, NAME, NEW)
+    before = init.read_text()
+    set_version(root, NAME, NEW)
+    assert pyproject(root)["project"]["version"] == NEW
+    assert init.read_text() == before  # nothing literal to keep in step
 
 
 def test_flit_src_layout_and_module_name(tmp_path: Path) -> None:
@@ -307,28 +329,33 @@ def test_flit_src_layout_and_module_name(tmp_path: Path) -> None:
     assert f'__version__ = "{NEW}"' in init.read_text()
 
 
-def test_flit_module_not_found(tmp_path: Path) -> None:
-    root = flit_dynamic(make_project(tmp_path / "p", NAME, "1.0", "flit"))
-    as_unpacked_sdist(root, "flit")
-    (root / "demo_pkg" / "__init__.py").unlink()
-    with pytest.raises(VersioningError, match="Could not find the module 'demo_pkg'"):
-        set_version(root, NAME, NEW)
+def test_flit_old_metadata_format_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["flit_core<3"]\nbuild-backend = "flit_core.buildapi"\n\n'
+        '[tool.flit.metadata]\nmodule = "demo_pkg"\n'
+    )
+    with pytest.raises(VersioningError, match=r"old \[tool.flit.metadata\] format"):
+        set_version(tmp_path, NAME, NEW)
 
 
-def test_hatchling_dynamic_needs_pkg_info(tmp_path: Path) -> None:
-    root = make_project(tmp_path / "p", NAME, "1.0", "hatchling-dynamic")
-    with pytest.raises(VersioningError, match="no PKG-INFO"):
-        set_version(root, NAME, NEW)
+def test_pep621_backend_without_project_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling"]\nbuild-backend = "hatchling.build"\n'
+    )
+    with pytest.raises(VersioningError, match=r"no \[project\] table, which hatchling needs"):
+        set_version(tmp_path, NAME, NEW)
 
 
-def test_hatchling_version_file_without_match(tmp_path: Path) -> None:
+def test_hatchling_version_file_without_match_is_left_alone(tmp_path: Path) -> None:
+    # The static version is what hatchling builds; the file is only kept in step when it can be.
     root = as_unpacked_sdist(
         make_project(tmp_path / "p", NAME, "1.0", "hatchling-dynamic"), "hatchling-dynamic"
     )
     about = root / "demo_pkg" / "__about__.py"
     about.write_text(about.read_text().replace("__version__", "version_string"))
-    with pytest.raises(VersioningError, match="pattern"):
-        set_version(root, NAME, NEW)
+    set_version(root, NAME, NEW)
+    assert about.read_text() == 'version_string = "1.0"\n'
+    assert pyproject(root)["project"]["version"] == NEW
 
 
 def test_hatchling_custom_pattern(tmp_path: Path) -> None:

@@ -6,7 +6,8 @@ requirements, interpreter). And each PEP 517 hook call normally costs a process 
 backend: here get_requires_for_build_X and build_X share one process (pyproject-hooks' own
 in-process script, driven twice). Reproducibility comes from SOURCE_DATE_EPOCH plus a deterministic
 re-pack of the sdist (setuptools and pdm-backend tarballs vary) and re-zip of the wheel (setuptools
-wheels carry umask-dependent file modes).
+wheels carry umask-dependent file modes), with build paths mapped out of compiled code. The hooks
+run upstream's code, so they get only the allow-listed environment of `pyhotfix.buildenv`.
 """
 
 from __future__ import annotations
@@ -43,14 +44,13 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from pyhotfix.buildenv import backend_environment, installer_environment, prefix_map_flag
 from pyhotfix.errors import BuildError
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import BackendInfo
 
 _MARKER = ".pyhotfix-env.json"
 _OUTPUT_TAIL = 30
-# Variables that would override the version we set in the tree (setuptools-scm, hatch-vcs).
-_SCRUBBED_ENV = re.compile(r"^SETUPTOOLS_SCM_PRETEND_VERSION")
 
 
 @dataclass(frozen=True)
@@ -79,9 +79,16 @@ class EnvCache:
     once, when the environment is created; clear `root` to pick up newer backends.
     """
 
-    def __init__(self, root: Path, python: str = sys.executable) -> None:
+    def __init__(
+        self,
+        root: Path,
+        python: str = sys.executable,
+        environ: Mapping[str, str] | None = None,
+    ) -> None:
         # Absolute: uv and the hooks run in other working directories.
         self.root = Path(os.path.abspath(root))
+        # uv gets its own settings and index credentials, nothing else secret (buildenv).
+        self.environ = installer_environment(os.environ if environ is None else environ)
         self.python = shutil.which(python) or python
         self._python_version: str | None = None
         self._uv: str | None = None
@@ -186,9 +193,10 @@ class EnvCache:
             self._uv = uv.find_uv_bin()
         return self._uv
 
-    @staticmethod
-    def _run(cmd: list[str], *, what: str, advice: str, cwd: Path | None = None) -> str:
-        proc = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, check=False)
+    def _run(self, cmd: list[str], *, what: str, advice: str, cwd: Path | None = None) -> str:
+        proc = subprocess.run(
+            cmd, cwd=cwd, env=self.environ, capture_output=True, text=True, check=False
+        )
         if proc.returncode != 0:
             raise BuildError(
                 f"Could not {what} (exit code {proc.returncode}). {advice}"
@@ -206,15 +214,27 @@ def build(
     source_date_epoch: int,
     envs: EnvCache,
     backend: BackendInfo,
+    environ: Mapping[str, str] | None = None,
 ) -> BuiltDists:
     """Build the sdist of the tree at `root`, then the wheel from that sdist (as pip would).
 
     Both files are checked to carry `name` and `version` in their filenames and metadata before
-    they are written to `out_dir`; the same inputs always give byte-identical files.
+    they are written to `out_dir`; the same inputs always give byte-identical files. The hooks
+    run upstream's code with only the allowed variables of `environ` (default: os.environ), see
+    `pyhotfix.buildenv`.
     """
-    hook_env = {"SOURCE_DATE_EPOCH": str(source_date_epoch), "PYTHONHASHSEED": "0"}
     with tempfile.TemporaryDirectory(prefix="pyhotfix-build-") as tmp_name:
         tmp = Path(tmp_name)
+        (tmp / "home").mkdir()  # the backend's HOME and TMPDIR (buildenv)
+        (tmp / "tmp").mkdir()
+        user_environ = os.environ if environ is None else environ
+        hook_env = backend_environment(
+            user_environ,
+            tmp,
+            source_date_epoch=source_date_epoch,
+            env_root=envs.root,
+            c_prefix_map=prefix_map_flag(user_environ),
+        )
         raw_sdist_dir, sdist_dir, wheel_dir = tmp / "sdist-raw", tmp / "sdist", tmp / "wheel"
         sdist_dir.mkdir()
 
@@ -362,8 +382,8 @@ class _StartedHooks:
             self._start(None)
 
     def _start(self, source_dir: Path | None) -> None:
-        environ = {k: v for k, v in os.environ.items() if not _SCRUBBED_ENV.match(k)}
-        environ |= {**self._hook_env, "_PYPROJECT_HOOKS_BUILD_BACKEND": self.backend.backend}
+        # The whole environment is the scrubbed one (buildenv): nothing else is inherited.
+        environ = {**self._hook_env, "_PYPROJECT_HOOKS_BUILD_BACKEND": self.backend.backend}
         if source_dir is not None and self.backend.backend_path:
             environ["_PYPROJECT_HOOKS_BACKEND_PATH_JSON"] = json.dumps(
                 _backend_path(source_dir, self.backend.backend_path)

@@ -22,7 +22,7 @@ from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
 from pyhotfix import __version__
-from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.errors import BuildError, PyhotfixError, UsageError
 from pyhotfix.index import LocalIndex
 from pyhotfix.lock import (
     LockedFile,
@@ -261,6 +261,10 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
             envs=context.envs,
             backend=backend,
         )
+        if same_inputs and locked is not None:
+            # Same inputs, same N: the files must be the locked ones, or the version would name
+            # two different builds. Checked before anything is copied, published or locked.
+            _check_against_lock(locked, built, source_date_epoch, lock_path(manifest.path))
         files = [built.sdist.path, built.wheel.path]
         if options.out_dir is not None:
             options.out_dir.mkdir(parents=True, exist_ok=True)
@@ -287,6 +291,46 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
         seconds=time.monotonic() - started,
         status="built",
         warnings=warnings,
+    )
+
+
+def _check_against_lock(
+    locked: LockedHotfix, built: BuiltDists, source_date_epoch: int, lock_file: Path
+) -> None:
+    """BuildError when a rebuild from the locked inputs gave other files than the lock records."""
+    recorded = {f.filename: f.sha256 for f in locked.files}
+    differences = []
+    for f in (built.sdist, built.wheel):
+        if f.filename not in recorded:
+            differences.append(
+                f"{f.filename} is not in the lock, which records {', '.join(sorted(recorded))} "
+                "(another Python version or platform?)"
+            )
+        elif recorded[f.filename] != f.sha256:
+            differences.append(
+                f"{f.filename} has sha256 {f.sha256}, the lock says {recorded[f.filename]}"
+            )
+    if not differences:
+        return
+    toolchain = [
+        f"{what} {was} when locked, {now} now"
+        for what, was, now in (
+            (f"build backend {built.backend}", locked.backend_version, built.backend_version),
+            ("Python", locked.python, built.python),
+            ("SOURCE_DATE_EPOCH", str(locked.source_date_epoch), str(source_date_epoch)),
+        )
+        if was != now
+    ]
+    raise BuildError(
+        f"Rebuilding {locked.name} {locked.hotfix_version} from the inputs recorded in "
+        f"{lock_file} gave different files: {'; '.join(differences)}. "
+        + (f"What changed: {'; '.join(toolchain)}. " if toolchain else "")
+        + "One version must never name two different builds, so nothing was published and the "
+        "lock was NOT changed. The build is not reproducible here: compare this build with the "
+        "locked files (e.g. with diffoscope; they are in the index that received them) and look "
+        "for what differs (backend or compiler version, Python, a backend that embeds the time or "
+        "the build path), then build where the lock was made or fix the cause. `build --force` "
+        "does not get around this check."
     )
 
 

@@ -189,119 +189,87 @@ def _cfg_set(text: str, section: str, key: str, value: str) -> str:
     return "".join(lines)
 
 
-# --- hatchling ----------------------------------------------------------------------------------
+# --- PEP 621 backends: hatchling, flit_core, pdm-backend, poetry-core >= 2 ----------------------
 
 
-def _set_hatchling(root: Path, name: str, version: str) -> None:
-    doc = _load_pyproject_doc(root)
+def _set_project_version(doc: tomlkit.TOMLDocument, version: str) -> bool:
+    """Make `version` the static [project] version (no longer in `dynamic`); False without [project].
+
+    The one mechanism for backends that honour PEP 621 (checked with real builds: hatchling,
+    flit_core >= 3.2, pdm-backend, poetry-core >= 2): a static version is used as is, and the
+    backend's version source (a module's __version__, a regex, git) is no longer consulted.
+    """
     project = doc.get("project")
-    if project is not None and "version" in project:
-        project["version"] = version
-        _write_pyproject(root, doc)
-        _set_pkg_info(root, version, required=False)
-        return
-    # Dynamic version: hatchling (>= 1.22) takes dynamic fields from PKG-INFO in an sdist, and
-    # ignores the version source (regex path, code, vcs). The version file is patched too so the
-    # package's own __version__ agrees with its metadata.
-    _set_pkg_info(root, version, required=True)
-    config = _table(doc, "tool", "hatch", "version")
-    source = config.get("source", "regex")
-    path = config.get("path")
-    if source in ("regex", "code") and isinstance(path, str):
-        pattern = config.get("pattern")
-        pattern = pattern if isinstance(pattern, str) else _HATCH_DEFAULT_PATTERN
-        patched = _replace_version_in_file(root / path, pattern, version)
-        if not patched and source == "regex":
-            raise VersioningError(
-                f"{name}'s version file {path} has no version assignment matching hatchling's "
-                "pattern, so the hotfix version cannot be written there."
-            )
-
-
-# --- flit ---------------------------------------------------------------------------------------
-
-
-def _set_flit(root: Path, name: str, version: str) -> None:
-    doc = _load_pyproject_doc(root)
-    project = doc.get("project")
-    if project is not None and "version" in project:
-        project["version"] = version
-        _write_pyproject(root, doc)
-        _set_pkg_info(root, version, required=False)
-        return
-    if project is None and "metadata" in _table(doc, "tool", "flit"):
-        raise VersioningError(
-            f"{name} uses flit's old [tool.flit.metadata] format, which is not supported yet: "
-            "only [project]-based flit projects can be hotfixed."
-        )
-    # flit reads a literal `__version__ = "..."` from the module without importing it.
-    module = _table(doc, "tool", "flit", "module").get("name")
-    module = module if isinstance(module, str) else str(name).replace("-", "_")
-    candidates = [
-        root / f"{module}.py",
-        root / module / "__init__.py",
-        root / "src" / f"{module}.py",
-        root / "src" / module / "__init__.py",
-    ]
-    for path in candidates:
-        if path.is_file():
-            if _replace_version_in_file(path, _DUNDER_VERSION, version):
-                _set_pkg_info(root, version, required=False)
-                return
-            raise VersioningError(
-                f"{path.relative_to(root)} in {name} does not assign a literal "
-                '__version__ = "..." that flit can read, so the hotfix version cannot be set '
-                "(computed versions are not supported yet)."
-            )
-    raise VersioningError(
-        f"Could not find the module {module!r} of the flit project {name} (looked for "
-        f"{', '.join(str(p.relative_to(root)) for p in candidates)}), so its version cannot be set."
-    )
-
-
-# --- poetry-core --------------------------------------------------------------------------------
-
-
-def _set_poetry(root: Path, name: str, version: str) -> None:
-    doc = _load_pyproject_doc(root)
-    found = False
-    project = doc.get("project")
-    if project is not None and "version" in project:
-        project["version"] = version
-        found = True
-    poetry = _table(doc, "tool", "poetry")
-    if "version" in poetry:
-        doc["tool"]["poetry"]["version"] = version
-        found = True
-    if not found:
-        raise VersioningError(
-            f"{name}'s pyproject.toml has neither [project].version nor [tool.poetry].version "
-            "(a version plugin computes it?), which is not supported yet for poetry-core."
-        )
-    _write_pyproject(root, doc)
-    _set_pkg_info(root, version, required=False)
-
-
-# --- pdm-backend --------------------------------------------------------------------------------
-
-
-def _set_pdm(root: Path, name: str, version: str) -> None:
-    doc = _load_pyproject_doc(root)
-    project = doc.get("project")
-    if project is None:
-        raise VersioningError(
-            f"{name}'s pyproject.toml has no [project] table, which pdm-backend needs."
-        )
-    # pdm-backend freezes a dynamic version into [project].version when it writes an sdist; do the
-    # same if this sdist was not made that way, so pdm's version source is no longer consulted.
+    if project is None or not hasattr(project, "get"):
+        return False
     dynamic = project.get("dynamic")
-    if dynamic is not None and "version" in dynamic:
+    if isinstance(dynamic, list) and "version" in dynamic:
         dynamic.remove("version")
         if not dynamic:
             del project["dynamic"]
     project["version"] = version
+    return True
+
+
+def _set_pep621(root: Path, name: str, version: str, backend: str) -> tomlkit.TOMLDocument:
+    doc = _load_pyproject_doc(root)
+    if not _set_project_version(doc, version):
+        raise VersioningError(
+            f"{name}'s pyproject.toml has no [project] table, which {backend} needs for its "
+            "metadata; the sdist looks malformed."
+        )
     _write_pyproject(root, doc)
     _set_pkg_info(root, version, required=False)
+    return doc
+
+
+def _set_hatchling(root: Path, name: str, version: str) -> None:
+    doc = _set_pep621(root, name, version, "hatchling")
+    # hatchling no longer reads the version file (regex/code source) once the version is static;
+    # patch it anyway (best effort, hatchling's pattern) so the package's __version__ agrees.
+    # hatch-vcs's build hook writes its version file from the (now static) metadata version.
+    config = _table(doc, "tool", "hatch", "version")
+    path = config.get("path")
+    if config.get("source", "regex") in ("regex", "code") and isinstance(path, str):
+        pattern = config.get("pattern")
+        pattern = pattern if isinstance(pattern, str) else _HATCH_DEFAULT_PATTERN
+        _replace_version_in_file(root / path, pattern, version)
+
+
+def _set_flit(root: Path, name: str, version: str) -> None:
+    doc = _load_pyproject_doc(root)
+    if doc.get("project") is None and "metadata" in _table(doc, "tool", "flit"):
+        raise VersioningError(
+            f"{name} uses flit's old [tool.flit.metadata] format, which is not supported yet: "
+            "only [project]-based flit projects can be hotfixed."
+        )
+    doc = _set_pep621(root, name, version, "flit_core")
+    # flit no longer imports or parses the module for the version; keep a literal __version__
+    # there (or in the module it is imported from) in step, best effort.
+    module = _table(doc, "tool", "flit", "module").get("name")
+    module = module if isinstance(module, str) else str(name).replace("-", "_")
+    for base in (root, root / "src"):
+        for path in (base / f"{module}.py", base / module / "__init__.py"):
+            if path.is_file():
+                _replace_dunder_version(path, version)
+                return
+
+
+def _replace_dunder_version(path: Path, version: str) -> None:
+    """Set a literal `__version__ = "..."` in `path`, or in the sibling module it is imported
+    from (`from .package_data import __version__`, `from ._version import __version__`)."""
+    if _replace_version_in_file(path, _DUNDER_VERSION, version):
+        return
+    text = path.read_text(encoding="utf-8", errors="replace")
+    m = re.search(r"^from\s+\.(\w+)\s+import\s+[^\n]*\b__version__\b", text, re.MULTILINE)
+    if m is not None:
+        for source in (path.parent / f"{m[1]}.py", path.parent / m[1] / "__init__.py"):
+            if source.is_file() and _replace_version_in_file(source, _DUNDER_VERSION, version):
+                return
+
+
+def _set_pdm(root: Path, name: str, version: str) -> None:
+    doc = _set_pep621(root, name, version, "pdm-backend")
     # pdm no longer reads the version file once the version is static; patch it anyway (best
     # effort, with pdm's own pattern) so the package's __version__ agrees with its metadata.
     config = _table(doc, "tool", "pdm", "version")
@@ -311,6 +279,23 @@ def _set_pdm(root: Path, name: str, version: str) -> None:
         _replace_version_in_file(
             root / path, pattern if isinstance(pattern, str) else _PDM_DEFAULT_PATTERN, version
         )
+
+
+def _set_poetry(root: Path, name: str, version: str) -> None:
+    # poetry-core >= 2 reads [project] (PEP 621) first; 1.x and classic projects [tool.poetry].
+    doc = _load_pyproject_doc(root)
+    found = _set_project_version(doc, version)
+    poetry = _table(doc, "tool", "poetry")
+    if "version" in poetry:
+        doc["tool"]["poetry"]["version"] = version
+        found = True
+    if not found:
+        raise VersioningError(
+            f"{name}'s pyproject.toml has neither [project] nor [tool.poetry].version (a version "
+            "plugin computes it?), which is not supported yet for poetry-core."
+        )
+    _write_pyproject(root, doc)
+    _set_pkg_info(root, version, required=False)
 
 
 # --- shared helpers -----------------------------------------------------------------------------

@@ -420,3 +420,91 @@ def _git_init_and_tag(root: Path, version: str) -> None:
         ["-c", "tag.gpgsign=false", "tag", f"v{version}"],
     ):
         subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+# --- special-purpose projects -----------------------------------------------------------------
+
+
+def make_c_extension_project(dest: Path, name: str, version: str) -> Path:
+    """A setuptools project with one tiny C extension, `<module>._speedup`, compiled with -g.
+
+    Debug information records the directory it was compiled in, so two builds in different
+    directories differ unless the build maps those paths away.
+    """
+    mod = module_name(name)
+    make_project(dest, name, version, "setuptools-setup.py")
+    (dest / mod / "_speedup.c").write_text(
+        textwrap.dedent(
+            """\
+            #include <Python.h>
+
+            static PyObject *where(PyObject *self, PyObject *args) {
+                return PyUnicode_FromString(__FILE__);
+            }
+            static PyMethodDef methods[] = {{"where", where, METH_NOARGS, NULL}, {NULL}};
+            static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_speedup", NULL, -1,
+                                                methods};
+            PyMODINIT_FUNC PyInit__speedup(void) { return PyModule_Create(&module); }
+            """
+        )
+    )
+    (dest / "MANIFEST.in").write_text(f"include {mod}/_speedup.c\n")
+    setup_py = dest / "setup.py"
+    setup_py.write_text(
+        setup_py.read_text()
+        .replace(
+            "from setuptools import setup", "import os\nfrom setuptools import Extension, setup"
+        )
+        .replace(
+            "    python_requires",
+            # An absolute source path, as CMake-style builds use: __FILE__ is then absolute too.
+            f'    ext_modules=[Extension("{mod}._speedup", '
+            f'[os.path.abspath("{mod}/_speedup.c")], extra_compile_args=["-g"])],\n'
+            "    python_requires",
+        )
+    )
+    return dest
+
+
+def make_env_probe_project(dest: Path, name: str, version: str, secret: str) -> Path:
+    """A setuptools project whose setup.py records its environment in `<module>/build_env.json`
+    (shipped in the wheel) and fails the build if any variable contains `secret`."""
+    mod = module_name(name)
+    make_project(dest, name, version, "setuptools-setup.py")
+    setup_py = dest / "setup.py"
+    probe = textwrap.dedent(
+        f"""\
+        import json, os, sys
+        with open(os.path.join("{mod}", "build_env.json"), "w") as fh:
+            json.dump(dict(os.environ), fh, sort_keys=True)
+        if any({secret!r} in name or {secret!r} in value for name, value in os.environ.items()):
+            sys.exit("the build backend saw a secret")
+        """
+    )
+    setup_py.write_text(
+        probe
+        + setup_py.read_text().replace(
+            "    python_requires",
+            f'    package_data={{"{mod}": ["build_env.json"]}},\n    python_requires',
+        )
+    )
+    return dest
+
+
+def strip_directory_entries(sdist: Path, dest: Path, *, mtime_step: int = 0) -> Path:
+    """Rewrite the .tar.gz `sdist` as `dest` without directory members (as some tools write them:
+    extraction then creates the directories with the current time), keeping files and links.
+
+    With `mtime_step`, every file's mtime is spread out by that many seconds, so the newest member
+    is not the first one.
+    """
+    import tarfile
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(sdist, "r:gz") as tin, tarfile.open(dest, "w:gz") as tout:
+        for i, member in enumerate(tin.getmembers()):
+            if member.isdir():
+                continue
+            member.mtime += i * mtime_step
+            tout.addfile(member, tin.extractfile(member) if member.isfile() else None)
+    return dest
