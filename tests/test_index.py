@@ -28,6 +28,7 @@ from urllib.parse import quote, unquote
 import pytest
 
 from pyhotfix.errors import PublishError
+from pyhotfix.hashrecord import RECORD_NAME
 from pyhotfix.index import LOCK_NAME, IndexEntry, LocalIndex
 
 FIXED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
@@ -121,11 +122,12 @@ def wheel_metadata(wheel: Path) -> bytes:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under `root` (the lock file aside), for "nothing was written" checks."""
+    """Every file under `root` (the lock file and the hash record, a cache, aside), for "nothing
+    was written" checks."""
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != LOCK_NAME
+        if p.is_file() and p.name not in (LOCK_NAME, RECORD_NAME)
     }
 
 
@@ -364,14 +366,49 @@ def test_same_name_different_bytes_is_refused_and_nothing_is_written(
     assert snapshot(index.root) == before
 
 
-def test_unlisted_leftover_file_is_replaced(index: LocalIndex, dists: dict[str, Path]) -> None:
-    # A publish interrupted before its pages were written leaves a file nobody could have seen.
-    leftover = index.simple / CANON / dists["wheel"].name
-    leftover.parent.mkdir(parents=True)
-    leftover.write_bytes(b"half-written")
+def test_unlisted_stray_file_is_refused_and_a_leftover_is_kept(
+    index: LocalIndex, dists: dict[str, Path]
+) -> None:
+    # A stray file that no page lists but has the hotfix's filename: refused, never overwritten.
+    stray = index.simple / CANON / dists["wheel"].name
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"someone else's bytes")
+    before = snapshot(index.root)
+    with pytest.raises(PublishError, match=r"other content, although no page lists it") as exc:
+        index.publish(NAME, [dists["wheel"], dists["sdist"]])
+    assert str(stray) in str(exc.value) and "delete it and publish again" in str(exc.value)
+    assert snapshot(index.root) == before
+    # A leftover of an interrupted publish (the same bytes, unlisted) is kept and listed.
+    stray.write_bytes(dists["wheel"].read_bytes())
     result = index.publish(NAME, [dists["wheel"]])
     assert result.added == (dists["wheel"].name,)
-    assert leftover.read_bytes() == dists["wheel"].read_bytes()
+    assert stray.read_bytes() == dists["wheel"].read_bytes()
+    assert index.has_files(NAME, [dists["wheel"].name])
+
+
+def test_listed_file_with_flipped_byte_is_reported_never_unchanged(
+    index: LocalIndex, dists: dict[str, Path]
+) -> None:
+    index.publish(NAME, [dists["wheel"], dists["sdist"]], now=fixed_now)
+    for name in (dists["wheel"].name, f"{dists['wheel'].name}.metadata", dists["sdist"].name):
+        published = index.simple / CANON / name
+        good = published.read_bytes()
+        flipped = bytearray(good)
+        flipped[len(flipped) // 2] ^= 0x01
+        published.write_bytes(bytes(flipped))
+        before = snapshot(index.root)
+        with pytest.raises(PublishError, match="has other bytes than the index lists") as exc:
+            index.publish(NAME, [dists["wheel"], dists["sdist"]])
+        assert str(published) in str(exc.value) and "delete the changed file" in str(exc.value)
+        assert snapshot(index.root) == before, "nothing written, nothing overwritten"
+        # The advice works: delete it, publish the same build again, and it is restored.
+        published.unlink()
+        result = index.publish(NAME, [dists["wheel"], dists["sdist"]])
+        assert published.read_bytes() == good
+        assert set(result.added) | set(result.unchanged) == {
+            dists["wheel"].name,
+            dists["sdist"].name,
+        }
 
 
 def test_deleted_file_with_same_bytes_is_restored(

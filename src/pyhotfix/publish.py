@@ -36,6 +36,7 @@ from pyhotfix.index import (
     FILE_CACHE_CONTROL,
     PAGE_CACHE_CONTROL,
     Blob,
+    FileDigest,
     FileWrite,
     IndexEntry,
     LocalIndex,
@@ -223,6 +224,11 @@ class S3Storage:
         found = self._run(self._gather([self._exists(k) for k in wanted]))
         return {k for k, there in zip(wanted, found, strict=True) if not there}
 
+    def digests(self, keys: Iterable[str], *, cheap: bool = False) -> dict[str, FileDigest | None]:
+        wanted = list(keys)
+        found = self._run(self._gather([self._digest(k, cheap) for k in wanted]))
+        return dict(zip(wanted, found, strict=True))
+
     def put_files(self, files: Sequence[FileWrite]) -> None:
         self._run(self._gather([self._put_file(f) for f in files]))
 
@@ -265,6 +271,22 @@ class S3Storage:
                 return False
             raise self._error(exc, key) from exc
         return True
+
+    async def _digest(self, key: str, cheap: bool) -> FileDigest | None:
+        if cheap:
+            # HEAD only: the size, and no hash (the sha256 metadata pyhotfix uploads with is what
+            # the uploader claimed, not what the object holds).
+            try:
+                head = await self._call("head_object", key)
+            except _Expected as exc:
+                if exc.code in _MISSING:
+                    return None
+                raise self._error(exc, key) from exc
+            return FileDigest(int(head.get("ContentLength", -1)), None)
+        blob = await self._get(key)
+        if blob is None:
+            return None
+        return FileDigest(len(blob.data), hashlib.sha256(blob.data).hexdigest())
 
     async def _put_file(self, f: FileWrite) -> None:
         import asyncio  # object storage only: plain directory publishes skip its import cost

@@ -1,0 +1,101 @@
+"""A record of the sha256 of each file in a local index, keyed by what `stat` says about it.
+
+Checking a published file against the lock by hashing it costs a read of every byte; a no-op
+`build` and `list` must not pay that each time. The record maps a file's key to the
+(size, mtime_ns, ctime_ns, inode) it had when it was last hashed (or written by a publish) and
+that sha256. While `stat` still says the same, the recorded hash stands; any write to the file,
+even one that restores its mtime, changes its ctime, so the file is hashed again. It is a cache,
+not a proof: `pyhotfix check` always hashes every byte.
+
+The record is one small JSON file beside ``simple/`` (never served), rewritten atomically. A
+missing, unreadable or malformed record is an empty one; a record that cannot be written is
+simply not kept.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Mapping
+from pathlib import Path
+
+RECORD_NAME = ".pyhotfix.hashes.json"
+_FORMAT = 1
+# A record larger than this is ignored (and rewritten): a hostile or runaway file must not cost
+# memory or time. ~120 bytes a file: room for about 500,000 files.
+_MAX_BYTES = 64 << 20
+
+Stamp = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode
+
+
+def stamp(st: os.stat_result) -> Stamp:
+    return (st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino)
+
+
+class HashRecord:
+    """The record of the index rooted at `root`; loaded on first use."""
+
+    def __init__(self, root: Path) -> None:
+        self.path = Path(root) / RECORD_NAME
+        self._entries: dict[str, tuple[Stamp, str]] | None = None
+
+    def lookup(self, key: str, current: Stamp) -> str | None:
+        """The recorded sha256 of `key` if the file still has stamp `current`, else None."""
+        found = self._load().get(key)
+        return found[1] if found is not None and found[0] == current else None
+
+    def update(self, hashed: Mapping[str, tuple[Stamp, str]]) -> None:
+        """Record these (stamp, sha256) and write the record; best effort (a cache)."""
+        if not hashed:
+            return
+        entries = self._load()
+        if all(entries.get(k) == v for k, v in hashed.items()):
+            return
+        # Re-read first: another process may have recorded other files since we loaded.
+        self._entries = None
+        entries = self._load()
+        entries.update(hashed)
+        self._write(entries)
+
+    def _load(self) -> dict[str, tuple[Stamp, str]]:
+        if self._entries is None:
+            self._entries = _read(self.path)
+        return self._entries
+
+    def _write(self, entries: Mapping[str, tuple[Stamp, str]]) -> None:
+        doc = {
+            "format": _FORMAT,
+            "files": {k: [*entries[k][0], entries[k][1]] for k in sorted(entries)},
+        }
+        tmp = self.path.with_name(f".{self.path.name}.{secrets.token_hex(6)}.tmp")
+        try:
+            tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
+            os.replace(tmp, self.path)
+        except OSError:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+
+
+def _read(path: Path) -> dict[str, tuple[Stamp, str]]:
+    try:
+        if path.stat().st_size > _MAX_BYTES:
+            return {}
+        doc = json.loads(path.read_bytes())
+    except (OSError, ValueError):
+        return {}
+    files = doc.get("files") if isinstance(doc, dict) and doc.get("format") == _FORMAT else None
+    if not isinstance(files, dict):
+        return {}
+    entries: dict[str, tuple[Stamp, str]] = {}
+    for key, value in files.items():
+        if (
+            isinstance(value, list)
+            and len(value) == 5
+            and all(isinstance(v, int) and not isinstance(v, bool) for v in value[:4])
+            and isinstance(value[4], str)
+            and len(value[4]) == 64
+        ):
+            entries[str(key)] = ((value[0], value[1], value[2], value[3]), value[4])
+    return entries
