@@ -368,9 +368,7 @@ class DirStorage:
         # Under the flock: nobody else is writing these names right now, so what is there is a
         # leftover of an interrupted publish (same bytes: keep it) or a stray (refuse).
         there = self.digests(f.key for f in files)
-        strays = [
-            (f, d) for f in files if (d := there[f.key]) is not None and d.sha256 != f.sha256
-        ]
+        strays = [(f, d) for f in files if (d := there[f.key]) is not None and d.sha256 != f.sha256]
         if strays:
             listing = "; ".join(
                 f"{self.root / f.key} (sha256 {(d.sha256 or '')[:12]}…, this publish "
