@@ -10,6 +10,7 @@ import importlib.util
 import json
 import logging
 import multiprocessing
+import os
 import random
 import subprocess
 import sys
@@ -25,9 +26,11 @@ import httpx
 import pytest
 
 from pyhotfix.errors import PublishError, UsageError
+from pyhotfix.hashrecord import RECORD_NAME
 from pyhotfix.index import LocalIndex, StaticIndex
 from pyhotfix.lock import LockedFile, LockedHotfix, lock_path, locked_update
-from pyhotfix.manifest import Settings
+from pyhotfix.manifest import Settings, load_manifest
+from pyhotfix.pipeline import inputs_key
 from pyhotfix.publish import ObjectIndex, resolve_target
 from tests.conftest import Pyhotfix, clean_pip_env
 from tests.test_index import Page, make_sdist, make_wheel
@@ -163,7 +166,8 @@ class BucketSite:
 def make_app(
     tmp_path: Path, settings: str = "", versions: Sequence[str] = ("1.0+hotfix.1",)
 ) -> Path:
-    """hotfixes.toml + hotfixes.lock for My_Pkg.Extra 1.0, its built files in hotfix-index/."""
+    """hotfixes.toml + hotfixes.lock for My_Pkg.Extra 1.0, its built files in hotfix-index/; the
+    lock's inputs match the manifest, so `pyhotfix build` finds it up to date."""
     app = tmp_path / "app"
     app.mkdir()
     (app / "fix.patch").write_text("")
@@ -176,6 +180,7 @@ def make_app(
         files = [make_wheel(dist, NAME, version), make_sdist(dist, NAME, version)]
         built.publish(NAME, files, tracks=f"https://pypi.org/simple/{CANON}/")
     number = int(versions[-1].rsplit(".", 1)[1])
+    manifest = load_manifest(app / "hotfixes.toml")
     files = [make_wheel(dist, NAME, versions[-1]), make_sdist(dist, NAME, versions[-1])]
     entry = LockedHotfix(
         name=CANON,
@@ -183,7 +188,7 @@ def make_app(
         hotfix_version=versions[-1],
         number=number,
         label="hotfix",
-        inputs="0" * 64,
+        inputs=inputs_key(manifest.get(NAME), manifest.settings.label, app),
         upstream_url=f"https://files.example/{CANON}-1.0.tar.gz",
         upstream_sha256="1" * 64,
         patches=(),
@@ -494,6 +499,153 @@ def test_publish_to_an_unwritable_or_corrupt_directory(tmp_path: Path, pyhotfix:
     corrupt = pyhotfix("publish", "--to", target, cwd=app)
     assert corrupt.code == 1 and "is corrupt" in corrupt.stderr and "git checkout" in corrupt.stderr
     assert {p: p.read_bytes() for p in target.rglob("*") if p.is_file()} == before
+
+
+def flip_a_byte(path: Path, *, keep_mtime: bool = False) -> bytes:
+    """Flip one bit in the middle of `path` (same size); returns the good bytes."""
+    good = path.read_bytes()
+    st = path.stat()
+    bad = bytearray(good)
+    bad[len(bad) // 2] ^= 0x01
+    path.write_bytes(bytes(bad))
+    if keep_mtime:  # a careful hand: the mtime says nothing changed (the ctime still does)
+        os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    return good
+
+
+def files_of(root: Path) -> dict[str, bytes]:
+    """Every file of an index but its hash record (a cache of hashes, updated by reads too)."""
+    return {
+        str(p.relative_to(root)): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and p.name != RECORD_NAME
+    }
+
+
+def test_a_flipped_byte_in_the_index_is_noticed_by_every_command(
+    tmp_path: Path, pyhotfix: Pyhotfix
+) -> None:
+    app = make_app(tmp_path)
+    index = app / "hotfix-index"
+    wheel = index / "simple" / CANON / "my_pkg_extra-1.0+hotfix.1-py3-none-any.whl"
+
+    # Happy paths first: all agree, exit 0.
+    build = pyhotfix("build", "--json", cwd=app)
+    assert build.code == 0 and json.loads(build.stdout)[0]["status"] == "up-to-date", build.output
+    listed = pyhotfix("list", "--json", cwd=app)
+    assert json.loads(listed.stdout)[0] | {"reason": None} == json.loads(listed.stdout)[0]
+    assert json.loads(listed.stdout)[0]["published"] is True
+    assert json.loads(listed.stdout)[0]["index"] == "yes"
+    checked = pyhotfix("check", cwd=app)
+    assert checked.code == 0 and checked.stdout.count(" ok ") == 2, checked.output
+    target = tmp_path / "published"
+    assert pyhotfix("publish", "--to", target, cwd=app).stdout.count("added") == 2
+    assert pyhotfix("publish", "--to", target, cwd=app).stdout.count("unchanged") == 2
+
+    # A flipped byte in a file published to another target: refused, never "unchanged".
+    copy = target / "simple" / CANON / wheel.name
+    good = flip_a_byte(copy)
+    before = files_of(target)
+    refused = pyhotfix("publish", "--to", target, cwd=app)
+    assert refused.code == 1 and "Traceback" not in refused.output, refused.output
+    assert "unchanged" not in refused.stdout and str(copy) in refused.stderr
+    assert "has other bytes than the index lists" in refused.stderr
+    assert "delete the changed file" in refused.stderr
+    assert files_of(target) == before, "nothing written or overwritten"
+    copy.write_bytes(good)
+
+    # The same in the manifest's own index, the mtime put back: every command notices.
+    flip_a_byte(wheel, keep_mtime=True)
+    before = files_of(index)
+    row = json.loads(pyhotfix("list", "--json", cwd=app).stdout)[0]
+    assert row["published"] is False and row["index"] == "mismatch"
+    assert [p["filename"] for p in row["problems"]] == [wheel.name]
+    table = pyhotfix("list", cwd=app)
+    assert table.code == 0 and "mismatch" in table.stdout and wheel.name in table.stderr
+    nop = pyhotfix("build", cwd=app)
+    assert nop.code == 1 and "up-to-date" not in nop.stdout, nop.output
+    assert wheel.name in nop.stderr and f"pyhotfix build {CANON}" in nop.stderr
+    checked = pyhotfix("check", "--json", cwd=app)
+    assert checked.code == 1
+    report = json.loads(checked.stdout)
+    assert report["ok"] is False
+    assert {f["filename"]: f["status"] for f in report["files"]} == {
+        wheel.name: "mismatch",
+        "my_pkg_extra-1.0+hotfix.1.tar.gz": "ok",
+    }
+    assert "delete it" in report["advice"]
+    table = pyhotfix("check", cwd=app)
+    assert table.code == 1 and wheel.name in table.stderr and "cache" not in table.output
+    own = pyhotfix("publish", cwd=app)
+    assert own.code == 1 and wheel.name in own.stderr and "does not match the lock" in own.stderr
+    assert files_of(index) == before, "no command changed the index"
+
+    # The advice works: delete it, restore it from the good copy, and all is well again.
+    wheel.unlink()
+    missing = pyhotfix("check", cwd=app)
+    assert missing.code == 1 and "missing" in missing.stdout and "pyhotfix build" in missing.stderr
+    restored = pyhotfix("publish", "--to", index, "--from", target, cwd=app)
+    assert restored.code == 0, restored.output
+    assert wheel.read_bytes() == good
+    assert pyhotfix("check", cwd=app).code == 0
+    assert json.loads(pyhotfix("build", "--json", cwd=app).stdout)[0]["status"] == "up-to-date"
+
+    # A page that lists another hash than the lock and the file: check names it.
+    page = index / "simple" / CANON / "index.html"
+    page.write_text(page.read_text().replace(sha256_hex(good), "0" * 64))
+    stale = pyhotfix("check", "--json", cwd=app)
+    assert stale.code == 1
+    (bad,) = [f for f in json.loads(stale.stdout)["files"] if f["status"] != "ok"]
+    assert bad["filename"] == wheel.name and bad["status"] == "page-mismatch"
+    assert pyhotfix("publish", cwd=app).code == 0  # rewrites the stale page from index.json
+    assert pyhotfix("check", cwd=app).code == 0
+
+    unknown = pyhotfix("check", "nope", cwd=app)
+    assert unknown.code == 2 and "not in" in unknown.stderr
+
+
+def sha256_hex(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_a_stray_unlisted_file_with_a_hotfix_filename_is_not_overwritten(
+    tmp_path: Path, pyhotfix: Pyhotfix
+) -> None:
+    app = make_app(tmp_path)
+    target = tmp_path / "published"
+    stray = target / "simple" / CANON / "my_pkg_extra-1.0+hotfix.1-py3-none-any.whl"
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"not ours")
+    run = pyhotfix("publish", "--to", target, cwd=app)
+    assert run.code == 1 and "Traceback" not in run.output, run.output
+    assert str(stray) in run.stderr and "no page lists it" in run.stderr
+    assert stray.read_bytes() == b"not ours"
+    assert not (target / "simple" / CANON / "index.json").exists(), "nothing listed"
+    stray.unlink()  # as the message advises
+    assert pyhotfix("publish", "--to", target, cwd=app).code == 0
+
+
+def test_check_and_publish_notice_a_changed_object_on_s3(
+    tmp_path: Path, moto_endpoint: str, bucket: str, pyhotfix: Pyhotfix
+) -> None:
+    settings = f'index = "s3://{bucket}/hf"\nendpoint_url = "{moto_endpoint}"\n'
+    app = make_app(tmp_path, settings)
+    env = dict(AWS_ENV)
+    assert pyhotfix("publish", cwd=app, env=env).code == 0
+    ok = pyhotfix("check", cwd=app, env=env)
+    assert ok.code == 0, ok.output
+    key = f"hf/simple/{CANON}/my_pkg_extra-1.0+hotfix.1.tar.gz"
+    client = s3_client(moto_endpoint)
+    data = bytearray(client.get_object(Bucket=bucket, Key=key)["Body"].read())
+    data[len(data) // 2] ^= 0x01
+    client.put_object(Bucket=bucket, Key=key, Body=bytes(data))
+    before = bucket_objects(moto_endpoint, bucket)
+    bad = pyhotfix("check", cwd=app, env=env)
+    assert bad.code == 1 and "my_pkg_extra-1.0+hotfix.1.tar.gz" in bad.stderr, bad.output
+    refused = pyhotfix("publish", cwd=app, env=env)
+    assert refused.code == 1 and f"s3://{bucket}/{key}" in refused.stderr, refused.output
+    assert "unchanged" not in refused.stdout
+    assert bucket_objects(moto_endpoint, bucket) == before
 
 
 def test_resolve_target_dispatch(tmp_path: Path) -> None:

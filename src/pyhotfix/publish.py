@@ -547,7 +547,10 @@ def publish_built(
             digest, size = file_sha256_size(path)
             if digest != f.sha256 or size != f.size:
                 problems.append(
-                    f"{path} does not match the lock (sha256 {digest[:12]}…, lock {f.sha256[:12]}…)"
+                    f"{path} does not match the lock (sha256 {digest[:12]}…, lock "
+                    f"{f.sha256[:12]}…): it was changed after it was built, so it is neither "
+                    f"published nor overwritten; delete it and run `pyhotfix build {spec.name}`, "
+                    "which rebuilds the byte-identical file and restores it"
                 )
                 continue
             paths.append(path)
