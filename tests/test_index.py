@@ -28,8 +28,8 @@ from urllib.parse import quote, unquote
 import pytest
 
 from pyhotfix.errors import PublishError
-from pyhotfix.hashrecord import RECORD_NAME
-from pyhotfix.index import LOCK_NAME, IndexEntry, LocalIndex
+from pyhotfix.hashrecord import RECORD_NAME, HashRecord, stamp
+from pyhotfix.index import LOCK_NAME, DirStorage, FileDigest, IndexEntry, LocalIndex
 
 FIXED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 NAME = "My_Pkg.Extra"
@@ -127,7 +127,7 @@ def snapshot(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name not in (LOCK_NAME, RECORD_NAME)
+        if p.is_file() and p.name != LOCK_NAME and RECORD_NAME not in p.parts
     }
 
 
@@ -420,6 +420,63 @@ def test_deleted_file_with_same_bytes_is_restored(
     assert not index.has_files(NAME, [dists["wheel"].name])
     assert index.publish(NAME, [dists["wheel"]]).added == (dists["wheel"].name,)
     assert snapshot(index.root) == pages  # same upload time, same pages
+
+
+def test_cheap_digests_use_the_record_and_notice_any_write(
+    index: LocalIndex, dists: dict[str, Path]
+) -> None:
+    index.publish(NAME, [dists["wheel"]])
+    key = f"simple/{CANON}/{dists['wheel'].name}"
+    path = index.root / key
+    good = sha256(dists["wheel"])
+    storage = index.storage
+    assert isinstance(storage, DirStorage)
+    # The publish recorded the hash: a cheap look reads no byte of the file.
+    recorded = storage.hashes.lookup(key, stamp(path.stat()))
+    assert recorded == good
+    assert storage.digests([key], cheap=True)[key] == FileDigest(path.stat().st_size, good)
+    # Same size, mtime put back: the ctime still changed, so the file is hashed again.
+    st = path.stat()
+    flipped = bytearray(path.read_bytes())
+    flipped[10] ^= 0x01
+    path.write_bytes(bytes(flipped))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    fresh = DirStorage(index.root)  # another process: reads the record from disk
+    seen = fresh.digests([key], cheap=True)[key]
+    assert seen is not None and seen.sha256 == hashlib.sha256(flipped).hexdigest() != good
+    assert fresh.digests(["simple/nope/x.whl"], cheap=True) == {"simple/nope/x.whl": None}
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"{ not json",
+        b"[]",
+        b'{"format": 1, "files": []}',
+        b'{"format": 1, "files": {"k": [1, 2, 3, 4, "short"]}}',
+        b'{"format": 1, "files": {"k": [true, 2, 3, 4, "' + b"0" * 64 + b'"]}}',
+        b'{"format": 99, "files": {}}',
+        b"\xff\xfe",
+    ],
+)
+def test_a_hostile_hash_record_is_an_empty_one(
+    index: LocalIndex, dists: dict[str, Path], garbage: bytes
+) -> None:
+    index.publish(NAME, [dists["wheel"]])
+    shard = index.root / RECORD_NAME / f"{CANON}.json"
+    shard.write_bytes(garbage)
+    key = f"simple/{CANON}/{dists['wheel'].name}"
+    found = DirStorage(index.root).digests([key], cheap=True)[key]
+    assert found is not None and found.sha256 == sha256(dists["wheel"])  # hashed, not trusted
+    assert HashRecord(index.root).lookup(key, stamp((index.root / key).stat())) == found.sha256
+
+
+def test_hash_record_keys_cannot_leave_its_directory(tmp_path: Path) -> None:
+    record = HashRecord(tmp_path)
+    st = (0, 0, 0, 0)
+    record.update({"simple/../../escape/x": (st, "0" * 64), "../x": (st, "1" * 64)})
+    assert sorted(p.name for p in (tmp_path / RECORD_NAME).iterdir()) == ["_.json"]
+    assert not (tmp_path.parent / "escape").exists()
 
 
 @pytest.mark.parametrize(

@@ -521,7 +521,7 @@ def files_of(root: Path) -> dict[str, bytes]:
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != RECORD_NAME
+        if p.is_file() and RECORD_NAME not in p.parts
     }
 
 

@@ -7,7 +7,7 @@ Layout (``<root>`` is ``hotfix-index/`` by default)::
 
     <root>/
       .pyhotfix.lock                    empty; flock()ed while pages change (safe to .gitignore)
-      .pyhotfix.hashes.json             sha256 of each file by its stat: a cache (safe to .gitignore)
+      .pyhotfix.hashes/<project>.json   sha256 of each file by its stat: a cache (safe to .gitignore)
       simple/                           the index URL: file:///…/simple/ or https://host/…/simple/
         index.html  index.json          root page: one link per project in this index
         <canonical-name>/               PEP 503 normalised name, e.g. my-pkg-extra/
@@ -53,10 +53,10 @@ file, with the same ordering. ``LocalIndex(root, fsync=False)`` keeps the atomic
 flushing, for throwaway indexes. A file on disk but not listed in ``index.json`` is kept if it
 has the bytes being published (an interrupted publish) and refused otherwise, never replaced; a
 listed file deleted by hand is restored when the same bytes are published again, and a listed file
-whose bytes changed is reported and refused, never called unchanged. ``.pyhotfix.hashes.json``
-(hashrecord.py) beside ``simple/`` records each written file's hash with its stat, so checks against
-the lock need not re-read unchanged files. Concurrent publishers (processes or threads) serialise on the
-lock file, which lives outside ``simple/`` so it is never served. Where nothing can be locked
+whose bytes changed is reported and refused, never called unchanged. ``.pyhotfix.hashes/``
+(hashrecord.py) beside ``simple/`` records each written file's hash with its stat, so checks
+against the lock need not re-read unchanged files. Concurrent publishers (processes or threads)
+serialise on the lock file, which lives outside ``simple/`` so it is never served. Where nothing can be locked
 (object storage), every ``index.json`` write is conditional on the version read and retried from a
 fresh read when another publisher won, and whoever writes an HTML page re-reads the record after
 and renders again if it moved on, so the last page written always shows the last record.
