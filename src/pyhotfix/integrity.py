@@ -122,8 +122,8 @@ def repair_advice(problems: Sequence[FileCheck]) -> str:
     advice = []
     if "mismatch" in kinds:
         advice.append(
-            "A file changed after it was published is never overwritten: delete it (and its "
-            f".metadata) from the index, then run `pyhotfix build {names}`, which rebuilds "
+            "A file changed after it was published is never overwritten: delete it from the "
+            f"index, then run `pyhotfix build {names}`, which rebuilds "
             "byte-identical files from the same inputs and restores them (`pyhotfix publish "
             "--from DIR` restores them from another copy of the index); or restore each file "
             "from a backup with the sha256 the lock records."
