@@ -374,6 +374,16 @@ def test_s3_refuses_other_bytes_under_a_published_or_leftover_name(
     with pytest.raises(PublishError, match=r"already exists with other content.*aws s3 rm"):
         index.publish(NAME, [other])
     assert [e.filename for e in index.project_entries(NAME)] == [wheel.name]
+    # Its sha256 metadata is not believed: the bytes are what count.
+    s3_client(moto_endpoint).put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=stray.read_bytes(),
+        Metadata={"sha256": sha256_hex(other.read_bytes())},
+    )
+    with pytest.raises(PublishError, match=r"already exists with other content"):
+        index.publish(NAME, [other])
+    assert [e.filename for e in index.project_entries(NAME)] == [wheel.name]
     # The same bytes left by an interrupted publish are simply listed.
     s3_client(moto_endpoint).put_object(Bucket=bucket, Key=key, Body=other.read_bytes())
     assert index.publish(NAME, [other]).added == (other.name,)

@@ -324,14 +324,9 @@ class S3Storage:
         raise PublishError(f"{self.where(f.key)} kept changing while it was being uploaded.")
 
     async def _stored_sha256(self, key: str) -> str | None:
-        try:
-            head = await self._call("head_object", key)
-        except _Expected:
-            return None  # deleted meanwhile: treat as different; the user is told what to do
-        recorded = head.get("Metadata", {}).get("sha256")
-        if recorded:
-            return str(recorded)
-        blob = await self._get(key)  # uploaded by someone else: hash what is there
+        # The bytes themselves, not the sha256 metadata: whoever put a stray object there could
+        # have written any metadata. Rare (an object of that name already exists), so affordable.
+        blob = await self._get(key)
         return None if blob is None else hashlib.sha256(blob.data).hexdigest()
 
     async def _put_page(self, page: PageWrite) -> str | None:
