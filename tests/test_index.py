@@ -26,6 +26,8 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pyhotfix.errors import PublishError
 from pyhotfix.hashrecord import RECORD_NAME, HashRecord, stamp
@@ -826,3 +828,36 @@ def test_pip_installs_over_http_and_uses_the_metadata_file(
     wheel = "/simple/my-pkg-extra/my_pkg_extra-1.0%2Bhotfix.1-py3-none-any.whl"
     assert wheel in requested
     assert f"{wheel}.metadata" in requested  # PEP 658: resolved from METADATA alone
+
+
+# -- the hash record's parser: any bytes on disk are an (empty or partial) record, never an error --
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    raw=st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=70),
+            lambda inner: (
+                st.lists(inner, max_size=6)
+                | st.dictionaries(st.text(max_size=20), inner, max_size=4)
+            ),
+            max_leaves=20,
+        ).map(lambda doc: json.dumps({"format": 1, "files": doc}).encode()),
+    ),
+    key=st.text(max_size=60),
+)
+def test_any_record_file_reads_as_a_record(tmp_path: Path, raw: bytes, key: str) -> None:
+    shard_dir = tmp_path / RECORD_NAME
+    shard_dir.mkdir(exist_ok=True)
+    for shard in ("_", "p"):
+        (shard_dir / f"{shard}.json").write_bytes(raw)
+    record = HashRecord(tmp_path)
+    found = record.lookup(key, (1, 2, 3, 4))
+    assert found is None or (isinstance(found, str) and len(found) == 64)
+    record.update({key: ((1, 2, 3, 4), "a" * 64)})
+    assert HashRecord(tmp_path).lookup(key, (1, 2, 3, 4)) == "a" * 64
+    assert all(p.parent == shard_dir for p in shard_dir.rglob("*"))

@@ -108,6 +108,7 @@ def _read(path: Path) -> dict[str, tuple[Stamp, str]]:
             and all(isinstance(v, int) and not isinstance(v, bool) for v in value[:4])
             and isinstance(value[4], str)
             and len(value[4]) == 64
+            and all(c in "0123456789abcdef" for c in value[4])
         ):
             entries[str(key)] = ((value[0], value[1], value[2], value[3]), value[4])
     return entries
