@@ -391,13 +391,16 @@ class DirStorage:
             dirs = self._make_dirs(jobs)
             self._write_all(jobs, dirs)
             # What was just written is recorded, so checks against the lock need not re-read it.
-            self.hashes.update(
-                {
-                    f.key: (stamp(os.stat(self.root / f.key)), f.sha256)
-                    for f in files
-                    if there[f.key] is None
-                }
-            )
+            # Not in bulk (one record file per project would add a write per project); a check
+            # then hashes a file once and records it.
+            if len(jobs) <= _BULK_SYNC:
+                self.hashes.update(
+                    {
+                        f.key: (stamp(os.stat(self.root / f.key)), f.sha256)
+                        for f in files
+                        if there[f.key] is None
+                    }
+                )
         except OSError as exc:
             raise _write_error(self.root, exc) from exc
 
