@@ -376,6 +376,8 @@ def test_reproducible_numbering_and_no_network_when_unchanged(
             "hotfix_version": "1.0+hotfix.2",
             "patches": 1,
             "published": True,
+            "index": "yes",
+            "problems": [],
             "reason": None,
         }
     ]

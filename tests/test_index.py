@@ -26,9 +26,12 @@ from typing import Any
 from urllib.parse import quote, unquote
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from pyhotfix.errors import PublishError
-from pyhotfix.index import LOCK_NAME, IndexEntry, LocalIndex
+from pyhotfix.hashrecord import RECORD_NAME, HashRecord, stamp
+from pyhotfix.index import LOCK_NAME, DirStorage, FileDigest, IndexEntry, LocalIndex
 
 FIXED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 NAME = "My_Pkg.Extra"
@@ -121,11 +124,12 @@ def wheel_metadata(wheel: Path) -> bytes:
 
 
 def snapshot(root: Path) -> dict[str, bytes]:
-    """Every file under `root` (the lock file aside), for "nothing was written" checks."""
+    """Every file under `root` (the lock file and the hash record, a cache, aside), for "nothing
+    was written" checks."""
     return {
         str(p.relative_to(root)): p.read_bytes()
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != LOCK_NAME
+        if p.is_file() and p.name != LOCK_NAME and RECORD_NAME not in p.parts
     }
 
 
@@ -364,14 +368,49 @@ def test_same_name_different_bytes_is_refused_and_nothing_is_written(
     assert snapshot(index.root) == before
 
 
-def test_unlisted_leftover_file_is_replaced(index: LocalIndex, dists: dict[str, Path]) -> None:
-    # A publish interrupted before its pages were written leaves a file nobody could have seen.
-    leftover = index.simple / CANON / dists["wheel"].name
-    leftover.parent.mkdir(parents=True)
-    leftover.write_bytes(b"half-written")
+def test_unlisted_stray_file_is_refused_and_a_leftover_is_kept(
+    index: LocalIndex, dists: dict[str, Path]
+) -> None:
+    # A stray file that no page lists but has the hotfix's filename: refused, never overwritten.
+    stray = index.simple / CANON / dists["wheel"].name
+    stray.parent.mkdir(parents=True)
+    stray.write_bytes(b"someone else's bytes")
+    before = snapshot(index.root)
+    with pytest.raises(PublishError, match=r"other content, although no page lists it") as exc:
+        index.publish(NAME, [dists["wheel"], dists["sdist"]])
+    assert str(stray) in str(exc.value) and "delete it and publish again" in str(exc.value)
+    assert snapshot(index.root) == before
+    # A leftover of an interrupted publish (the same bytes, unlisted) is kept and listed.
+    stray.write_bytes(dists["wheel"].read_bytes())
     result = index.publish(NAME, [dists["wheel"]])
     assert result.added == (dists["wheel"].name,)
-    assert leftover.read_bytes() == dists["wheel"].read_bytes()
+    assert stray.read_bytes() == dists["wheel"].read_bytes()
+    assert index.has_files(NAME, [dists["wheel"].name])
+
+
+def test_listed_file_with_flipped_byte_is_reported_never_unchanged(
+    index: LocalIndex, dists: dict[str, Path]
+) -> None:
+    index.publish(NAME, [dists["wheel"], dists["sdist"]], now=fixed_now)
+    for name in (dists["wheel"].name, f"{dists['wheel'].name}.metadata", dists["sdist"].name):
+        published = index.simple / CANON / name
+        good = published.read_bytes()
+        flipped = bytearray(good)
+        flipped[len(flipped) // 2] ^= 0x01
+        published.write_bytes(bytes(flipped))
+        before = snapshot(index.root)
+        with pytest.raises(PublishError, match="has other bytes than the index lists") as exc:
+            index.publish(NAME, [dists["wheel"], dists["sdist"]])
+        assert str(published) in str(exc.value) and "delete the changed file" in str(exc.value)
+        assert snapshot(index.root) == before, "nothing written, nothing overwritten"
+        # The advice works: delete it, publish the same build again, and it is restored.
+        published.unlink()
+        result = index.publish(NAME, [dists["wheel"], dists["sdist"]])
+        assert published.read_bytes() == good
+        assert set(result.added) | set(result.unchanged) == {
+            dists["wheel"].name,
+            dists["sdist"].name,
+        }
 
 
 def test_deleted_file_with_same_bytes_is_restored(
@@ -383,6 +422,63 @@ def test_deleted_file_with_same_bytes_is_restored(
     assert not index.has_files(NAME, [dists["wheel"].name])
     assert index.publish(NAME, [dists["wheel"]]).added == (dists["wheel"].name,)
     assert snapshot(index.root) == pages  # same upload time, same pages
+
+
+def test_cheap_digests_use_the_record_and_notice_any_write(
+    index: LocalIndex, dists: dict[str, Path]
+) -> None:
+    index.publish(NAME, [dists["wheel"]])
+    key = f"simple/{CANON}/{dists['wheel'].name}"
+    path = index.root / key
+    good = sha256(dists["wheel"])
+    storage = index.storage
+    assert isinstance(storage, DirStorage)
+    # The publish recorded the hash: a cheap look reads no byte of the file.
+    recorded = storage.hashes.lookup(key, stamp(path.stat()))
+    assert recorded == good
+    assert storage.digests([key], cheap=True)[key] == FileDigest(path.stat().st_size, good)
+    # Same size, mtime put back: the ctime still changed, so the file is hashed again.
+    st = path.stat()
+    flipped = bytearray(path.read_bytes())
+    flipped[10] ^= 0x01
+    path.write_bytes(bytes(flipped))
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))
+    fresh = DirStorage(index.root)  # another process: reads the record from disk
+    seen = fresh.digests([key], cheap=True)[key]
+    assert seen is not None and seen.sha256 == hashlib.sha256(flipped).hexdigest() != good
+    assert fresh.digests(["simple/nope/x.whl"], cheap=True) == {"simple/nope/x.whl": None}
+
+
+@pytest.mark.parametrize(
+    "garbage",
+    [
+        b"{ not json",
+        b"[]",
+        b'{"format": 1, "files": []}',
+        b'{"format": 1, "files": {"k": [1, 2, 3, 4, "short"]}}',
+        b'{"format": 1, "files": {"k": [true, 2, 3, 4, "' + b"0" * 64 + b'"]}}',
+        b'{"format": 99, "files": {}}',
+        b"\xff\xfe",
+    ],
+)
+def test_a_hostile_hash_record_is_an_empty_one(
+    index: LocalIndex, dists: dict[str, Path], garbage: bytes
+) -> None:
+    index.publish(NAME, [dists["wheel"]])
+    shard = index.root / RECORD_NAME / f"{CANON}.json"
+    shard.write_bytes(garbage)
+    key = f"simple/{CANON}/{dists['wheel'].name}"
+    found = DirStorage(index.root).digests([key], cheap=True)[key]
+    assert found is not None and found.sha256 == sha256(dists["wheel"])  # hashed, not trusted
+    assert HashRecord(index.root).lookup(key, stamp((index.root / key).stat())) == found.sha256
+
+
+def test_hash_record_keys_cannot_leave_its_directory(tmp_path: Path) -> None:
+    record = HashRecord(tmp_path)
+    st = (0, 0, 0, 0)
+    record.update({"simple/../../escape/x": (st, "0" * 64), "../x": (st, "1" * 64)})
+    assert sorted(p.name for p in (tmp_path / RECORD_NAME).iterdir()) == ["_.json"]
+    assert not (tmp_path.parent / "escape").exists()
 
 
 @pytest.mark.parametrize(
@@ -732,3 +828,36 @@ def test_pip_installs_over_http_and_uses_the_metadata_file(
     wheel = "/simple/my-pkg-extra/my_pkg_extra-1.0%2Bhotfix.1-py3-none-any.whl"
     assert wheel in requested
     assert f"{wheel}.metadata" in requested  # PEP 658: resolved from METADATA alone
+
+
+# -- the hash record's parser: any bytes on disk are an (empty or partial) record, never an error --
+
+
+@settings(
+    max_examples=200, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    raw=st.one_of(
+        st.binary(max_size=300),
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=70),
+            lambda inner: (
+                st.lists(inner, max_size=6)
+                | st.dictionaries(st.text(max_size=20), inner, max_size=4)
+            ),
+            max_leaves=20,
+        ).map(lambda doc: json.dumps({"format": 1, "files": doc}).encode()),
+    ),
+    key=st.text(max_size=60),
+)
+def test_any_record_file_reads_as_a_record(tmp_path: Path, raw: bytes, key: str) -> None:
+    shard_dir = tmp_path / RECORD_NAME
+    shard_dir.mkdir(exist_ok=True)
+    for shard in ("_", "p"):
+        (shard_dir / f"{shard}.json").write_bytes(raw)
+    record = HashRecord(tmp_path)
+    found = record.lookup(key, (1, 2, 3, 4))
+    assert found is None or (isinstance(found, str) and len(found) == 64)
+    record.update({key: ((1, 2, 3, 4), "a" * 64)})
+    assert HashRecord(tmp_path).lookup(key, (1, 2, 3, 4)) == "a" * 64
+    assert all(p.parent == shard_dir for p in shard_dir.rglob("*"))

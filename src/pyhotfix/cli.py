@@ -345,24 +345,43 @@ def _patch_sources(
 @click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
 @click.pass_context
 def list_(ctx: click.Context, as_json: bool) -> None:
-    """The manifest's hotfixes, their current hotfix version, and whether the index has their files."""
+    """The manifest's hotfixes, their current hotfix version, and whether the index has their files.
+
+    "in index" is "mismatch" when a file there has other bytes than the lock records (or a page
+    lists other ones); `pyhotfix check` tells more.
+    """
     manifest = load_manifest(_manifest_path(ctx))
+    from pyhotfix.index import StaticIndex
+    from pyhotfix.integrity import check_hotfix
     from pyhotfix.publish import resolve_target
 
     lock = read_lock(lock_path(manifest.path))
     index = resolve_target(manifest.settings, manifest.directory)
     rows = []
+    mismatches: list[str] = []
     for spec in manifest.hotfixes:
         locked = lock.get(spec.name)
         current = locked is not None and locked.version == spec.version
-        published = bool(
-            locked
-            and index.has_files(
+        problems: list[dict[str, str]] = []
+        if locked is None:
+            published = False
+        elif isinstance(index, StaticIndex):
+            checks = check_hotfix(index, locked, full=False)
+            problems = [
+                {"filename": c.filename, "status": c.status, "detail": c.detail}
+                for c in checks
+                if c.status != "ok"
+            ]
+            published = not problems
+        else:
+            published = index.has_files(
                 spec.name,
                 [f.filename for f in locked.files],
                 {f.filename: f.sha256 for f in locked.files},
             )
-        )
+        changed = [p["detail"] for p in problems if p["status"] in ("mismatch", "page-mismatch")]
+        mismatches.extend(changed)
+        mismatch = bool(changed)
         rows.append(
             {
                 "name": spec.name,
@@ -370,6 +389,8 @@ def list_(ctx: click.Context, as_json: bool) -> None:
                 "hotfix_version": locked.hotfix_version if locked and current else None,
                 "patches": len(spec.patches),
                 "published": published and current,
+                "index": "mismatch" if mismatch else "yes" if published and current else "no",
+                "problems": problems,
                 "reason": spec.reason,
             }
         )
@@ -379,6 +400,7 @@ def list_(ctx: click.Context, as_json: bool) -> None:
     if not rows:
         _say_no_hotfixes(manifest)
         return
+    shown = {"yes": "[green]yes[/]", "no": "[yellow]no[/]", "mismatch": "[bold red]mismatch[/]"}
     print_table(
         stdout,
         ("name", "upstream", "hotfix version", "patches", "in index", Column("reason", prose=True)),
@@ -388,12 +410,16 @@ def list_(ctx: click.Context, as_json: bool) -> None:
                 escape(str(row["version"])),
                 escape(str(row["hotfix_version"] or "not built")),
                 str(row["patches"]),
-                "[green]yes[/]" if row["published"] else "[yellow]no[/]",
+                shown[str(row["index"])],
                 escape(str(row["reason"] or "")),
             )
             for row in rows
         ],
     )
+    for detail in mismatches:
+        print_line(stderr, f"[bold red]mismatch:[/] {escape(detail)}")
+    if mismatches:
+        print_line(stderr, "Run `pyhotfix check` for every file and how to repair it.")
 
 
 def _say_no_hotfixes(manifest: Manifest) -> None:
@@ -865,6 +891,71 @@ def publish(
         ],
     )
     ctx.exit(0)
+
+
+@cli.command()
+@click.argument("names", nargs=-1)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.pass_context
+def check(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
+    """Hash every index file of the locked hotfixes (or only NAMES) and compare it with
+    hotfixes.lock and the index pages (index.json and index.html). Exit 1 when any differs."""
+    from packaging.utils import canonicalize_name
+
+    from pyhotfix.index import StaticIndex
+    from pyhotfix.integrity import check_hotfix, repair_advice
+
+    manifest = load_manifest(_manifest_path(ctx))
+    lock = read_lock(lock_path(manifest.path))
+    target = resolve_target(manifest.settings, manifest.directory)
+    if not isinstance(target, StaticIndex):
+        raise UsageError(
+            f"`pyhotfix check` reads the files and pages of a static index (a directory, file:// "
+            f"or s3:// URL), and [settings] index is a registry ({target.description}). A "
+            "registry checks hashes itself: `pyhotfix publish` verifies what it lists after "
+            "every upload."
+        )
+    by_name = {canonicalize_name(n): h for n, h in lock.hotfixes.items()}
+    unknown = [n for n in names if canonicalize_name(n) not in by_name]
+    if unknown:
+        have = ", ".join(sorted(lock.hotfixes)) or "none"
+        raise UsageError(
+            f"{', '.join(unknown)}: not in {lock_path(manifest.path)} (it has: {have}). Only "
+            "built hotfixes have files to check; run `pyhotfix build` first."
+        )
+    selected = [by_name[canonicalize_name(n)] for n in names] or [
+        lock.hotfixes[n] for n in sorted(lock.hotfixes)
+    ]
+    checks = [c for locked in selected for c in check_hotfix(target, locked, full=True)]
+    problems = [c for c in checks if c.status != "ok"]
+    advice = repair_advice(problems) if problems else ""
+    if as_json:
+        report = {
+            "target": target.description,
+            "ok": not problems,
+            "files": [asdict(c) for c in checks],
+            "advice": advice,
+        }
+        click.echo(json.dumps(report, indent=2))
+        ctx.exit(1 if problems else 0)
+    print_line(stdout, escape(f"Checked {target.description}:"))
+    print_table(
+        stdout,
+        ("name", "file", "result"),
+        [
+            (
+                escape(c.name),
+                escape(c.filename),
+                f"[{'green' if c.status == 'ok' else 'bold red'}]{c.status}[/]",
+            )
+            for c in checks
+        ],
+    )
+    for c in problems:
+        print_line(stderr, f"[bold red]{c.status}:[/] {escape(c.detail)}")
+    if problems:
+        print_line(stderr, escape(advice))
+    ctx.exit(1 if problems else 0)
 
 
 def _index_target(ctx: click.Context, to: str | None) -> Any:

@@ -7,6 +7,7 @@ Layout (``<root>`` is ``hotfix-index/`` by default)::
 
     <root>/
       .pyhotfix.lock                    empty; flock()ed while pages change (safe to .gitignore)
+      .pyhotfix.hashes/<project>.json   sha256 of each file by its stat: a cache (safe to .gitignore)
       simple/                           the index URL: file:///…/simple/ or https://host/…/simple/
         index.html  index.json          root page: one link per project in this index
         <canonical-name>/               PEP 503 normalised name, e.g. my-pkg-extra/
@@ -49,10 +50,13 @@ page with its record and rewrites it if they differ).
 Locally, every write is atomic (temp file in the same directory, fsync, rename); a bulk step (more
 than ``_BULK_SYNC`` files, e.g. ``publish_many``) makes one ``sync()`` instead of one fsync per
 file, with the same ordering. ``LocalIndex(root, fsync=False)`` keeps the atomic renames but skips
-flushing, for throwaway indexes. Files on disk but not listed in ``index.json`` (an interrupted
-publish) were never published and may be replaced; a listed file deleted by hand is restored when
-the same bytes are published again. Concurrent publishers (processes or threads) serialise on the
-lock file, which lives outside ``simple/`` so it is never served. Where nothing can be locked
+flushing, for throwaway indexes. A file on disk but not listed in ``index.json`` is kept if it
+has the bytes being published (an interrupted publish) and refused otherwise, never replaced; a
+listed file deleted by hand is restored when the same bytes are published again, and a listed file
+whose bytes changed is reported and refused, never called unchanged. ``.pyhotfix.hashes/``
+(hashrecord.py) beside ``simple/`` records each written file's hash with its stat, so checks
+against the lock need not re-read unchanged files. Concurrent publishers (processes or threads)
+serialise on the lock file, which lives outside ``simple/`` so it is never served. Where nothing can be locked
 (object storage), every ``index.json`` write is conditional on the version read and retried from a
 fresh read when another publisher won, and whoever writes an HTML page re-reads the record after
 and renders again if it moved on, so the last page written always shows the last record.
@@ -93,10 +97,12 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from pyhotfix.errors import PublishError
+from pyhotfix.hashrecord import HashRecord, Stamp, stamp
 
 __all__ = [
     "Blob",
     "DirStorage",
+    "FileDigest",
     "FileWrite",
     "IndexEntry",
     "LocalIndex",
@@ -201,6 +207,15 @@ class Blob:
 
 
 @dataclass(frozen=True)
+class FileDigest:
+    """What a stored file is: its size and the sha256 of its bytes (None where only a cheap look
+    was asked for and the store cannot tell the hash without reading the whole file)."""
+
+    size: int
+    sha256: str | None
+
+
+@dataclass(frozen=True)
 class FileWrite:
     """An immutable file to store: `data`, or the bytes of `src`, which must hash to `sha256`."""
 
@@ -252,10 +267,17 @@ class Storage(Protocol):
         """The keys that have no object."""
         ...
 
+    def digests(self, keys: Iterable[str], *, cheap: bool = False) -> dict[str, FileDigest | None]:
+        """Each key's stored size and sha256 (None: no such file). Reads every byte, unless
+        `cheap`: then a hash recorded for the file's unchanged state stands in (locally), or the
+        hash is left out where only reading the whole object could tell it."""
+        ...
+
     def put_files(self, files: Sequence[FileWrite]) -> None:
         """Store immutable files (dists, .metadata), durably before returning. The caller has
-        checked that none of them is listed with other bytes; an unlisted object with other bytes
-        is replaced only where exclusive() rules out another publisher writing it right now."""
+        checked that none of them is listed with other bytes. An object already there with these
+        very bytes (an interrupted publish) is kept; one with other bytes is never replaced:
+        PublishError, and nothing of the call is stored."""
         ...
 
     def put_pages(self, pages: Sequence[PageWrite]) -> dict[str, str | None]:
@@ -280,6 +302,7 @@ class DirStorage:
         self.root = Path(root)
         self.description = str(self.root)
         self._fsync = fsync
+        self.hashes = HashRecord(self.root)
 
     def where(self, key: str) -> str:
         return str(self.root / key)
@@ -316,11 +339,68 @@ class DirStorage:
     def missing(self, keys: Iterable[str]) -> set[str]:
         return {k for k in keys if not os.path.isfile(self.root / k)}
 
+    def digests(self, keys: Iterable[str], *, cheap: bool = False) -> dict[str, FileDigest | None]:
+        found: dict[str, FileDigest | None] = {}
+        hashed: dict[str, tuple[Stamp, str]] = {}
+        for key in keys:
+            path = self.root / key
+            try:
+                st = os.stat(path)
+                if not stat.S_ISREG(st.st_mode):
+                    found[key] = None
+                    continue
+                recorded = self.hashes.lookup(key, stamp(st)) if cheap else None
+                if recorded is not None:
+                    found[key] = FileDigest(st.st_size, recorded)
+                    continue
+                current, digest = _hash_file(path)
+            except (FileNotFoundError, NotADirectoryError):
+                found[key] = None
+                continue
+            except OSError as exc:
+                raise PublishError(f"Could not read {path}: {exc.strerror}.") from exc
+            found[key] = FileDigest(current[0], digest)
+            hashed[key] = (current, digest)
+        self.hashes.update(hashed)
+        return found
+
     def put_files(self, files: Sequence[FileWrite]) -> None:
-        jobs = [_Write(self.root / f.key, f.data, f.src, f.sha256) for f in files]
+        # Under the flock: nobody else is writing these names right now, so what is there is a
+        # leftover of an interrupted publish (same bytes: keep it) or a stray (refuse).
+        there = self.digests(f.key for f in files)
+        strays = [(f, d) for f in files if (d := there[f.key]) is not None and d.sha256 != f.sha256]
+        if strays:
+            listing = "; ".join(
+                f"{self.root / f.key} (sha256 {(d.sha256 or '')[:12]}…, this publish "
+                f"{f.sha256[:12]}…)"
+                for f, d in strays
+            )
+            raise PublishError(
+                f"Refused to publish: {listing} is already in the index directory with other "
+                "content, although no page lists it. pyhotfix never overwrites a file in the "
+                "index; nothing was written. If it is a leftover nobody installs, delete it and "
+                "publish again; if it is a file someone put there on purpose, move it out of the "
+                "index first."
+            )
+        jobs = [
+            _Write(self.root / f.key, f.data, f.src, f.sha256)
+            for f in files
+            if there[f.key] is None
+        ]
         try:
             dirs = self._make_dirs(jobs)
             self._write_all(jobs, dirs)
+            # What was just written is recorded, so checks against the lock need not re-read it.
+            # Not in bulk (one record file per project would add a write per project); a check
+            # then hashes a file once and records it.
+            if len(jobs) <= _BULK_SYNC:
+                self.hashes.update(
+                    {
+                        f.key: (stamp(os.stat(self.root / f.key)), f.sha256)
+                        for f in files
+                        if there[f.key] is None
+                    }
+                )
         except OSError as exc:
             raise _write_error(self.root, exc) from exc
 
@@ -550,13 +630,35 @@ class StaticIndex:
                     conflicts.append(_conflict(canon, entry, cand))
                 else:
                     listed_same.append((canon, cand))
-        gone = self.storage.missing(k for canon, c in listed_same for k in _keys(canon, c))
+        # A file listed with these very bytes is checked byte for byte: "unchanged" must mean the
+        # index serves what its pages promise.
+        stored = self.storage.digests(
+            k for canon, c in listed_same for k, _ in _expected_sha256s(canon, c)
+        )
+        tampered: list[str] = []
         for canon, cand in listed_same:
-            if gone.intersection(_keys(canon, cand)):
+            expected = dict(_expected_sha256s(canon, cand))
+            states = {k: stored[k] for k in expected}
+            if any(d is None for d in states.values()):
                 # Listed with these very bytes but deleted from storage: restoring is safe.
                 to_write.setdefault(canon, []).append(cand)
             else:
                 unchanged.setdefault(canon, []).append(cand.filename)
+            tampered.extend(
+                self.storage.where(k)
+                for k, d in states.items()
+                if d is not None and d.sha256 != expected[k]
+            )
+        if tampered:
+            raise PublishError(
+                f"Refused to publish: {'; '.join(tampered)} has other bytes than the index "
+                "lists for it (and the lock records): it was changed after it was published. "
+                "pyhotfix never overwrites a published file, and installers would reject it; "
+                "nothing was written. To repair, delete the changed file and publish the same "
+                "build again (`pyhotfix publish`, or `pyhotfix build NAME` for the index that "
+                "build writes to): a listed file that is missing is restored with its listed "
+                "bytes. `pyhotfix check` lists every file that differs."
+            )
         if conflicts:
             raise PublishError(
                 "Refused to publish: a file with the same name but different content is already "
@@ -836,11 +938,13 @@ def _key(canon: str, filename: str) -> str:
     return f"simple/{canon}/{filename}"
 
 
-def _keys(canon: str, cand: _Candidate) -> list[str]:
-    keys = [_key(canon, cand.filename)]
+def _expected_sha256s(canon: str, cand: _Candidate) -> list[tuple[str, str]]:
+    """Each key `cand` is stored under, with the sha256 its bytes must have."""
+    pairs = [(_key(canon, cand.filename), cand.sha256)]
     if cand.metadata is not None:
-        keys.append(_key(canon, f"{cand.filename}.metadata"))
-    return keys
+        meta_sha = hashlib.sha256(cand.metadata).hexdigest()
+        pairs.append((_key(canon, f"{cand.filename}.metadata"), meta_sha))
+    return pairs
 
 
 def _conflict(canon: str, entry: IndexEntry, cand: _Candidate) -> str:
@@ -910,6 +1014,16 @@ def _inspect(path: Path, canon: NormalizedName) -> _Candidate:
     if meta_text is not None:
         requires_python = _check_metadata(meta_text, filename, canon, version)
     return _Candidate(path, filename, version, sha256, size, requires_python, metadata, data)
+
+
+def _hash_file(path: Path) -> tuple[Stamp, str]:
+    """The file's stamp (taken from the open file, before reading) and the sha256 of its bytes."""
+    h = hashlib.sha256()
+    with path.open("rb") as f:
+        before = stamp(os.fstat(f.fileno()))
+        while chunk := f.read(1 << 20):
+            h.update(chunk)
+    return before, h.hexdigest()
 
 
 def file_sha256_size(path: Path) -> tuple[str, int]:

@@ -149,8 +149,14 @@ def up_to_date(
 ) -> HotfixResult | None:
     """The result for a hotfix whose inputs are unchanged and whose files the index has, else None.
 
-    Needs no network for a local index, and none of the build stages.
+    A file the index has with other bytes than the lock records (changed by hand after it was
+    published) gives a failed result with the way to repair it: a rebuild could not replace it.
+    Needs no network for a local index, and none of the build stages; the files are compared
+    with the lock by size and by the hash the index recorded for their unchanged stat.
     """
+    from pyhotfix.index import StaticIndex
+    from pyhotfix.integrity import check_hotfix, repair_advice
+
     # First, even when forced: a missing or bad patch file is a usage error (exit 2) for the run.
     key = inputs_key(spec, manifest.settings.label, manifest.directory)
     if options.force or not options.publish:
@@ -160,8 +166,24 @@ def up_to_date(
     if locked is None or locked.inputs != key or locked.version != spec.version:
         return None
     filenames = [f.filename for f in locked.files]
-    if not index.has_files(spec.name, filenames, {f.filename: f.sha256 for f in locked.files}):
-        return None
+    if not isinstance(index, StaticIndex):  # a registry: its own page check
+        if not index.has_files(spec.name, filenames, {f.filename: f.sha256 for f in locked.files}):
+            return None
+    else:
+        checks = check_hotfix(index, locked, full=False)
+        changed = [c for c in checks if c.status == "mismatch"]
+        if changed:
+            return HotfixResult(
+                name=spec.name,
+                version=spec.version,
+                hotfix_version=locked.hotfix_version,
+                files=tuple(filenames),
+                seconds=time.monotonic() - started,
+                status="failed",
+                message=" ".join(c.detail for c in changed) + " " + repair_advice(changed),
+            )
+        if any(c.status != "ok" for c in checks):
+            return None  # missing or unlisted: the rebuild restores it
     return HotfixResult(
         name=spec.name,
         version=spec.version,

@@ -36,6 +36,7 @@ from pyhotfix.index import (
     FILE_CACHE_CONTROL,
     PAGE_CACHE_CONTROL,
     Blob,
+    FileDigest,
     FileWrite,
     IndexEntry,
     LocalIndex,
@@ -224,6 +225,11 @@ class S3Storage:
         found = self._run(self._gather([self._exists(k) for k in wanted]))
         return {k for k, there in zip(wanted, found, strict=True) if not there}
 
+    def digests(self, keys: Iterable[str], *, cheap: bool = False) -> dict[str, FileDigest | None]:
+        wanted = list(keys)
+        found = self._run(self._gather([self._digest(k, cheap) for k in wanted]))
+        return dict(zip(wanted, found, strict=True))
+
     def put_files(self, files: Sequence[FileWrite]) -> None:
         self._run(self._gather([self._put_file(f) for f in files]))
 
@@ -267,6 +273,22 @@ class S3Storage:
             raise self._error(exc, key) from exc
         return True
 
+    async def _digest(self, key: str, cheap: bool) -> FileDigest | None:
+        if cheap:
+            # HEAD only: the size, and no hash (the sha256 metadata pyhotfix uploads with is what
+            # the uploader claimed, not what the object holds).
+            try:
+                head = await self._call("head_object", key)
+            except _Expected as exc:
+                if exc.code in _MISSING:
+                    return None
+                raise self._error(exc, key) from exc
+            return FileDigest(int(head.get("ContentLength", -1)), None)
+        blob = await self._get(key)
+        if blob is None:
+            return None
+        return FileDigest(len(blob.data), hashlib.sha256(blob.data).hexdigest())
+
     async def _put_file(self, f: FileWrite) -> None:
         import asyncio  # object storage only: plain directory publishes skip its import cost
 
@@ -303,14 +325,9 @@ class S3Storage:
         raise PublishError(f"{self.where(f.key)} kept changing while it was being uploaded.")
 
     async def _stored_sha256(self, key: str) -> str | None:
-        try:
-            head = await self._call("head_object", key)
-        except _Expected:
-            return None  # deleted meanwhile: treat as different; the user is told what to do
-        recorded = head.get("Metadata", {}).get("sha256")
-        if recorded:
-            return str(recorded)
-        blob = await self._get(key)  # uploaded by someone else: hash what is there
+        # The bytes themselves, not the sha256 metadata: whoever put a stray object there could
+        # have written any metadata. Rare (an object of that name already exists), so affordable.
+        blob = await self._get(key)
         return None if blob is None else hashlib.sha256(blob.data).hexdigest()
 
     async def _put_page(self, page: PageWrite) -> str | None:
@@ -542,7 +559,10 @@ def publish_built(
             digest, size = file_sha256_size(path)
             if digest != f.sha256 or size != f.size:
                 problems.append(
-                    f"{path} does not match the lock (sha256 {digest[:12]}…, lock {f.sha256[:12]}…)"
+                    f"{path} does not match the lock (sha256 {digest[:12]}…, lock "
+                    f"{f.sha256[:12]}…): it was changed after it was built, so it is neither "
+                    f"published nor overwritten; delete it and run `pyhotfix build {spec.name}`, "
+                    "which rebuilds the byte-identical file and restores it"
                 )
                 continue
             paths.append(path)
