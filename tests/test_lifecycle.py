@@ -68,8 +68,17 @@ RELEASES: dict[str, dict[str, str]] = {
 }
 
 
-def sdist(dest: Path, name: str, version: str, module: str, *, src: bool = False) -> Path:
-    """A minimal real sdist (PKG-INFO, pyproject.toml with setuptools, one package)."""
+def sdist(
+    dest: Path,
+    name: str,
+    version: str,
+    module: str,
+    *,
+    src: bool = False,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """A minimal real sdist (PKG-INFO, pyproject.toml with setuptools, one package); `files`
+    (relative path → text) replaces the package's `__init__.py` when given."""
     base = f"{name}-{version}"
     files = {
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
@@ -78,7 +87,7 @@ def sdist(dest: Path, name: str, version: str, module: str, *, src: bool = False
             'build-backend = "setuptools.build_meta"\n\n'
             f'[project]\nname = "{name}"\nversion = "{version}"\n'
         ),
-        f"{'src/' if src else ''}{name}/__init__.py": module,
+        **(files if files is not None else {f"{'src/' if src else ''}{name}/__init__.py": module}),
     }
     path = dest / f"{base}.tar.gz"
     dest.mkdir(parents=True, exist_ok=True)
@@ -301,10 +310,10 @@ def test_status_with_unreachable_upstream(tmp_path: Path, fresh_cache_pyhotfix: 
 # --- rebase ---------------------------------------------------------------------------------------
 
 
-def wheel_module(app: Path, name: str, version: str) -> str:
+def wheel_module(app: Path, name: str, version: str, module: str = "__init__.py") -> str:
     (path,) = (app / "hotfix-index").rglob(f"{name}-{version}-py3-none-any.whl")
     with zipfile.ZipFile(path) as zf:
-        return zf.read(f"{name}/__init__.py").decode()
+        return zf.read(f"{name}/{module}").decode()
 
 
 def test_rebase_onto_a_release_where_the_patch_applies(
@@ -356,6 +365,13 @@ def test_rebase_conflict_stops_with_a_workspace_then_continues(
     assert other.code == 1 and "--continue" in other.stderr
 
     module.write_text(HEAD + REFACTOR.replace("ANSWER = 42", "ANSWER = 42  # fixed") + OTHER_11)
+    # Markers gone, but git still holds the path as unmerged until the user marks it resolved.
+    unmarked = pyhotfix("rebase", "bravo", "--continue", cwd=app)
+    assert unmarked.code == 1, unmarked.output
+    assert "unresolved paths: bravo/__init__.py (changed by both)" in unmarked.stderr
+    assert f"git -C {workspace} add PATH" in unmarked.stderr
+    assert snapshot(app) == before and index_files(app) == []
+    git(workspace, "add", "bravo/__init__.py")
     done = pyhotfix("rebase", "bravo", "--continue", cwd=app)
     assert done.code == 0, done.output
     assert "1.3+hotfix.1" in done.stdout
@@ -364,6 +380,70 @@ def test_rebase_conflict_stops_with_a_workspace_then_continues(
     assert "ANSWER = 42  # fixed" in wheel_module(app, "bravo", "1.3+hotfix.1")
     patch = (app / "patches" / "bravo-fix.patch").read_text()
     assert "+ANSWER = 42  # fixed" in patch and "-ANSWER = 42\n" in patch
+
+
+def git(repo: Path, *args: str) -> str:
+    """git as the user runs it in a workspace (no user configuration)."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout
+
+
+# foxtrot: 1.0 is one module, foxtrot.py; 1.1 moved it into a package and rewrote it, too much for
+# git to see a rename, so the patch meets a modify/delete conflict: no markers anywhere.
+FOXTROT_CORE = (
+    '"""The core of foxtrot, now a package."""\n\nimport functools\n\n\n'
+    + "".join(f"def helper_{i}() -> int:\n    return {i}\n\n\n" for i in range(8))
+    + "@functools.cache\n"
+    + BUGGY.replace("41  # bug: should be 42", "41  # still the bug")
+)
+
+
+def test_rebase_continue_refuses_an_unresolved_modify_delete(
+    tmp_path: Path, pyhotfix: Pyhotfix
+) -> None:
+    with Upstream() as index:
+        up = tmp_path / "up"
+        index.add_file(sdist(up, "foxtrot", "1.0", "", files={"foxtrot.py": HEAD + BUGGY + OTHER}))
+        moved = {"foxtrot/__init__.py": "from foxtrot.core import answer\n"}
+        moved["foxtrot/core.py"] = FOXTROT_CORE
+        index.add_file(sdist(up, "foxtrot", "1.1", "", files=moved))
+        app = make_app(tmp_path, index.url, [])
+        patch = fix_patch("foxtrot").replace("foxtrot/__init__.py", "foxtrot.py")
+        (app / "patches" / "fix.patch").write_text(patch)
+        with (app / "hotfixes.toml").open("a") as fh:
+            fh.write('\n[hotfix.foxtrot]\nversion = "1.0"\npatches = ["patches/fix.patch"]\n')
+        before = snapshot(app)
+        stopped = pyhotfix("rebase", "foxtrot", "--to", "1.1", cwd=app)
+        assert stopped.code == 1, stopped.output
+        workspace = Path(stopped.stdout.strip())
+        assert "does not apply to foxtrot 1.1 (foxtrot.py)" in stopped.stderr
+        # The patch's whole old module sits in the work tree, without a single marker.
+        assert "<<<<<<<" not in (workspace / "foxtrot.py").read_text()
+        assert git(workspace, "ls-files", "-u").count("foxtrot.py") == 2
+
+        refused = pyhotfix("rebase", "foxtrot", "--continue", cwd=app)
+        assert refused.code == 1, refused.output
+        assert (
+            "unresolved paths: foxtrot.py (changed by the patch, deleted or moved by the release)"
+            in refused.stderr
+        )
+        assert f"`git -C {workspace} rm PATH`" in refused.stderr
+        assert "Traceback" not in refused.output
+        assert snapshot(app) == before and index_files(app) == [], "nothing written or published"
+
+        # Resolved the way the user means it: the fix carried into core.py, the old module gone.
+        core = workspace / "foxtrot" / "core.py"
+        core.write_text(core.read_text().replace("41  # still the bug", "42  # fixed"))
+        git(workspace, "rm", "--quiet", "foxtrot.py")
+        done = pyhotfix("rebase", "foxtrot", "--continue", cwd=app)
+        assert done.code == 0, done.output
+        rewritten = (app / "patches" / "fix.patch").read_text()
+        assert "foxtrot.py" not in rewritten and "+++ b/foxtrot/core.py" in rewritten
+        assert rewritten.count("\n+ ") == 1 and "+    return 42  # fixed" in rewritten
+        assert "return 42  # fixed" in wheel_module(app, "foxtrot", "1.1+hotfix.1", "core.py")
 
 
 def test_rebase_abort_and_bad_input(tmp_path: Path, upstream: Upstream, pyhotfix: Pyhotfix) -> None:

@@ -701,8 +701,9 @@ def rebase(
             f"{result.conflict_patch} does not apply to "
             f"{spec.name} {result.to_version} ({', '.join(result.conflicts)}). Nothing was "
             f"published and hotfixes.toml is unchanged. Resolve the conflicts in "
-            f"{result.workspace} (`git status` there lists them), then run `pyhotfix rebase "
-            f"{spec.name} --continue`; or `pyhotfix rebase {spec.name} --abort`.",
+            f"{result.workspace} (`git status` there lists them) and mark each with `git add` (or "
+            f"`git rm`), then run `pyhotfix rebase {spec.name} --continue`; or `pyhotfix rebase "
+            f"{spec.name} --abort`.",
             "[bold yellow]conflict:[/] ",
         )
         click.echo(str(result.workspace))

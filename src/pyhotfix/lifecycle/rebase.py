@@ -11,17 +11,19 @@ upstream is committed beside it, and each patch is carried over with a real thre
   patch files are restored.
 - A conflict: nothing is written except a workspace (default `.pyhotfix/work/<name>/`) holding
   the new release with the earlier patches committed and the conflicting one applied with
-  conflict markers (`git status` lists the files). Resolve them there, then
-  `pyhotfix rebase NAME --continue` carries the remaining patches and finishes as above;
+  conflict markers (`git status` lists the files). Resolve them there and mark each with
+  `git add` (or `git rm`), then `pyhotfix rebase NAME --continue` carries the remaining patches
+  and finishes as above (it refuses while a path is unmerged or still has markers);
   `pyhotfix rebase NAME --abort` deletes the workspace.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -152,9 +154,12 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
     if marked:
         raise PyhotfixError(
             f"{', '.join(marked)} in {workspace} still contain conflict markers (<<<<<<<, "
-            f"|||||||, =======, >>>>>>>). Resolve them, then run `pyhotfix rebase {spec.name} "
-            "--continue` again."
+            f"|||||||, =======, >>>>>>>). Resolve them, mark each file resolved with `git -C "
+            f"{workspace} add PATH`, then run `pyhotfix rebase {spec.name} --continue` again."
         )
+    unmerged = unmerged_paths(git)
+    if unmerged:
+        raise PyhotfixError(_unmerged_message(spec.name, workspace, unmerged))
     git.run("cherry-pick", "--quit")  # forget the stopped cherry-pick; its result is the tree
     if changed:
         head = git.commit_tree(tree, meta.base, series.patches[k].message)
@@ -173,6 +178,40 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
     result = _finish(context, spec, state["to"], git, series.patches, changes, patches)
     shutil.rmtree(workspace)
     return result
+
+
+def unmerged_paths(git: Git) -> dict[str, frozenset[int]]:
+    """Paths git still holds as unmerged (`git ls-files -u`), with the stages present: 1 the
+    old upstream, 2 the release ("ours"), 3 the patch ("theirs")."""
+    found: dict[str, set[int]] = {}
+    for entry in git.must("ls-files", "--unmerged", "-z").split(b"\0"):
+        info, tab, path = entry.partition(b"\t")
+        fields = info.split()
+        if tab and len(fields) == 3 and fields[2].isdigit():
+            found.setdefault(os.fsdecode(path), set()).add(int(fields[2]))
+    return {path: frozenset(stages) for path, stages in sorted(found.items())}
+
+
+def _unmerged_message(name: str, workspace: Path, unmerged: Mapping[str, frozenset[int]]) -> str:
+    # A conflict without markers (modify/delete, add/add of a binary...) leaves the file looking
+    # finished; only git's index says it is not, so the user must say how it ends.
+    kinds = []
+    for path, stages in unmerged.items():
+        if 2 not in stages:
+            kind = "changed by the patch, deleted or moved by the release"
+        elif 3 not in stages:
+            kind = "deleted by the patch, changed by the release"
+        else:
+            kind = "changed by both"
+        kinds.append(f"{path} ({kind})")
+    shown = "; ".join(kinds[:10]) + (f"; and {len(kinds) - 10} more" if len(kinds) > 10 else "")
+    return (
+        f"The rebase of {name} in {workspace} still has unresolved paths: {shown}. For each: "
+        f"make the file what the rebased hotfix should contain (when the release moved the code, "
+        f"carry the patch's change into its new place), then mark it resolved with `git -C "
+        f"{workspace} add PATH`, or `git -C {workspace} rm PATH` if the file should not exist. "
+        f"Then run `pyhotfix rebase {name} --continue` again."
+    )
 
 
 def abort_rebase(spec: HotfixSpec, workspace: Path) -> str:
