@@ -700,6 +700,65 @@ def test_partly_fixed_upstream_rebase_drops_the_contained_patch(
         assert "return 42  # fixed" in module and '"other, fixed"' in module
 
 
+# hotel: patch 1 fixes answer(); patch 2 rewrites the line patch 1 added. 1.1 has patch 1's fix
+# only; 1.2 has the series' final line, so patch 1 alone conflicts there.
+FIXED_TWICE = FIXED.replace("return 42  # fixed", "return 6 * 7  # fixed, computed")
+
+
+def rewrite_patch(name: str) -> str:
+    before = (HEAD + FIXED + OTHER).splitlines(keepends=True)
+    after = (HEAD + FIXED_TWICE + OTHER).splitlines(keepends=True)
+    return "".join(
+        difflib.unified_diff(before, after, f"a/{name}/__init__.py", f"b/{name}/__init__.py")
+    )
+
+
+def serve_hotel(index: FakeIndex, root: Path, tmp_path: Path) -> Path:
+    """The hotel releases on `index`, and an app with its two-patch hotfix."""
+    serve_releases(
+        index,
+        root,
+        {
+            "hotel": {
+                "1.0": HEAD + BUGGY + OTHER,
+                "1.1": HEAD + FIXED + OTHER_11,
+                "1.2": HEAD + FIXED_TWICE + OTHER_11,
+            }
+        },
+    )
+    app = make_app(tmp_path, index.url, [])
+    (app / "patches" / "1-fix.patch").write_text(fix_patch("hotel"))
+    (app / "patches" / "2-rewrite.patch").write_text(rewrite_patch("hotel"))
+    with (app / "hotfixes.toml").open("a") as fh:
+        fh.write(
+            '\n[hotfix.hotel]\nversion = "1.0"\n'
+            'patches = ["patches/1-fix.patch", "patches/2-rewrite.patch"]\n'
+        )
+    return app
+
+
+def test_status_judges_the_series_as_a_whole(
+    tmp_path: Path, fresh_cache_pyhotfix: Pyhotfix
+) -> None:
+    with Upstream() as index:
+        app = serve_hotel(index, tmp_path / "up", tmp_path)
+        code, found = status_json(fresh_cache_pyhotfix, app)
+        assert code == 0
+        hotel = found["hotel"]
+        # The per-patch detail is kept: alone, patch 1 conflicts with 1.2's rewritten line ...
+        assert states(hotel) == {"1.1": ["contained", "applies"], "1.2": ["conflicts", "contained"]}
+        # ... but 1.2 has what the series adds up to: retire, not a rebase to 1.1.
+        releases = hotel["releases"]
+        assert isinstance(releases, list)
+        assert [r["series"] for r in releases] == ["applies", "contained"]
+        assert hotel["recommendation"]["text"] == "retire → 1.2"  # type: ignore[index]
+        # The same answer again from the verdict cache, and in the table.
+        table = fresh_cache_pyhotfix("status", cwd=app)
+        assert table.code == 0, table.output
+        assert "1.2  conflicts (hotel/__init__.py), contained; series: contained" in table.stdout
+        assert "retire → 1.2" in table.stdout
+
+
 def test_series_with_a_multi_mail_patch(tmp_path: Path) -> None:
     from pyhotfix.lifecycle.series import APPLIES, build_series, import_release, replay
 

@@ -618,6 +618,8 @@ def _render_status(results: Sequence[Any]) -> None:
                 p.state + (f" ({', '.join(p.conflicts)})" if p.conflicts else "")
                 for p in release.patches
             )
+            if len(release.patches) > 1:  # the series as a whole decides retire
+                states += f"; series: {release.series_state}"
             lines.append(escape(f"{release.version}  {states}"))
         advice = f"[{colours.get(r.recommendation.action, 'magenta')}]{r.recommendation}[/]"
         if r.error is not None and not r.stale:

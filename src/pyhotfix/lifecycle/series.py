@@ -220,24 +220,11 @@ def replay(
 
 def carry(git: Git, patch: SeriesPatch, head: str, renames: _Renames) -> PatchOutcome:
     """One patch onto `head` (see the module docstring for the states)."""
-    diff = git.must(
-        "diff",
-        "--binary",
-        "--no-color",
-        "--no-ext-diff",
-        "--no-renames",
-        "--src-prefix=a/",
-        "--dst-prefix=b/",
-        patch.base,
-        patch.tip,
-    )
+    diff = _diff(git, patch.base, patch.tip)
     scratch = git.scratch_index()
     try:
         scratch.must("read-tree", head)
-        if _lines_contained(git, patch, head, renames) or (
-            scratch.run("apply", "--cached", "--check", "--reverse", "-", stdin=diff).returncode
-            == 0
-        ):
+        if _contained(git, scratch, patch, head, renames, diff):
             return PatchOutcome(patch.label, CONTAINED)
         if scratch.run("apply", "--cached", "-", stdin=diff).returncode == 0:
             tree = scratch.text("write-tree")
@@ -258,6 +245,46 @@ def carry(git: Git, patch: SeriesPatch, head: str, renames: _Renames) -> PatchOu
         return PatchOutcome(patch.label, APPLIES_3WAY, git.commit_tree(tree, head, patch.message))
     files = tuple(dict.fromkeys(os.fsdecode(f) for f in fields[1:]))
     return PatchOutcome(patch.label, CONFLICTS, conflicts=files)
+
+
+def series_contained(series: Series, onto: str) -> bool:
+    """Whether the release `onto` already has the combined effect of the whole series (pristine
+    to the last patch), judged as one patch: a later patch may rewrite what an earlier one added,
+    so a release with the final result contains the series though not each patch alone."""
+    if not series.patches:
+        return False
+    git = series.git
+    whole = SeriesPatch("(series)", series.pristine, series.patches[-1].tip, "")
+    scratch = git.scratch_index()
+    try:
+        scratch.must("read-tree", onto)
+        diff = _diff(git, whole.base, whole.tip)
+        return _contained(git, scratch, whole, onto, _Renames(git, series.pristine, onto), diff)
+    finally:
+        scratch.drop_index()
+
+
+def _contained(
+    git: Git, scratch: Git, patch: SeriesPatch, head: str, renames: _Renames, diff: bytes
+) -> bool:
+    """The CONTAINED test (see the module docstring); `scratch` holds `head` in its index."""
+    return _lines_contained(git, patch, head, renames) or (
+        scratch.run("apply", "--cached", "--check", "--reverse", "-", stdin=diff).returncode == 0
+    )
+
+
+def _diff(git: Git, base: str, tip: str) -> bytes:
+    return git.must(
+        "diff",
+        "--binary",
+        "--no-color",
+        "--no-ext-diff",
+        "--no-renames",
+        "--src-prefix=a/",
+        "--dst-prefix=b/",
+        base,
+        tip,
+    )
 
 
 class _Renames:
