@@ -499,7 +499,8 @@ def test_retire_yank_makes_pip_take_upstream(
 
     run = pyhotfix("retire", "alpha", "--yank", "--reason", "fixed in 1.2", cwd=app)
     assert run.code == 0, run.output
-    assert "alpha==1.0 → alpha>=1.2" in run.stdout
+    # 1.2 has the fix; status finds 1.3 without it (the refactor conflicts), so it is excluded.
+    assert "alpha==1.0 → alpha>=1.2,!=1.3" in run.stdout
     assert "Yanked 1.0+hotfix.1" in run.stderr
     manifest = (app / "hotfixes.toml").read_text()
     assert "[hotfix.alpha]" not in manifest and "[hotfix.charlie]" in manifest
@@ -523,12 +524,39 @@ def test_retire_yank_makes_pip_take_upstream(
 
 def test_retire_without_a_known_fix(tmp_path: Path, upstream: Upstream, pyhotfix: Pyhotfix) -> None:
     app = make_app(tmp_path, upstream.url, ["bravo"])
-    run = pyhotfix("retire", "bravo", "--delete", cwd=app)
-    assert run.code == 0, run.output
-    assert "bravo==1.0 → bravo>1.0" in run.stdout
+    (app / "hotfix-index").mkdir()
+    before = snapshot(app)
+    # No bravo release contains the fix (status: rebase → 1.2): refused, nothing changed.
+    run = pyhotfix("retire", "bravo", "--delete", "--yank", cwd=app)
+    assert run.code == 1, run.output
+    assert "No upstream release of bravo is known to contain every patch" in run.stderr
+    assert "(status says rebase → 1.2)" in run.stderr
+    assert "`pyhotfix rebase bravo --to VERSION`" in run.stderr
+    assert "`pyhotfix retire bravo --force`" in run.stderr
+    assert "Traceback" not in run.output
+    assert snapshot(app) == before
+
+    forced = pyhotfix("retire", "bravo", "--delete", "--force", cwd=app)
+    assert forced.code == 0, forced.output
+    assert "warning: retired bravo although no upstream release is known" in forced.stderr
+    assert "The app's requirement: bravo==1.0 (upstream, without the fix)" in forced.stdout
+    assert ">1.0" not in forced.stdout
     assert not (app / "patches" / "bravo-fix.patch").exists()
     assert not (app / "patches" / ".retired").exists()
     assert "[hotfix" not in (app / "hotfixes.toml").read_text()
+
+
+def test_retire_a_series_fixed_as_a_whole(tmp_path: Path, pyhotfix: Pyhotfix) -> None:
+    with Upstream() as index:
+        app = serve_hotel(index, tmp_path / "up", tmp_path)
+        run = pyhotfix("retire", "hotel", cwd=app)
+        assert run.code == 0, run.output
+        assert "hotel==1.0 → hotel>=1.2" in run.stdout
+        assert "warning" not in run.stderr
+        assert sorted(p.name for p in (app / "patches" / ".retired" / "hotel").iterdir()) == [
+            "1-fix.patch",
+            "2-rewrite.patch",
+        ]
 
 
 # --- edit and commit ------------------------------------------------------------------------------

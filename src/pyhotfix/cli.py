@@ -721,6 +721,11 @@ def rebase(
 @click.option("--yank", is_flag=True, help="Yank the hotfix's builds in the index (PEP 592).")
 @click.option("--reason", help="The yank reason shown by installers.")
 @click.option("--delete", is_flag=True, help="Delete the patch files instead of moving them.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Retire even though no upstream release is known to contain the fix.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def retire(
@@ -729,32 +734,59 @@ def retire(
     yank: bool,
     reason: str | None,
     delete: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Drop hotfix NAME: remove it from the manifest and lock, move its patch files to
-    patches/.retired/, optionally yank its builds, and print the requirement to use instead."""
+    patches/.retired/, optionally yank its builds, and print the requirement to use instead.
+
+    Refused unless `pyhotfix status` finds an upstream release containing every patch (the
+    requirement then names it); --force retires anyway, with a warning."""
+    from packaging.version import Version
+
     from pyhotfix.lifecycle.retire import retire as retire_hotfix
     from pyhotfix.lifecycle.status import RETIRE
     from pyhotfix.lifecycle.status import status as check_status
 
     manifest = load_manifest(_manifest_path(ctx))
     spec = manifest.get(name)
-    fixed_in = None
-    try:  # the requirement advice is better with the release that has the fix, if known
+    fixed_in: str | None = None
+    without_fix: list[str] = []
+    try:
         (found,) = check_status(
             manifest,
             [spec.name],
             upstream_url=_upstream_url(manifest),
             cache=_cache(),
         )
-        if found.recommendation.action == RETIRE:
+    except PyhotfixError as exc:
+        unknown_because = f"status could not check it: {exc}"
+    else:
+        unknown_because = f"status says {found.recommendation}"
+        if found.error is not None and not found.stale:
+            unknown_because = f"status could not check it: {found.error}"
+        elif found.recommendation.action == RETIRE:
             fixed_in = found.recommendation.version
-    except PyhotfixError:
-        pass
+            after = [r for r in found.releases if Version(r.version) > Version(fixed_in or "0")]
+            without_fix = [r.version for r in after if r.checked and not r.contains_all]
     index = _context(manifest, lambda n, s: None).index if yank else None
     result = retire_hotfix(
-        manifest, spec, fixed_in=fixed_in, index=index, reason=reason, delete=delete
+        manifest,
+        spec,
+        fixed_in=fixed_in,
+        without_fix=without_fix,
+        unknown_because=unknown_because,
+        force=force,
+        index=index,
+        reason=reason,
+        delete=delete,
     )
+    if not result.fixed_upstream:
+        _say(
+            f"retired {spec.name} although no upstream release is known to contain its fix "
+            f"({unknown_because}): the app now gets upstream {spec.version} without the patches.",
+            "[yellow]warning:[/] ",
+        )
     if as_json:
         click.echo(json.dumps(asdict(result), indent=2))
         ctx.exit(0)
@@ -769,9 +801,13 @@ def retire(
         _say(f"Yanked {', '.join(result.yanked)} in the index.")
     elif yank:
         _say("The index had no unyanked build of it to yank.")
-    click.echo(
-        f"Change the app's requirement: {result.requirement_before} → {result.requirement_after}"
-    )
+    if result.fixed_upstream:
+        click.echo(
+            f"Change the app's requirement: {result.requirement_before} → "
+            f"{result.requirement_after}"
+        )
+    else:
+        click.echo(f"The app's requirement: {result.requirement_after} (upstream, without the fix)")
     ctx.exit(0)
 
 

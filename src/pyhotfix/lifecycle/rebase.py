@@ -273,10 +273,21 @@ def _finish(
 ) -> RebaseResult:
     """Rewrite the patch files, set the version, build and publish; undo everything on failure."""
     if all(commit is None for _state, commit in changes):
+        if any(state == DROPPED for state, _commit in changes):
+            # The user emptied a patch while resolving: status may not see the fix upstream, so
+            # a plain retire could be refused; say what each way out means.
+            raise PyhotfixError(
+                f"Nothing of {spec.name}'s patches is left to carry onto {to_version}: the "
+                f"release contains some and the conflict resolution removed the rest. If "
+                f"{to_version} has the fix, drop the rebase (`pyhotfix rebase {spec.name} "
+                f"--abort`) and retire the hotfix: `pyhotfix retire {spec.name}` (add --force if "
+                f"status does not see the fix). Otherwise resolve the conflict again, keeping the "
+                f"change. Nothing was changed."
+            )
         raise PyhotfixError(
             f"{to_version} already contains every patch of {spec.name}: there is nothing left to "
-            f"carry. Retire the hotfix instead: `pyhotfix retire {spec.name}` (and require "
-            f"{spec.name}>={to_version})."
+            f"carry. Retire the hotfix instead: `pyhotfix retire {spec.name}` (it prints the "
+            "requirement to use). Nothing was changed."
         )
     manifest = context.manifest
     edits = FileEdits()
