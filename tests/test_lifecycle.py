@@ -467,6 +467,69 @@ def test_rebase_abort_and_bad_input(tmp_path: Path, upstream: Upstream, pyhotfix
     assert snapshot(app) == before and index_files(app) == []
 
 
+def test_advice_after_a_rebase_names_commands_that_work(
+    tmp_path: Path, upstream: Upstream, pyhotfix: Pyhotfix, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyhotfix.deploy import load_deployment
+    from pyhotfix.deploy.verify import VerifyOptions, _hash_pin_hint
+
+    app = make_app(tmp_path, upstream.url, ["alpha"])
+    requirements = app / "requirements.txt"
+    requirements.write_text("alpha==1.0\nsix==1.16.0\n")
+    assert pyhotfix("build", "alpha", cwd=app).code == 0
+    pinned = pyhotfix("pin", cwd=app)
+    assert pinned.code == 0, pinned.output
+    assert "alpha==1.0+hotfix.1\n" in requirements.read_text(), "six has no hash: none added"
+
+    # verify's hash advice: six has no hash, so `pin --hashes` would make pip refuse six; only
+    # the URL + sha256 constraints form is offered, and that command works.
+    options = VerifyOptions(requirements=Path("requirements.txt"))
+    monkeypatch.chdir(app)  # verify names the file as the user gave it, relative to here
+    hint = _hash_pin_hint(options, load_deployment(app / "hotfixes.toml"))
+    assert "--hashes" not in hint
+    assert "`pyhotfix export --format constraints -o hotfix-constraints.txt`" in hint
+    exported = pyhotfix(
+        "export", "--format", "constraints", "-o", "hotfix-constraints.txt", cwd=app
+    )
+    assert exported.code == 0, exported.output
+    assert "alpha @ file://" in (app / "hotfix-constraints.txt").read_text()
+    # With every other requirement hashed, `pin --hashes` is offered, and leaves every line hashed.
+    six_hash = "--hash=sha256:" + "0" * 64
+    requirements.write_text(
+        requirements.read_text().replace("six==1.16.0", f"six==1.16.0 {six_hash}")
+    )
+    hint = _hash_pin_hint(options, load_deployment(app / "hotfixes.toml"))
+    assert "`pyhotfix pin -r requirements.txt --hashes`" in hint
+    hashed = pyhotfix("pin", "-r", "requirements.txt", "--hashes", cwd=app)
+    assert hashed.code == 0, hashed.output
+    lines = [
+        line for line in requirements.read_text().split("\n") if line.startswith(("alpha", "six"))
+    ]
+    assert len(lines) == 2 and all(
+        "--hash=sha256:" in line or line.endswith("\\") for line in lines
+    )
+    requirements.write_text("alpha==1.0+hotfix.1\nsix==1.16.0\n")
+
+    # The hotfix moves to 1.1; the app still pins the 1.0 build.
+    assert pyhotfix("rebase", "alpha", "--to", "1.1", cwd=app).code == 0
+    stale = pyhotfix("pin", cwd=app)
+    assert stale.code == 1, stale.output
+    assert "`alpha==1.0+hotfix.1` pins an earlier hotfix build of alpha 1.0" in stale.stderr
+    assert "Replace it with `alpha==1.1` and run `pyhotfix pin` again" in stale.stderr
+    assert "--to 1.0+hotfix.1" not in stale.stderr and "rebase" not in stale.stderr
+    # Following the advice works.
+    requirements.write_text(requirements.read_text().replace("alpha==1.0+hotfix.1", "alpha==1.1"))
+    again = pyhotfix("pin", cwd=app)
+    assert again.code == 0, again.output
+    assert "alpha==1.1+hotfix.1\n" in requirements.read_text()
+    # A requirement for a release the hotfix is not at names `rebase --to` with that release.
+    requirements.write_text("alpha==1.2\n")
+    moved = pyhotfix("pin", cwd=app)
+    assert moved.code == 1
+    assert "`pyhotfix rebase alpha --to 1.2`" in moved.stderr
+    assert "`pyhotfix status alpha`" in moved.stderr
+
+
 # --- retire ---------------------------------------------------------------------------------------
 
 
