@@ -530,6 +530,28 @@ def test_advice_after_a_rebase_names_commands_that_work(
     assert "`pyhotfix status alpha`" in moved.stderr
 
 
+def test_advice_names_the_workspace_given_with_dir(
+    tmp_path: Path, upstream: Upstream, pyhotfix: Pyhotfix
+) -> None:
+    app = make_app(tmp_path, upstream.url, ["bravo"])
+    elsewhere = tmp_path / "my work"
+    stopped = pyhotfix("rebase", "bravo", "--to", "1.3", "--dir", elsewhere, cwd=app)
+    assert stopped.code == 1, stopped.output
+    advised = f"`pyhotfix rebase bravo --continue --dir '{elsewhere}'`"
+    assert advised in stopped.stderr.replace("\n", " ")
+    # The advised command, run as written, finds the rebase (and refuses: markers are left).
+    again = pyhotfix("rebase", "bravo", "--continue", "--dir", elsewhere, cwd=app)
+    assert again.code == 1 and "still contain conflict markers" in again.stderr
+    assert f"`git -C '{elsewhere}' add PATH`" in again.stderr
+    assert f"--continue --dir '{elsewhere}'`" in again.stderr
+    edit = pyhotfix("edit", "bravo", "--dir", elsewhere, cwd=app)
+    assert edit.code == 1 and f"--continue --dir '{elsewhere}'`" in edit.stderr
+    # The default workspace needs no --dir.
+    assert pyhotfix("rebase", "bravo", "--abort", "--dir", elsewhere, cwd=app).code == 0
+    default = pyhotfix("rebase", "bravo", "--to", "1.3", cwd=app)
+    assert "`pyhotfix rebase bravo --continue`" in default.stderr
+
+
 # --- retire ---------------------------------------------------------------------------------------
 
 

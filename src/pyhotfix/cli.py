@@ -699,13 +699,16 @@ def rebase(
     for change in result.done:
         _say(f"{change.label}: {change.state}, {change.action}")
     if result.workspace is not None:
+        from pyhotfix.lifecycle.common import dir_option
+
+        where = dir_option(result.workspace, spec.name)
         _say(
             f"{result.conflict_patch} does not apply to "
             f"{spec.name} {result.to_version} ({', '.join(result.conflicts)}). Nothing was "
             f"published and hotfixes.toml is unchanged. Resolve the conflicts in "
             f"{result.workspace} (`git status` there lists them) and mark each with `git add` (or "
-            f"`git rm`), then run `pyhotfix rebase {spec.name} --continue`; or `pyhotfix rebase "
-            f"{spec.name} --abort`.",
+            f"`git rm`), then run `pyhotfix rebase {spec.name} --continue{where}`; or `pyhotfix "
+            f"rebase {spec.name} --abort{where}`.",
             "[bold yellow]conflict:[/] ",
         )
         click.echo(str(result.workspace))

@@ -35,8 +35,10 @@ from pyhotfix.lifecycle.common import (
     REBASE,
     FileEdits,
     WorkspaceMeta,
+    dir_option,
     files_with_markers,
     format_patch,
+    git_in,
     next_patch_path,
     prepare_workspace_repo,
     read_meta,
@@ -139,7 +141,8 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
     ):
         raise PyhotfixError(
             f"hotfixes.toml or the patches of {spec.name} changed since this rebase started, so "
-            f"it cannot be finished. Run `pyhotfix rebase {spec.name} --abort` and start again."
+            f"it cannot be finished. Run `pyhotfix rebase {spec.name} --abort"
+            f"{dir_option(workspace, spec.name)}` and start again."
         )
     state = meta.rebase
     git = Git(workspace)
@@ -154,8 +157,9 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
     if marked:
         raise PyhotfixError(
             f"{', '.join(marked)} in {workspace} still contain conflict markers (<<<<<<<, "
-            f"|||||||, =======, >>>>>>>). Resolve them, mark each file resolved with `git -C "
-            f"{workspace} add PATH`, then run `pyhotfix rebase {spec.name} --continue` again."
+            f"|||||||, =======, >>>>>>>). Resolve them, mark each file resolved with "
+            f"`{git_in(workspace)} add PATH`, then run `pyhotfix rebase {spec.name} --continue"
+            f"{dir_option(workspace, spec.name)}` again."
         )
     unmerged = unmerged_paths(git)
     if unmerged:
@@ -208,9 +212,10 @@ def _unmerged_message(name: str, workspace: Path, unmerged: Mapping[str, frozens
     return (
         f"The rebase of {name} in {workspace} still has unresolved paths: {shown}. For each: "
         f"make the file what the rebased hotfix should contain (when the release moved the code, "
-        f"carry the patch's change into its new place), then mark it resolved with `git -C "
-        f"{workspace} add PATH`, or `git -C {workspace} rm PATH` if the file should not exist. "
-        f"Then run `pyhotfix rebase {name} --continue` again."
+        f"carry the patch's change into its new place), then mark it resolved with "
+        f"`{git_in(workspace)} add PATH`, or `{git_in(workspace)} rm PATH` if the file should "
+        f"not exist. Then run `pyhotfix rebase {name} --continue{dir_option(workspace, name)}` "
+        "again."
     )
 
 
@@ -225,7 +230,7 @@ def _rebase_meta(spec: HotfixSpec, workspace: Path) -> WorkspaceMeta:
     if meta is None or meta.mode != REBASE or meta.name != spec.name:
         raise PyhotfixError(
             f"No rebase of {spec.name} is in progress at {workspace}. Start one with "
-            f"`pyhotfix rebase {spec.name} --to VERSION`."
+            f"`pyhotfix rebase {spec.name} --to VERSION{dir_option(workspace, spec.name)}`."
         )
     return meta
 
@@ -280,9 +285,10 @@ def _finish(
                 f"Nothing of {spec.name}'s patches is left to carry onto {to_version}: the "
                 f"release contains some and the conflict resolution removed the rest. If "
                 f"{to_version} has the fix, drop the rebase (`pyhotfix rebase {spec.name} "
-                f"--abort`) and retire the hotfix: `pyhotfix retire {spec.name}` (add --force if "
-                f"status does not see the fix). Otherwise resolve the conflict again, keeping the "
-                f"change. Nothing was changed."
+                f"--abort{dir_option(git.root, spec.name)}`) and retire the hotfix: `pyhotfix "
+                f"retire {spec.name}` (add --force if status does not see the fix). Otherwise "
+                "abort and rebase again, keeping the change when you resolve the conflict. "
+                "Nothing was changed."
             )
         raise PyhotfixError(
             f"{to_version} already contains every patch of {spec.name}: there is nothing left to "
