@@ -873,7 +873,7 @@ def test_status_judges_the_series_as_a_whole(
 
 
 def test_series_with_a_multi_mail_patch(tmp_path: Path) -> None:
-    from pyhotfix.lifecycle.series import APPLIES, build_series, import_release, replay
+    from pyhotfix.lifecycle.series import APPLIES, Series, build_series, import_release, replay
 
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
@@ -907,6 +907,11 @@ def test_series_with_a_multi_mail_patch(tmp_path: Path) -> None:
     assert first.base == series.pristine and first.tip == second.base
     assert first.message.splitlines()[0] == "fix answer" and "fix other" in first.message
     assert series.git.text("diff", "--name-only", second.base, second.tip) == "pkg/extra.py"
+    # The diffs read from the series' log are exactly what `git diff` makes.
+    for member in series.patches:
+        fresh = Series(series.root, series.pristine, series.patches)
+        assert series.diff(member.base, member.tip) == fresh.diff(member.base, member.tip)
+    assert (second.base, second.tip) in series.diffs, "one commit: its diff came with the log"
     new = sdist(tmp_path / "dist", "pkg", "1.1", '"""Release 1.1."""\n\n\n' + BUGGY + OTHER)
     onto = import_release(series, new, tmp_path / "release", "1.1")
     outcomes, head = replay(series, onto)
@@ -1008,3 +1013,36 @@ def test_releases_that_move_files(tmp_path: Path) -> None:
     assert [o.state for o in outcomes] == [APPLIES_3WAY]
     carried = series.git.text("show", f"{head}:src/golf/__init__.py")
     assert "return 42  # fixed" in carried and '"other, improved"' in carried
+
+
+def test_status_verdicts_match_a_committing_replay(tmp_path: Path) -> None:
+    """status replays without commits (fewer git calls); the verdicts must be rebase's."""
+    from pyhotfix.lifecycle.series import build_series, import_release, replay
+
+    seen: set[str] = set()
+    for name in ("alpha", "bravo", "delta"):
+        releases = RELEASES[name]
+        dist = tmp_path / name / "dist"
+        base = sdist(dist, name, "1.0", releases["1.0"])
+        patches = [
+            PatchInput("fix.patch", fix_patch(name).encode(), ""),
+            PatchInput("other.patch", other_patch(name).encode(), ""),
+        ]
+        series = build_series(base, patches, tmp_path / name / "work", f"{name} 1.0")
+        for version, module in releases.items():
+            if version == "1.0":
+                continue
+            path = sdist(dist, name, version, module)
+            commit = import_release(series, path, tmp_path / name / f"c-{version}", version)
+            tree = import_release(
+                series, path, tmp_path / name / f"t-{version}", version, commit=False
+            )
+            assert series.git.tree_of(commit) == tree
+            committed, head = replay(series, commit)
+            bare, none = replay(series, tree, commits=False)
+            assert none is None and head is not None
+            assert [(o.state, o.conflicts) for o in bare] == [
+                (o.state, o.conflicts) for o in committed
+            ]
+            seen.update(o.state for o in bare)
+    assert seen == {"contained", "applies", "applies-3way", "conflicts"}, "every state compared"

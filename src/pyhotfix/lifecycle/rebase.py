@@ -117,6 +117,7 @@ def rebase(
         series = build_series(old.path, patches, Path(tmp), f"{spec.name} {spec.version}")
         onto = import_release(series, new.path, Path(tmp) / "release", to_version)
         outcomes, head = replay(series, onto, stop_on_conflict=True)
+        assert head is not None  # replay commits by default
         changes = [(o.state, o.commit) for o in outcomes]
         if outcomes and outcomes[-1].state == CONFLICTS:
             state: dict[str, Any] = {
@@ -172,7 +173,9 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
         head, resolved = meta.base, (DROPPED, None)
     git.must("update-ref", "HEAD", head)
     git.must("read-tree", head)
-    outcomes, head = replay(series, state["onto"], start=k + 1, head=head, stop_on_conflict=True)
+    outcomes, carried = replay(series, state["onto"], start=k + 1, head=head, stop_on_conflict=True)
+    assert carried is not None  # replay commits by default
+    head = carried
     changes = [*map(tuple, state["done"]), resolved, *((o.state, o.commit) for o in outcomes)]
     if outcomes and outcomes[-1].state == CONFLICTS:
         new_state = {**state, "done": changes[:-1]}

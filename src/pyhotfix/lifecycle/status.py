@@ -407,8 +407,9 @@ class _Checker:
             work = Path(tmp)
             series = build_series(base_sdist, patches, work, f"{spec.name} {spec.version}")
             for i, (version, path, sha256) in enumerate(pending):
-                commit = import_release(series, path, work / f"release-{i}", version)
-                outcomes, _head = replay(series, commit)
+                release = work / f"release-{i}"
+                tree = import_release(series, path, release, version, commit=False)
+                outcomes, _head = replay(series, tree, commits=False)
                 verdicts = tuple(
                     PatchVerdict(label, o.state, o.conflicts)
                     for label, o in zip(_labels(spec), outcomes, strict=True)
@@ -418,7 +419,7 @@ class _Checker:
                 whole = (
                     len(verdicts) > 1
                     and any(v.state != CONTAINED for v in verdicts)
-                    and series_contained(series, commit)
+                    and series_contained(series, tree)
                 )
                 check = ReleaseCheck(
                     version, verdicts, series=_combined(verdicts, whole_contained=whole)
