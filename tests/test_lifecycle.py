@@ -1017,7 +1017,13 @@ def test_releases_that_move_files(tmp_path: Path) -> None:
 
 def test_status_verdicts_match_a_committing_replay(tmp_path: Path) -> None:
     """status replays without commits (fewer git calls); the verdicts must be rebase's."""
-    from pyhotfix.lifecycle.series import build_series, import_release, replay
+    from pyhotfix.lifecycle.series import (
+        build_series,
+        import_release,
+        replay,
+        series_contained,
+        stage_release,
+    )
 
     seen: set[str] = set()
     for name in ("alpha", "bravo", "delta"):
@@ -1038,11 +1044,16 @@ def test_status_verdicts_match_a_committing_replay(tmp_path: Path) -> None:
                 series, path, tmp_path / name / f"t-{version}", version, commit=False
             )
             assert series.git.tree_of(commit) == tree
+            staged = stage_release(series, path, tmp_path / name / f"s-{version}")
             committed, head = replay(series, commit)
             bare, none = replay(series, tree, commits=False)
+            from_index, _ = replay(series, staged, commits=False)
             assert none is None and head is not None
-            assert [(o.state, o.conflicts) for o in bare] == [
-                (o.state, o.conflicts) for o in committed
-            ]
+            expected = [(o.state, o.conflicts) for o in committed]
+            assert [(o.state, o.conflicts) for o in bare] == expected
+            assert [(o.state, o.conflicts) for o in from_index] == expected
+            assert staged.tree() == tree
+            assert series_contained(series, staged) == series_contained(series, commit)
+            staged.drop()
             seen.update(o.state for o in bare)
     assert seen == {"contained", "applies", "applies-3way", "conflicts"}, "every state compared"

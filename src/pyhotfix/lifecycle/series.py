@@ -21,6 +21,7 @@ import collections
 import itertools
 import os
 import re
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
@@ -190,28 +191,61 @@ def _find_tips(
     return tips
 
 
-def import_release(
-    series: Series, sdist: Path, dest: Path, version: str, *, commit: bool = True
-) -> str:
-    """Commit the tree of another upstream sdist on top of the pristine one; returns the commit
-    (without `commit`: just its tree, all `replay(commits=False)` needs)."""
+class StagedRelease:
+    """Another upstream release added to the series' repository as an index file only: replays
+    start from a copy of it (no `read-tree`), and its tree is written only if asked for."""
+
+    def __init__(self, series: Series, index: Path) -> None:
+        self.index = index
+        self._git = series.git.with_env(GIT_INDEX_FILE=str(index))
+        self._tree: str | None = None
+
+    def tree(self) -> str:
+        if self._tree is None:
+            self._tree = self._git.text("write-tree")
+        return self._tree
+
+    def copy_into(self, scratch: Git) -> None:
+        """Give `scratch` (a Git with its own index file) this release as its index."""
+        target = scratch.env["GIT_INDEX_FILE"]
+        shutil.copyfile(self.index, target)
+
+    def drop(self) -> None:
+        self.index.unlink(missing_ok=True)
+
+
+def stage_release(series: Series, sdist: Path, dest: Path) -> StagedRelease:
+    """Unpack another upstream sdist and add its files to an index of the series' repository."""
     tree = unpack_sdist(sdist, dest)
     git_dir = series.root / ".git"
-    index = git_dir / f"pyhotfix-import-{uuid.uuid4().hex}"
+    staged = StagedRelease(series, git_dir / f"pyhotfix-import-{uuid.uuid4().hex}")
     git = Git(
         tree.root,
         {
             **isolated_env(),
             "GIT_DIR": str(git_dir),
             "GIT_WORK_TREE": str(tree.root),
-            "GIT_INDEX_FILE": str(index),
+            "GIT_INDEX_FILE": str(staged.index),
         },
     )
     try:
         git.must("add", "--all", "--force", "--", ".")  # -f: the sdist's .gitignore hides nothing
-        tree_id = git.text("write-tree")
+    except BaseException:
+        staged.drop()
+        raise
+    return staged
+
+
+def import_release(
+    series: Series, sdist: Path, dest: Path, version: str, *, commit: bool = True
+) -> str:
+    """Commit the tree of another upstream sdist on top of the pristine one; returns the commit
+    (without `commit`: just its tree)."""
+    staged = stage_release(series, sdist, dest)
+    try:
+        tree_id = staged.tree()
     finally:
-        index.unlink(missing_ok=True)
+        staged.drop()
     if not commit:
         return tree_id
     return series.git.commit_tree(tree_id, series.pristine, f"upstream {version}")
@@ -219,7 +253,7 @@ def import_release(
 
 def replay(
     series: Series,
-    onto: str,
+    onto: str | StagedRelease,
     *,
     start: int = 0,
     head: str | None = None,
@@ -230,15 +264,20 @@ def replay(
     the outcomes and the new head. A conflicting patch is left out and the next ones are tried
     on what applied so far, unless `stop_on_conflict`.
 
-    Without `commits` (status: only the verdicts matter) `onto` may be a tree, carried patches
-    are not committed, and the head returned is None.
+    Without `commits` (status: only the verdicts matter) `onto` may be a tree or a staged
+    release, carried patches are not committed, and the head returned is None.
     """
     git = series.git
+    if isinstance(onto, StagedRelease):
+        assert not commits and head is None, "a staged release has no commit to build on"
     renames = _Renames(git, series.pristine, onto)
     # One scratch index holds the head throughout: a patch that applies updates it in place.
-    current = _Head(git.scratch_index(), head or onto)
+    current = _Head(git.scratch_index(), head or (onto if isinstance(onto, str) else None))
     try:
-        current.index.must("read-tree", current.commit or onto)
+        if isinstance(onto, StagedRelease):
+            onto.copy_into(current.index)
+        else:
+            current.index.must("read-tree", current.commit or onto)
         outcomes: list[PatchOutcome] = []
         for patch in series.patches[start:]:
             outcome = _carry(series, patch, current, renames, commits)
@@ -306,7 +345,7 @@ def _carry(
     return PatchOutcome(patch.label, CONFLICTS, conflicts=files)
 
 
-def series_contained(series: Series, onto: str) -> bool:
+def series_contained(series: Series, onto: str | StagedRelease) -> bool:
     """Whether the release `onto` already has the combined effect of the whole series (pristine
     to the last patch), judged as one patch: a later patch may rewrite what an earlier one added,
     so a release with the final result contains the series though not each patch alone."""
@@ -316,7 +355,10 @@ def series_contained(series: Series, onto: str) -> bool:
     whole = SeriesPatch("(series)", series.pristine, series.patches[-1].tip, "")
     scratch = git.scratch_index()
     try:
-        scratch.must("read-tree", onto)
+        if isinstance(onto, StagedRelease):
+            onto.copy_into(scratch)
+        else:
+            scratch.must("read-tree", onto)
         diff = series.diff(whole.base, whole.tip)
         return _contained(git, scratch, whole, _Renames(git, series.pristine, onto), diff)
     finally:
@@ -359,14 +401,15 @@ def _diff_paths(git: Git, patch: SeriesPatch, diff: bytes) -> list[str]:
 class _Renames:
     """Where the release moved the old upstream's files; asked only when a file is missing."""
 
-    def __init__(self, git: Git, old: str, new: str) -> None:
+    def __init__(self, git: Git, old: str, new: str | StagedRelease) -> None:
         self._args = (git, old, new)
         self._found: dict[str, str] | None = None
 
     def get(self, path: str) -> str | None:
         if self._found is None:
             git, old, new = self._args
-            out = git.must("diff", "--name-status", "-M", "-z", old, new).split(b"\0")
+            new_tree = new if isinstance(new, str) else new.tree()
+            out = git.must("diff", "--name-status", "-M", "-z", old, new_tree).split(b"\0")
             self._found = {}
             i = 0
             while i < len(out) - 1:

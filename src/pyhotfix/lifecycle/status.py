@@ -50,9 +50,9 @@ from pyhotfix.lifecycle.series import (
     CONFLICTS,
     CONTAINED,
     build_series,
-    import_release,
     replay,
     series_contained,
+    stage_release,
 )
 from pyhotfix.manifest import HotfixSpec, Manifest
 from pyhotfix.patching import read_patch
@@ -407,9 +407,8 @@ class _Checker:
             work = Path(tmp)
             series = build_series(base_sdist, patches, work, f"{spec.name} {spec.version}")
             for i, (version, path, sha256) in enumerate(pending):
-                release = work / f"release-{i}"
-                tree = import_release(series, path, release, version, commit=False)
-                outcomes, _head = replay(series, tree, commits=False)
+                release = stage_release(series, path, work / f"release-{i}")
+                outcomes, _head = replay(series, release, commits=False)
                 verdicts = tuple(
                     PatchVerdict(label, o.state, o.conflicts)
                     for label, o in zip(_labels(spec), outcomes, strict=True)
@@ -419,8 +418,9 @@ class _Checker:
                 whole = (
                     len(verdicts) > 1
                     and any(v.state != CONTAINED for v in verdicts)
-                    and series_contained(series, tree)
+                    and series_contained(series, release)
                 )
+                release.drop()
                 check = ReleaseCheck(
                     version, verdicts, series=_combined(verdicts, whole_contained=whole)
                 )
