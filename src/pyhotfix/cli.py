@@ -631,8 +631,8 @@ def _render_status(results: Sequence[Any]) -> None:
     hints = {
         "retire": "retire → V: upgrade to V and drop the hotfix: `pyhotfix retire NAME`",
         "rebase": "rebase → V: carry the patches to V: `pyhotfix rebase NAME --to V`",
-        "conflict": "conflict → V: `pyhotfix rebase NAME --to V`, resolve in the workspace, "
-        "then `pyhotfix rebase NAME --continue`",
+        "conflict": "conflict → V: `pyhotfix rebase NAME --to V`, resolve in the workspace and "
+        "`git add` the files, then `pyhotfix rebase NAME --continue`",
     }
     for action in dict.fromkeys(r.recommendation.action for r in results if r.needs_action):
         if action in hints:
