@@ -13,6 +13,10 @@ multi-mail mbox, several) per patch, with the repository paths already mapped on
 - **applies-3way**: a real three-way merge (`git merge-tree`, base = the commit before the patch,
   as `git cherry-pick` does) succeeds;
 - **conflicts**: it does not.
+
+`series_contained` judges the whole series as one patch. Status only needs verdicts, so it stages
+a release as an index file (`stage_release`) and replays with `commits=False`: each check then
+costs a few git calls (the diffs come with the series' log; one scratch index is updated in place).
 """
 
 from __future__ import annotations
