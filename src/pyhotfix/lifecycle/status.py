@@ -166,7 +166,8 @@ class StatusOptions:
     pre: bool = False  # consider pre-releases
     newest: bool = False  # judge rebase/conflict against the newest release only
     jobs: int = 16  # project pages fetched at once
-    analysis_jobs: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    # One more than the cores: a check also waits for git processes to start and for the disk.
+    analysis_jobs: int = field(default_factory=lambda: (os.cpu_count() or 2) + 1)
 
 
 def _combined(patches: Sequence[PatchVerdict], *, whole_contained: bool) -> str:
@@ -271,7 +272,7 @@ class _Checker:
         self.cache = cache
         self.options = options
         self.client_factory = client_factory
-        # git-heavy analysis is CPU bound: no more at once than the machine has cores for.
+        # git-heavy analysis is mostly CPU bound: about as many at once as there are cores.
         self.analysis_slots = threading.Semaphore(max(1, options.analysis_jobs))
 
     def check(self, client: httpx.Client, spec: HotfixSpec) -> HotfixStatus:
