@@ -18,11 +18,14 @@ import json
 import os
 import subprocess
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyhotfix.patching import PatchInput, apply_patches
 from pyhotfix.unpack import unpack_sdist
@@ -1057,3 +1060,41 @@ def test_status_verdicts_match_a_committing_replay(tmp_path: Path) -> None:
             staged.drop()
             seen.update(o.state for o in bare)
     assert seen == {"contained", "applies", "applies-3way", "conflicts"}, "every state compared"
+
+
+_NAME = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="/\0"),
+    min_size=1,
+    max_size=12,
+).filter(lambda n: n not in (".", "..") and not n.lower().startswith(".git"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(names=st.lists(st.lists(_NAME, min_size=1, max_size=2), min_size=1, max_size=4))
+def test_changed_paths_read_from_diff_headers_match_git(names: list[list[str]]) -> None:
+    """status reads a patch's files from its diff headers instead of asking git; any name git
+    writes unquoted parses back exactly, and a quoted one falls back to git's own answer."""
+    from pyhotfix.lifecycle.series import _DIFF_ARGS, Git, SeriesPatch, _diff_paths
+
+    paths = sorted({"/".join(parts) for parts in names})
+    # A path cannot also be a directory of another one.
+    paths = [p for p in paths if not any(q.startswith(p + "/") for q in paths)]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        git = Git(root)
+        git.must("init", "--quiet", "--template=", ".")
+        for i, path in enumerate(paths):
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if i % 2:
+                target.write_text("old\n")
+        git.must("add", "--all")
+        base = git.text("commit-tree", git.text("write-tree"), stdin=b"base")
+        for path in paths:
+            (root / path).write_text("new\n")
+        git.must("add", "--all")
+        tip = git.commit_tree(git.text("write-tree"), base, "tip")
+        diff = git.must("diff", *_DIFF_ARGS, base, tip)
+        expected = git.must("diff", "--name-only", "--no-renames", "-z", base, tip)
+        got = _diff_paths(git, SeriesPatch("p", base, tip, ""), diff)
+        assert got == [os.fsdecode(p) for p in expected.split(b"\0") if p]
