@@ -18,11 +18,14 @@ import json
 import os
 import subprocess
 import tarfile
+import tempfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyhotfix.patching import PatchInput, apply_patches
 from pyhotfix.unpack import unpack_sdist
@@ -68,8 +71,17 @@ RELEASES: dict[str, dict[str, str]] = {
 }
 
 
-def sdist(dest: Path, name: str, version: str, module: str, *, src: bool = False) -> Path:
-    """A minimal real sdist (PKG-INFO, pyproject.toml with setuptools, one package)."""
+def sdist(
+    dest: Path,
+    name: str,
+    version: str,
+    module: str,
+    *,
+    src: bool = False,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """A minimal real sdist (PKG-INFO, pyproject.toml with setuptools, one package); `files`
+    (relative path → text) replaces the package's `__init__.py` when given."""
     base = f"{name}-{version}"
     files = {
         "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
@@ -78,7 +90,7 @@ def sdist(dest: Path, name: str, version: str, module: str, *, src: bool = False
             'build-backend = "setuptools.build_meta"\n\n'
             f'[project]\nname = "{name}"\nversion = "{version}"\n'
         ),
-        f"{'src/' if src else ''}{name}/__init__.py": module,
+        **(files if files is not None else {f"{'src/' if src else ''}{name}/__init__.py": module}),
     }
     path = dest / f"{base}.tar.gz"
     dest.mkdir(parents=True, exist_ok=True)
@@ -301,10 +313,10 @@ def test_status_with_unreachable_upstream(tmp_path: Path, fresh_cache_pyhotfix: 
 # --- rebase ---------------------------------------------------------------------------------------
 
 
-def wheel_module(app: Path, name: str, version: str) -> str:
+def wheel_module(app: Path, name: str, version: str, module: str = "__init__.py") -> str:
     (path,) = (app / "hotfix-index").rglob(f"{name}-{version}-py3-none-any.whl")
     with zipfile.ZipFile(path) as zf:
-        return zf.read(f"{name}/__init__.py").decode()
+        return zf.read(f"{name}/{module}").decode()
 
 
 def test_rebase_onto_a_release_where_the_patch_applies(
@@ -356,6 +368,13 @@ def test_rebase_conflict_stops_with_a_workspace_then_continues(
     assert other.code == 1 and "--continue" in other.stderr
 
     module.write_text(HEAD + REFACTOR.replace("ANSWER = 42", "ANSWER = 42  # fixed") + OTHER_11)
+    # Markers gone, but git still holds the path as unmerged until the user marks it resolved.
+    unmarked = pyhotfix("rebase", "bravo", "--continue", cwd=app)
+    assert unmarked.code == 1, unmarked.output
+    assert "unresolved paths: bravo/__init__.py (changed by both)" in unmarked.stderr
+    assert f"git -C {workspace} add PATH" in unmarked.stderr
+    assert snapshot(app) == before and index_files(app) == []
+    git(workspace, "add", "bravo/__init__.py")
     done = pyhotfix("rebase", "bravo", "--continue", cwd=app)
     assert done.code == 0, done.output
     assert "1.3+hotfix.1" in done.stdout
@@ -364,6 +383,70 @@ def test_rebase_conflict_stops_with_a_workspace_then_continues(
     assert "ANSWER = 42  # fixed" in wheel_module(app, "bravo", "1.3+hotfix.1")
     patch = (app / "patches" / "bravo-fix.patch").read_text()
     assert "+ANSWER = 42  # fixed" in patch and "-ANSWER = 42\n" in patch
+
+
+def git(repo: Path, *args: str) -> str:
+    """git as the user runs it in a workspace (no user configuration)."""
+    env = {**os.environ, "GIT_CONFIG_GLOBAL": os.devnull, "GIT_CONFIG_NOSYSTEM": "1"}
+    done = subprocess.run(
+        ["git", *args], cwd=repo, env=env, capture_output=True, text=True, check=True, timeout=60
+    )
+    return done.stdout
+
+
+# foxtrot: 1.0 is one module, foxtrot.py; 1.1 moved it into a package and rewrote it, too much for
+# git to see a rename, so the patch meets a modify/delete conflict: no markers anywhere.
+FOXTROT_CORE = (
+    '"""The core of foxtrot, now a package."""\n\nimport functools\n\n\n'
+    + "".join(f"def helper_{i}() -> int:\n    return {i}\n\n\n" for i in range(8))
+    + "@functools.cache\n"
+    + BUGGY.replace("41  # bug: should be 42", "41  # still the bug")
+)
+
+
+def test_rebase_continue_refuses_an_unresolved_modify_delete(
+    tmp_path: Path, pyhotfix: Pyhotfix
+) -> None:
+    with Upstream() as index:
+        up = tmp_path / "up"
+        index.add_file(sdist(up, "foxtrot", "1.0", "", files={"foxtrot.py": HEAD + BUGGY + OTHER}))
+        moved = {"foxtrot/__init__.py": "from foxtrot.core import answer\n"}
+        moved["foxtrot/core.py"] = FOXTROT_CORE
+        index.add_file(sdist(up, "foxtrot", "1.1", "", files=moved))
+        app = make_app(tmp_path, index.url, [])
+        patch = fix_patch("foxtrot").replace("foxtrot/__init__.py", "foxtrot.py")
+        (app / "patches" / "fix.patch").write_text(patch)
+        with (app / "hotfixes.toml").open("a") as fh:
+            fh.write('\n[hotfix.foxtrot]\nversion = "1.0"\npatches = ["patches/fix.patch"]\n')
+        before = snapshot(app)
+        stopped = pyhotfix("rebase", "foxtrot", "--to", "1.1", cwd=app)
+        assert stopped.code == 1, stopped.output
+        workspace = Path(stopped.stdout.strip())
+        assert "does not apply to foxtrot 1.1 (foxtrot.py)" in stopped.stderr
+        # The patch's whole old module sits in the work tree, without a single marker.
+        assert "<<<<<<<" not in (workspace / "foxtrot.py").read_text()
+        assert git(workspace, "ls-files", "-u").count("foxtrot.py") == 2
+
+        refused = pyhotfix("rebase", "foxtrot", "--continue", cwd=app)
+        assert refused.code == 1, refused.output
+        assert (
+            "unresolved paths: foxtrot.py (changed by the patch, deleted or moved by the release)"
+            in refused.stderr
+        )
+        assert f"`git -C {workspace} rm PATH`" in refused.stderr
+        assert "Traceback" not in refused.output
+        assert snapshot(app) == before and index_files(app) == [], "nothing written or published"
+
+        # Resolved the way the user means it: the fix carried into core.py, the old module gone.
+        core = workspace / "foxtrot" / "core.py"
+        core.write_text(core.read_text().replace("41  # still the bug", "42  # fixed"))
+        git(workspace, "rm", "--quiet", "foxtrot.py")
+        done = pyhotfix("rebase", "foxtrot", "--continue", cwd=app)
+        assert done.code == 0, done.output
+        rewritten = (app / "patches" / "fix.patch").read_text()
+        assert "foxtrot.py" not in rewritten and "+++ b/foxtrot/core.py" in rewritten
+        assert rewritten.count("\n+ ") == 1 and "+    return 42  # fixed" in rewritten
+        assert "return 42  # fixed" in wheel_module(app, "foxtrot", "1.1+hotfix.1", "core.py")
 
 
 def test_rebase_abort_and_bad_input(tmp_path: Path, upstream: Upstream, pyhotfix: Pyhotfix) -> None:
@@ -385,6 +468,91 @@ def test_rebase_abort_and_bad_input(tmp_path: Path, upstream: Upstream, pyhotfix
     for run in (missing, unknown, neither):
         assert "Traceback" not in run.output
     assert snapshot(app) == before and index_files(app) == []
+
+
+def test_advice_after_a_rebase_names_commands_that_work(
+    tmp_path: Path, upstream: Upstream, pyhotfix: Pyhotfix, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from pyhotfix.deploy import load_deployment
+    from pyhotfix.deploy.verify import VerifyOptions, _hash_pin_hint
+
+    app = make_app(tmp_path, upstream.url, ["alpha"])
+    requirements = app / "requirements.txt"
+    requirements.write_text("alpha==1.0\nsix==1.16.0\n")
+    assert pyhotfix("build", "alpha", cwd=app).code == 0
+    pinned = pyhotfix("pin", cwd=app)
+    assert pinned.code == 0, pinned.output
+    assert "alpha==1.0+hotfix.1\n" in requirements.read_text(), "six has no hash: none added"
+
+    # verify's hash advice: six has no hash, so `pin --hashes` would make pip refuse six; only
+    # the URL + sha256 constraints form is offered, and that command works.
+    options = VerifyOptions(requirements=Path("requirements.txt"))
+    monkeypatch.chdir(app)  # verify names the file as the user gave it, relative to here
+    hint = _hash_pin_hint(options, load_deployment(app / "hotfixes.toml"))
+    assert "--hashes" not in hint
+    assert "`pyhotfix export --format constraints -o hotfix-constraints.txt`" in hint
+    exported = pyhotfix(
+        "export", "--format", "constraints", "-o", "hotfix-constraints.txt", cwd=app
+    )
+    assert exported.code == 0, exported.output
+    assert "alpha @ file://" in (app / "hotfix-constraints.txt").read_text()
+    # With every other requirement hashed, `pin --hashes` is offered, and leaves every line hashed.
+    six_hash = "--hash=sha256:" + "0" * 64
+    requirements.write_text(
+        requirements.read_text().replace("six==1.16.0", f"six==1.16.0 {six_hash}")
+    )
+    hint = _hash_pin_hint(options, load_deployment(app / "hotfixes.toml"))
+    assert "`pyhotfix pin -r requirements.txt --hashes`" in hint
+    hashed = pyhotfix("pin", "-r", "requirements.txt", "--hashes", cwd=app)
+    assert hashed.code == 0, hashed.output
+    lines = [
+        line for line in requirements.read_text().split("\n") if line.startswith(("alpha", "six"))
+    ]
+    assert len(lines) == 2 and all(
+        "--hash=sha256:" in line or line.endswith("\\") for line in lines
+    )
+    requirements.write_text("alpha==1.0+hotfix.1\nsix==1.16.0\n")
+
+    # The hotfix moves to 1.1; the app still pins the 1.0 build.
+    assert pyhotfix("rebase", "alpha", "--to", "1.1", cwd=app).code == 0
+    stale = pyhotfix("pin", cwd=app)
+    assert stale.code == 1, stale.output
+    assert "`alpha==1.0+hotfix.1` pins an earlier hotfix build of alpha 1.0" in stale.stderr
+    assert "Replace it with `alpha==1.1` and run `pyhotfix pin` again" in stale.stderr
+    assert "--to 1.0+hotfix.1" not in stale.stderr and "rebase" not in stale.stderr
+    # Following the advice works.
+    requirements.write_text(requirements.read_text().replace("alpha==1.0+hotfix.1", "alpha==1.1"))
+    again = pyhotfix("pin", cwd=app)
+    assert again.code == 0, again.output
+    assert "alpha==1.1+hotfix.1\n" in requirements.read_text()
+    # A requirement for a release the hotfix is not at names `rebase --to` with that release.
+    requirements.write_text("alpha==1.2\n")
+    moved = pyhotfix("pin", cwd=app)
+    assert moved.code == 1
+    assert "`pyhotfix rebase alpha --to 1.2`" in moved.stderr
+    assert "`pyhotfix status alpha`" in moved.stderr
+
+
+def test_advice_names_the_workspace_given_with_dir(
+    tmp_path: Path, upstream: Upstream, pyhotfix: Pyhotfix
+) -> None:
+    app = make_app(tmp_path, upstream.url, ["bravo"])
+    elsewhere = tmp_path / "my work"
+    stopped = pyhotfix("rebase", "bravo", "--to", "1.3", "--dir", elsewhere, cwd=app)
+    assert stopped.code == 1, stopped.output
+    advised = f"`pyhotfix rebase bravo --continue --dir '{elsewhere}'`"
+    assert advised in stopped.stderr.replace("\n", " ")
+    # The advised command, run as written, finds the rebase (and refuses: markers are left).
+    again = pyhotfix("rebase", "bravo", "--continue", "--dir", elsewhere, cwd=app)
+    assert again.code == 1 and "still contain conflict markers" in again.stderr
+    assert f"`git -C '{elsewhere}' add PATH`" in again.stderr
+    assert f"--continue --dir '{elsewhere}'`" in again.stderr
+    edit = pyhotfix("edit", "bravo", "--dir", elsewhere, cwd=app)
+    assert edit.code == 1 and f"--continue --dir '{elsewhere}'`" in edit.stderr
+    # The default workspace needs no --dir.
+    assert pyhotfix("rebase", "bravo", "--abort", "--dir", elsewhere, cwd=app).code == 0
+    default = pyhotfix("rebase", "bravo", "--to", "1.3", cwd=app)
+    assert "`pyhotfix rebase bravo --continue`" in default.stderr
 
 
 # --- retire ---------------------------------------------------------------------------------------
@@ -419,7 +587,8 @@ def test_retire_yank_makes_pip_take_upstream(
 
     run = pyhotfix("retire", "alpha", "--yank", "--reason", "fixed in 1.2", cwd=app)
     assert run.code == 0, run.output
-    assert "alpha==1.0 → alpha>=1.2" in run.stdout
+    # 1.2 has the fix; status finds 1.3 without it (the refactor conflicts), so it is excluded.
+    assert "alpha==1.0 → alpha>=1.2,!=1.3" in run.stdout
     assert "Yanked 1.0+hotfix.1" in run.stderr
     manifest = (app / "hotfixes.toml").read_text()
     assert "[hotfix.alpha]" not in manifest and "[hotfix.charlie]" in manifest
@@ -443,12 +612,39 @@ def test_retire_yank_makes_pip_take_upstream(
 
 def test_retire_without_a_known_fix(tmp_path: Path, upstream: Upstream, pyhotfix: Pyhotfix) -> None:
     app = make_app(tmp_path, upstream.url, ["bravo"])
-    run = pyhotfix("retire", "bravo", "--delete", cwd=app)
-    assert run.code == 0, run.output
-    assert "bravo==1.0 → bravo>1.0" in run.stdout
+    (app / "hotfix-index").mkdir()
+    before = snapshot(app)
+    # No bravo release contains the fix (status: rebase → 1.2): refused, nothing changed.
+    run = pyhotfix("retire", "bravo", "--delete", "--yank", cwd=app)
+    assert run.code == 1, run.output
+    assert "No upstream release of bravo is known to contain every patch" in run.stderr
+    assert "(status says rebase → 1.2)" in run.stderr
+    assert "`pyhotfix rebase bravo --to VERSION`" in run.stderr
+    assert "`pyhotfix retire bravo --force`" in run.stderr
+    assert "Traceback" not in run.output
+    assert snapshot(app) == before
+
+    forced = pyhotfix("retire", "bravo", "--delete", "--force", cwd=app)
+    assert forced.code == 0, forced.output
+    assert "warning: retired bravo although no upstream release is known" in forced.stderr
+    assert "The app's requirement: bravo==1.0 (upstream, without the fix)" in forced.stdout
+    assert ">1.0" not in forced.stdout
     assert not (app / "patches" / "bravo-fix.patch").exists()
     assert not (app / "patches" / ".retired").exists()
     assert "[hotfix" not in (app / "hotfixes.toml").read_text()
+
+
+def test_retire_a_series_fixed_as_a_whole(tmp_path: Path, pyhotfix: Pyhotfix) -> None:
+    with Upstream() as index:
+        app = serve_hotel(index, tmp_path / "up", tmp_path)
+        run = pyhotfix("retire", "hotel", cwd=app)
+        assert run.code == 0, run.output
+        assert "hotel==1.0 → hotel>=1.2" in run.stdout
+        assert "warning" not in run.stderr
+        assert sorted(p.name for p in (app / "patches" / ".retired" / "hotel").iterdir()) == [
+            "1-fix.patch",
+            "2-rewrite.patch",
+        ]
 
 
 # --- edit and commit ------------------------------------------------------------------------------
@@ -620,8 +816,67 @@ def test_partly_fixed_upstream_rebase_drops_the_contained_patch(
         assert "return 42  # fixed" in module and '"other, fixed"' in module
 
 
+# hotel: patch 1 fixes answer(); patch 2 rewrites the line patch 1 added. 1.1 has patch 1's fix
+# only; 1.2 has the series' final line, so patch 1 alone conflicts there.
+FIXED_TWICE = FIXED.replace("return 42  # fixed", "return 6 * 7  # fixed, computed")
+
+
+def rewrite_patch(name: str) -> str:
+    before = (HEAD + FIXED + OTHER).splitlines(keepends=True)
+    after = (HEAD + FIXED_TWICE + OTHER).splitlines(keepends=True)
+    return "".join(
+        difflib.unified_diff(before, after, f"a/{name}/__init__.py", f"b/{name}/__init__.py")
+    )
+
+
+def serve_hotel(index: FakeIndex, root: Path, tmp_path: Path) -> Path:
+    """The hotel releases on `index`, and an app with its two-patch hotfix."""
+    serve_releases(
+        index,
+        root,
+        {
+            "hotel": {
+                "1.0": HEAD + BUGGY + OTHER,
+                "1.1": HEAD + FIXED + OTHER_11,
+                "1.2": HEAD + FIXED_TWICE + OTHER_11,
+            }
+        },
+    )
+    app = make_app(tmp_path, index.url, [])
+    (app / "patches" / "1-fix.patch").write_text(fix_patch("hotel"))
+    (app / "patches" / "2-rewrite.patch").write_text(rewrite_patch("hotel"))
+    with (app / "hotfixes.toml").open("a") as fh:
+        fh.write(
+            '\n[hotfix.hotel]\nversion = "1.0"\n'
+            'patches = ["patches/1-fix.patch", "patches/2-rewrite.patch"]\n'
+        )
+    return app
+
+
+def test_status_judges_the_series_as_a_whole(
+    tmp_path: Path, fresh_cache_pyhotfix: Pyhotfix
+) -> None:
+    with Upstream() as index:
+        app = serve_hotel(index, tmp_path / "up", tmp_path)
+        code, found = status_json(fresh_cache_pyhotfix, app)
+        assert code == 0
+        hotel = found["hotel"]
+        # The per-patch detail is kept: alone, patch 1 conflicts with 1.2's rewritten line ...
+        assert states(hotel) == {"1.1": ["contained", "applies"], "1.2": ["conflicts", "contained"]}
+        # ... but 1.2 has what the series adds up to: retire, not a rebase to 1.1.
+        releases = hotel["releases"]
+        assert isinstance(releases, list)
+        assert [r["series"] for r in releases] == ["applies", "contained"]
+        assert hotel["recommendation"]["text"] == "retire → 1.2"  # type: ignore[index]
+        # The same answer again from the verdict cache, and in the table.
+        table = fresh_cache_pyhotfix("status", cwd=app)
+        assert table.code == 0, table.output
+        assert "1.2  conflicts (hotel/__init__.py), contained; series: contained" in table.stdout
+        assert "retire → 1.2" in table.stdout
+
+
 def test_series_with_a_multi_mail_patch(tmp_path: Path) -> None:
-    from pyhotfix.lifecycle.series import APPLIES, build_series, import_release, replay
+    from pyhotfix.lifecycle.series import APPLIES, Series, build_series, import_release, replay
 
     repo = tmp_path / "repo"
     (repo / "pkg").mkdir(parents=True)
@@ -655,6 +910,11 @@ def test_series_with_a_multi_mail_patch(tmp_path: Path) -> None:
     assert first.base == series.pristine and first.tip == second.base
     assert first.message.splitlines()[0] == "fix answer" and "fix other" in first.message
     assert series.git.text("diff", "--name-only", second.base, second.tip) == "pkg/extra.py"
+    # The diffs read from the series' log are exactly what `git diff` makes.
+    for member in series.patches:
+        fresh = Series(series.root, series.pristine, series.patches)
+        assert series.diff(member.base, member.tip) == fresh.diff(member.base, member.tip)
+    assert (second.base, second.tip) in series.diffs, "one commit: its diff came with the log"
     new = sdist(tmp_path / "dist", "pkg", "1.1", '"""Release 1.1."""\n\n\n' + BUGGY + OTHER)
     onto = import_release(series, new, tmp_path / "release", "1.1")
     outcomes, head = replay(series, onto)
@@ -756,3 +1016,85 @@ def test_releases_that_move_files(tmp_path: Path) -> None:
     assert [o.state for o in outcomes] == [APPLIES_3WAY]
     carried = series.git.text("show", f"{head}:src/golf/__init__.py")
     assert "return 42  # fixed" in carried and '"other, improved"' in carried
+
+
+def test_status_verdicts_match_a_committing_replay(tmp_path: Path) -> None:
+    """status replays without commits (fewer git calls); the verdicts must be rebase's."""
+    from pyhotfix.lifecycle.series import (
+        build_series,
+        import_release,
+        replay,
+        series_contained,
+        stage_release,
+    )
+
+    seen: set[str] = set()
+    for name in ("alpha", "bravo", "delta"):
+        releases = RELEASES[name]
+        dist = tmp_path / name / "dist"
+        base = sdist(dist, name, "1.0", releases["1.0"])
+        patches = [
+            PatchInput("fix.patch", fix_patch(name).encode(), ""),
+            PatchInput("other.patch", other_patch(name).encode(), ""),
+        ]
+        series = build_series(base, patches, tmp_path / name / "work", f"{name} 1.0")
+        for version, module in releases.items():
+            if version == "1.0":
+                continue
+            path = sdist(dist, name, version, module)
+            commit = import_release(series, path, tmp_path / name / f"c-{version}", version)
+            tree = import_release(
+                series, path, tmp_path / name / f"t-{version}", version, commit=False
+            )
+            assert series.git.tree_of(commit) == tree
+            staged = stage_release(series, path, tmp_path / name / f"s-{version}", version)
+            committed, head = replay(series, commit)
+            bare, none = replay(series, tree, commits=False)
+            from_index, _ = replay(series, staged, commits=False)
+            assert none is None and head is not None
+            expected = [(o.state, o.conflicts) for o in committed]
+            assert [(o.state, o.conflicts) for o in bare] == expected
+            assert [(o.state, o.conflicts) for o in from_index] == expected
+            assert staged.tree() == tree
+            assert series_contained(series, staged) == series_contained(series, commit)
+            staged.drop()
+            seen.update(o.state for o in bare)
+    assert seen == {"contained", "applies", "applies-3way", "conflicts"}, "every state compared"
+
+
+_NAME = st.text(
+    alphabet=st.characters(codec="utf-8", exclude_characters="/\0"),
+    min_size=1,
+    max_size=12,
+).filter(lambda n: n not in (".", "..") and not n.lower().startswith(".git"))
+
+
+@settings(max_examples=25, deadline=None)
+@given(names=st.lists(st.lists(_NAME, min_size=1, max_size=2), min_size=1, max_size=4))
+def test_changed_paths_read_from_diff_headers_match_git(names: list[list[str]]) -> None:
+    """status reads a patch's files from its diff headers instead of asking git; any name git
+    writes unquoted parses back exactly, and a quoted one falls back to git's own answer."""
+    from pyhotfix.lifecycle.series import _DIFF_ARGS, Git, SeriesPatch, _diff_paths
+
+    paths = sorted({"/".join(parts) for parts in names})
+    # A path cannot also be a directory of another one.
+    paths = [p for p in paths if not any(q.startswith(p + "/") for q in paths)]
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        git = Git(root)
+        git.must("init", "--quiet", "--template=", ".")
+        for i, path in enumerate(paths):
+            target = root / path
+            target.parent.mkdir(parents=True, exist_ok=True)
+            if i % 2:
+                target.write_text("old\n")
+        git.must("add", "--all")
+        base = git.text("commit-tree", git.text("write-tree"), stdin=b"base")
+        for path in paths:
+            (root / path).write_text("new\n")
+        git.must("add", "--all")
+        tip = git.commit_tree(git.text("write-tree"), base, "tip")
+        diff = git.must("diff", *_DIFF_ARGS, base, tip)
+        expected = git.must("diff", "--name-only", "--no-renames", "-z", base, tip)
+        got = _diff_paths(git, SeriesPatch("p", base, tip, ""), diff)
+        assert got == [os.fsdecode(p) for p in expected.split(b"\0") if p]

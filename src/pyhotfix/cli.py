@@ -679,6 +679,8 @@ def _render_status(results: Sequence[Any]) -> None:
                 p.state + (f" ({', '.join(p.conflicts)})" if p.conflicts else "")
                 for p in release.patches
             )
+            if len(release.patches) > 1:  # the series as a whole decides retire
+                states += f"; series: {release.series_state}"
             lines.append(escape(f"{release.version}  {states}"))
         advice = f"[{colours.get(r.recommendation.action, 'magenta')}]{r.recommendation}[/]"
         if r.error is not None and not r.stale:
@@ -690,8 +692,8 @@ def _render_status(results: Sequence[Any]) -> None:
     hints = {
         "retire": "retire → V: upgrade to V and drop the hotfix: `pyhotfix retire NAME`",
         "rebase": "rebase → V: carry the patches to V: `pyhotfix rebase NAME --to V`",
-        "conflict": "conflict → V: `pyhotfix rebase NAME --to V`, resolve in the workspace, "
-        "then `pyhotfix rebase NAME --continue`",
+        "conflict": "conflict → V: `pyhotfix rebase NAME --to V`, resolve in the workspace and "
+        "`git add` the files, then `pyhotfix rebase NAME --continue`",
     }
     for action in dict.fromkeys(r.recommendation.action for r in results if r.needs_action):
         if action in hints:
@@ -758,12 +760,16 @@ def rebase(
     for change in result.done:
         _say(f"{change.label}: {change.state}, {change.action}")
     if result.workspace is not None:
+        from pyhotfix.lifecycle.common import dir_option
+
+        where = dir_option(result.workspace, spec.name)
         _say(
             f"{result.conflict_patch} does not apply to "
             f"{spec.name} {result.to_version} ({', '.join(result.conflicts)}). Nothing was "
             f"published and hotfixes.toml is unchanged. Resolve the conflicts in "
-            f"{result.workspace} (`git status` there lists them), then run `pyhotfix rebase "
-            f"{spec.name} --continue`; or `pyhotfix rebase {spec.name} --abort`.",
+            f"{result.workspace} (`git status` there lists them) and mark each with `git add` (or "
+            f"`git rm`), then run `pyhotfix rebase {spec.name} --continue{where}`; or `pyhotfix "
+            f"rebase {spec.name} --abort{where}`.",
             "[bold yellow]conflict:[/] ",
         )
         click.echo(str(result.workspace))
@@ -779,6 +785,11 @@ def rebase(
 @click.option("--yank", is_flag=True, help="Yank the hotfix's builds in the index (PEP 592).")
 @click.option("--reason", help="The yank reason shown by installers.")
 @click.option("--delete", is_flag=True, help="Delete the patch files instead of moving them.")
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Retire even though no upstream release is known to contain the fix.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @click.pass_context
 def retire(
@@ -787,32 +798,59 @@ def retire(
     yank: bool,
     reason: str | None,
     delete: bool,
+    force: bool,
     as_json: bool,
 ) -> None:
     """Drop hotfix NAME: remove it from the manifest and lock, move its patch files to
-    patches/.retired/, optionally yank its builds, and print the requirement to use instead."""
+    patches/.retired/, optionally yank its builds, and print the requirement to use instead.
+
+    Refused unless `pyhotfix status` finds an upstream release containing every patch (the
+    requirement then names it); --force retires anyway, with a warning."""
+    from packaging.version import Version
+
     from pyhotfix.lifecycle.retire import retire as retire_hotfix
     from pyhotfix.lifecycle.status import RETIRE
     from pyhotfix.lifecycle.status import status as check_status
 
     manifest = load_manifest(_manifest_path(ctx))
     spec = manifest.get(name)
-    fixed_in = None
-    try:  # the requirement advice is better with the release that has the fix, if known
+    fixed_in: str | None = None
+    without_fix: list[str] = []
+    try:
         (found,) = check_status(
             manifest,
             [spec.name],
             upstream_url=_upstream_url(manifest),
             cache=_cache(),
         )
-        if found.recommendation.action == RETIRE:
+    except PyhotfixError as exc:
+        unknown_because = f"status could not check it: {exc}"
+    else:
+        unknown_because = f"status says {found.recommendation}"
+        if found.error is not None and not found.stale:
+            unknown_because = f"status could not check it: {found.error}"
+        elif found.recommendation.action == RETIRE:
             fixed_in = found.recommendation.version
-    except PyhotfixError:
-        pass
+            after = [r for r in found.releases if Version(r.version) > Version(fixed_in or "0")]
+            without_fix = [r.version for r in after if r.checked and not r.contains_all]
     index = _context(manifest, lambda n, s: None).index if yank else None
     result = retire_hotfix(
-        manifest, spec, fixed_in=fixed_in, index=index, reason=reason, delete=delete
+        manifest,
+        spec,
+        fixed_in=fixed_in,
+        without_fix=without_fix,
+        unknown_because=unknown_because,
+        force=force,
+        index=index,
+        reason=reason,
+        delete=delete,
     )
+    if not result.fixed_upstream:
+        _say(
+            f"retired {spec.name} although no upstream release is known to contain its fix "
+            f"({unknown_because}): the app now gets upstream {spec.version} without the patches.",
+            "[yellow]warning:[/] ",
+        )
     if as_json:
         click.echo(json.dumps(asdict(result), indent=2))
         ctx.exit(0)
@@ -827,9 +865,13 @@ def retire(
         _say(f"Yanked {', '.join(result.yanked)} in the index.")
     elif yank:
         _say("The index had no unyanked build of it to yank.")
-    click.echo(
-        f"Change the app's requirement: {result.requirement_before} → {result.requirement_after}"
-    )
+    if result.fixed_upstream:
+        click.echo(
+            f"Change the app's requirement: {result.requirement_before} → "
+            f"{result.requirement_after}"
+        )
+    else:
+        click.echo(f"The app's requirement: {result.requirement_after} (upstream, without the fix)")
     ctx.exit(0)
 
 

@@ -110,16 +110,56 @@ def _compatible(specifier: SpecifierSet, build: HotfixBuild) -> bool:
 
 
 def _refusal(where: str, written: str, build: HotfixBuild, path: Path) -> str:
-    wanted = _wanted_release(written)
-    target = wanted or "VERSION"
-    return (
+    # Every command named here must work as written: `rebase --to` takes a public release other
+    # than the hotfix's own, and `retire` refuses unless status finds the fix upstream.
+    head = (
         f"{where}: `{written}` asks for a version the hotfix cannot satisfy: the hotfix is "
-        f"{build.hotfix_version}, a patched {build.name} {build.version}. If the app has moved on "
-        f"to {wanted or 'another release'}, check whether it contains the fix: if it does, retire "
-        f"the hotfix (`pyhotfix retire {build.name}`); if not, carry the patches onto it "
-        f"(`pyhotfix rebase {build.name} --to {target}`). Otherwise ask for {build.version} "
-        f"again (`{build.name}=={build.version}`). {path.name} was not changed."
+        f"{build.hotfix_version}, a patched {build.name} {build.version}."
     )
+    current = f"`{build.name}=={build.version}`"
+    tail = f"{path.name} was not changed."
+    wanted = _wanted_release(written)
+    parsed = _parse_version(wanted) if wanted is not None else None
+    if parsed is None:  # a range, or not a version
+        return (
+            f"{head} If the app needs another release, see whether it has the fix with "
+            f"`pyhotfix status {build.name}`, then retire the hotfix (`pyhotfix retire "
+            f"{build.name}`) or carry the patches onto that release (`pyhotfix rebase "
+            f"{build.name} --to VERSION`, VERSION the release, e.g. 1.2.3). Otherwise ask for "
+            f"{current} and run `pyhotfix pin` again. {tail}"
+        )
+    if parsed.local is not None:
+        public = parsed.public
+        if hotfix_number(str(parsed), build.label) is not None:
+            what = f"an earlier hotfix build of {build.name} {public}"
+        else:
+            what = f"a local build of {build.name} {public}, not one of this hotfix's"
+        moved = ""
+        if Version(public) > Version(build.version):
+            moved = (
+                f" If the hotfix should follow the app to {public} instead, run `pyhotfix rebase "
+                f"{build.name} --to {public}` and then pin."
+            )
+        return (
+            f"{where}: `{written}` pins {what}, but hotfixes.lock now has {build.hotfix_version} "
+            f"(for {build.name} {build.version}). Replace it with {current} and run `pyhotfix "
+            f"pin` again: pin then writes the current build.{moved} {tail}"
+        )
+    if parsed == Version(build.version):  # e.g. ===X, which a local version never matches
+        return f"{head} Ask for {current} instead (`==` accepts the hotfix build). {tail}"
+    return (
+        f"{head} If the app has moved on to {wanted}, check whether it contains the fix "
+        f"(`pyhotfix status {build.name}`): if it does, retire the hotfix (`pyhotfix retire "
+        f"{build.name}`); if not, carry the patches onto it (`pyhotfix rebase {build.name} --to "
+        f"{parsed.public}`). Otherwise ask for {build.version} again ({current}). {tail}"
+    )
+
+
+def _parse_version(text: str) -> Version | None:
+    try:
+        return Version(text)
+    except InvalidVersion:
+        return None
 
 
 def _wanted_release(written: str) -> str | None:
@@ -264,10 +304,25 @@ def _hash_mode(parsed: RequirementsFile, hotfixed: set[str]) -> tuple[bool, str]
         f"No --hash on the pins: one hash turns on pip's hash-checking mode for the whole install, "
         f"and {shown} in {parsed.path.name} {'has' if len(unhashed) == 1 else 'have'} none. The "
         "exact +hotfix version already keeps PyPI's releases out (PyPI refuses local versions). To "
-        "pin by hash as well, hash the other requirements too (`uv pip compile "
-        "--generate-hashes`) and run `pyhotfix pin --hashes`, or use `pyhotfix export --format "
-        "constraints` (URL and sha256 pins, without that mode)."
+        "pin by hash as well, first give every other requirement its hashes (e.g. generate the "
+        f"file with `uv pip compile --generate-hashes`), then run `pyhotfix pin -r "
+        f"{parsed.path}`; or pin by URL and sha256 without that mode: `pyhotfix export --format "
+        "constraints -o hotfix-constraints.txt` and install with `-c hotfix-constraints.txt`."
     )
+
+
+def hashes_would_hold(path: Path, deployment: Deployment) -> bool:
+    """Whether `pyhotfix pin -r path --hashes` leaves a file pip installs: one hash turns on
+    hash-checking for every requirement, so every requirement pin does not pin must have its own
+    (what the default of `pin` decides too). False when the file cannot be read or is TOML."""
+    if path.suffix == ".toml":
+        return False
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError):
+        return False
+    hotfixed = {b.name for b in deployment.hotfixes}
+    return _hash_mode(parse_text(text, path), hotfixed)[0]
 
 
 def _pinned_line(

@@ -679,8 +679,7 @@ def _diagnose(
             return "FAIL", (
                 f"{installed.version}{where} is not the build in hotfixes.lock: "
                 f"{'; '.join(problems[:3])}. Another index or cache serves a different build "
-                f"under this version: pin it by hash ({_fix_hint(options, ' --hashes')}) or by "
-                "URL (`pyhotfix export --format constraints`)."
+                f"under this version: {_hash_pin_hint(options, deployment)}."
             )
         if wheel is None:
             checked = "version matches"
@@ -717,10 +716,28 @@ def _kind(version: str) -> str:
     return "a local build" if "+" in version else "upstream"
 
 
-def _fix_hint(options: VerifyOptions, extra: str = "") -> str:
+def _fix_hint(options: VerifyOptions) -> str:
     if options.requirements is not None:
-        return f"`pyhotfix pin -r {options.requirements}{extra}`"
-    return f"`pyhotfix pin --pyproject {options.project}/pyproject.toml{extra}`"
+        return f"`pyhotfix pin -r {options.requirements}`"
+    return f"`pyhotfix pin --pyproject {options.project}/pyproject.toml`"
+
+
+def _hash_pin_hint(options: VerifyOptions, deployment: Deployment) -> str:
+    """How to pin the build by its sha256 without breaking the install: `pin --hashes` only when
+    every other requirement of the file has hashes already (one hash makes pip demand them all),
+    else the URL + sha256 constraints, which do not turn hash-checking on."""
+    from pyhotfix.deploy.pin import hashes_would_hold
+
+    constraints = (
+        "pin it by URL and sha256: `pyhotfix export --format constraints -o "
+        "hotfix-constraints.txt` and install with `-c hotfix-constraints.txt` (or "
+        "PIP_CONSTRAINT / UV_CONSTRAINT)"
+    )
+    if options.requirements is not None and hashes_would_hold(options.requirements, deployment):
+        return (
+            f"pin it by hash (`pyhotfix pin -r {options.requirements} --hashes`), or {constraints}"
+        )
+    return constraints
 
 
 def _compare_files(installed: _Installed, wheel: Mapping[str, str]) -> list[str]:
@@ -789,13 +806,13 @@ def _warnings(
                 warnings.append(
                     f"{build.name} (pip): pip merges {merges} and "
                     f"{config.describe_pins(build.name)} has no hash, so any index that serves "
-                    f"another build numbered {build.hotfix_version} would be accepted. Pin it by "
-                    f"hash ({_fix_hint(options, ' --hashes')}) or by URL (`pyhotfix export --format constraints`)."
+                    f"another build numbered {build.hotfix_version} would be accepted: "
+                    f"{_hash_pin_hint(options, deployment)}."
                 )
         if "uv" in passed and config.uv_project and build.name not in config.uv_explicit:
             warnings.append(
                 f"{build.name} (uv): not tied to an explicit hotfix index in [tool.uv.sources], "
                 "so uv takes it from the first index that has it and the order of "
-                "[[tool.uv.index]] decides. Pin it: `pyhotfix pin --pyproject`."
+                f"[[tool.uv.index]] decides. Pin it: {fix}."
             )
     return warnings

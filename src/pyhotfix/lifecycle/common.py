@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shlex
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,19 @@ def patch_label(source: PatchSource) -> str:
 
 def default_workspace(manifest: Manifest, name: str) -> Path:
     return manifest.directory / WORK_DIR / name
+
+
+def dir_option(workspace: Path, name: str) -> str:
+    """` --dir WORKSPACE` for a command named in advice when the workspace is not the default
+    one: without it the advised command would look for the workspace in the wrong place."""
+    if workspace.parts[-3:] == (*WORK_DIR.parts, name):
+        return ""
+    return f" --dir {shlex.quote(str(workspace))}"
+
+
+def git_in(workspace: Path) -> str:
+    """`git -C WORKSPACE`, quoted for a shell, for advice."""
+    return f"git -C {shlex.quote(str(workspace))}"
 
 
 @dataclass(frozen=True)
@@ -127,7 +141,8 @@ def workspace_in_use(workspace: Path, name: str) -> WorkspaceMeta | None:
         raise PyhotfixError(
             f"{workspace} holds a rebase of {meta.name} onto {meta.rebase.get('to')} that is not "
             f"finished. Resolve the conflicts there and run `pyhotfix rebase {meta.name} "
-            f"--continue`, or drop it with `pyhotfix rebase {meta.name} --abort`."
+            f"--continue{dir_option(workspace, meta.name)}`, or drop it with `pyhotfix rebase "
+            f"{meta.name} --abort{dir_option(workspace, meta.name)}`."
         )
     git = Git(workspace)
     unmerged = git.must("ls-files", "--unmerged")
@@ -138,7 +153,8 @@ def workspace_in_use(workspace: Path, name: str) -> WorkspaceMeta | None:
         )
         raise PyhotfixError(
             f"The workspace {workspace} has changes that are not in a patch yet ({shown or 'a merge in progress'}). "
-            f"Turn them into a patch with `pyhotfix commit {name}`, or delete {workspace} to "
+            f"Turn them into a patch with `pyhotfix commit {name}{dir_option(workspace, name)}`, "
+            f"or delete {workspace} to "
             "throw them away, then try again."
         )
     return meta

@@ -11,17 +11,19 @@ upstream is committed beside it, and each patch is carried over with a real thre
   patch files are restored.
 - A conflict: nothing is written except a workspace (default `.pyhotfix/work/<name>/`) holding
   the new release with the earlier patches committed and the conflicting one applied with
-  conflict markers (`git status` lists the files). Resolve them there, then
-  `pyhotfix rebase NAME --continue` carries the remaining patches and finishes as above;
+  conflict markers (`git status` lists the files). Resolve them there and mark each with
+  `git add` (or `git rm`), then `pyhotfix rebase NAME --continue` carries the remaining patches
+  and finishes as above (it refuses while a path is unmerged or still has markers);
   `pyhotfix rebase NAME --abort` deletes the workspace.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -33,8 +35,10 @@ from pyhotfix.lifecycle.common import (
     REBASE,
     FileEdits,
     WorkspaceMeta,
+    dir_option,
     files_with_markers,
     format_patch,
+    git_in,
     next_patch_path,
     prepare_workspace_repo,
     read_meta,
@@ -113,6 +117,7 @@ def rebase(
         series = build_series(old.path, patches, Path(tmp), f"{spec.name} {spec.version}")
         onto = import_release(series, new.path, Path(tmp) / "release", to_version)
         outcomes, head = replay(series, onto, stop_on_conflict=True)
+        assert head is not None  # replay commits by default
         changes = [(o.state, o.commit) for o in outcomes]
         if outcomes and outcomes[-1].state == CONFLICTS:
             state: dict[str, Any] = {
@@ -137,7 +142,8 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
     ):
         raise PyhotfixError(
             f"hotfixes.toml or the patches of {spec.name} changed since this rebase started, so "
-            f"it cannot be finished. Run `pyhotfix rebase {spec.name} --abort` and start again."
+            f"it cannot be finished. Run `pyhotfix rebase {spec.name} --abort"
+            f"{dir_option(workspace, spec.name)}` and start again."
         )
     state = meta.rebase
     git = Git(workspace)
@@ -152,9 +158,13 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
     if marked:
         raise PyhotfixError(
             f"{', '.join(marked)} in {workspace} still contain conflict markers (<<<<<<<, "
-            f"|||||||, =======, >>>>>>>). Resolve them, then run `pyhotfix rebase {spec.name} "
-            "--continue` again."
+            f"|||||||, =======, >>>>>>>). Resolve them, mark each file resolved with "
+            f"`{git_in(workspace)} add PATH`, then run `pyhotfix rebase {spec.name} --continue"
+            f"{dir_option(workspace, spec.name)}` again."
         )
+    unmerged = unmerged_paths(git)
+    if unmerged:
+        raise PyhotfixError(_unmerged_message(spec.name, workspace, unmerged))
     git.run("cherry-pick", "--quit")  # forget the stopped cherry-pick; its result is the tree
     if changed:
         head = git.commit_tree(tree, meta.base, series.patches[k].message)
@@ -163,7 +173,9 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
         head, resolved = meta.base, (DROPPED, None)
     git.must("update-ref", "HEAD", head)
     git.must("read-tree", head)
-    outcomes, head = replay(series, state["onto"], start=k + 1, head=head, stop_on_conflict=True)
+    outcomes, carried = replay(series, state["onto"], start=k + 1, head=head, stop_on_conflict=True)
+    assert carried is not None  # replay commits by default
+    head = carried
     changes = [*map(tuple, state["done"]), resolved, *((o.state, o.commit) for o in outcomes)]
     if outcomes and outcomes[-1].state == CONFLICTS:
         new_state = {**state, "done": changes[:-1]}
@@ -173,6 +185,41 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
     result = _finish(context, spec, state["to"], git, series.patches, changes, patches)
     shutil.rmtree(workspace)
     return result
+
+
+def unmerged_paths(git: Git) -> dict[str, frozenset[int]]:
+    """Paths git still holds as unmerged (`git ls-files -u`), with the stages present: 1 the
+    old upstream, 2 the release ("ours"), 3 the patch ("theirs")."""
+    found: dict[str, set[int]] = {}
+    for entry in git.must("ls-files", "--unmerged", "-z").split(b"\0"):
+        info, tab, path = entry.partition(b"\t")
+        fields = info.split()
+        if tab and len(fields) == 3 and fields[2].isdigit():
+            found.setdefault(os.fsdecode(path), set()).add(int(fields[2]))
+    return {path: frozenset(stages) for path, stages in sorted(found.items())}
+
+
+def _unmerged_message(name: str, workspace: Path, unmerged: Mapping[str, frozenset[int]]) -> str:
+    # A conflict without markers (modify/delete, add/add of a binary...) leaves the file looking
+    # finished; only git's index says it is not, so the user must say how it ends.
+    kinds = []
+    for path, stages in unmerged.items():
+        if 2 not in stages:
+            kind = "changed by the patch, deleted or moved by the release"
+        elif 3 not in stages:
+            kind = "deleted by the patch, changed by the release"
+        else:
+            kind = "changed by both"
+        kinds.append(f"{path} ({kind})")
+    shown = "; ".join(kinds[:10]) + (f"; and {len(kinds) - 10} more" if len(kinds) > 10 else "")
+    return (
+        f"The rebase of {name} in {workspace} still has unresolved paths: {shown}. For each: "
+        f"make the file what the rebased hotfix should contain (when the release moved the code, "
+        f"carry the patch's change into its new place), then mark it resolved with "
+        f"`{git_in(workspace)} add PATH`, or `{git_in(workspace)} rm PATH` if the file should "
+        f"not exist. Then run `pyhotfix rebase {name} --continue{dir_option(workspace, name)}` "
+        "again."
+    )
 
 
 def abort_rebase(spec: HotfixSpec, workspace: Path) -> str:
@@ -186,7 +233,7 @@ def _rebase_meta(spec: HotfixSpec, workspace: Path) -> WorkspaceMeta:
     if meta is None or meta.mode != REBASE or meta.name != spec.name:
         raise PyhotfixError(
             f"No rebase of {spec.name} is in progress at {workspace}. Start one with "
-            f"`pyhotfix rebase {spec.name} --to VERSION`."
+            f"`pyhotfix rebase {spec.name} --to VERSION{dir_option(workspace, spec.name)}`."
         )
     return meta
 
@@ -234,10 +281,22 @@ def _finish(
 ) -> RebaseResult:
     """Rewrite the patch files, set the version, build and publish; undo everything on failure."""
     if all(commit is None for _state, commit in changes):
+        if any(state == DROPPED for state, _commit in changes):
+            # The user emptied a patch while resolving: status may not see the fix upstream, so
+            # a plain retire could be refused; say what each way out means.
+            raise PyhotfixError(
+                f"Nothing of {spec.name}'s patches is left to carry onto {to_version}: the "
+                f"release contains some and the conflict resolution removed the rest. If "
+                f"{to_version} has the fix, drop the rebase (`pyhotfix rebase {spec.name} "
+                f"--abort{dir_option(git.root, spec.name)}`) and retire the hotfix: `pyhotfix "
+                f"retire {spec.name}` (add --force if status does not see the fix). Otherwise "
+                "abort and rebase again, keeping the change when you resolve the conflict. "
+                "Nothing was changed."
+            )
         raise PyhotfixError(
             f"{to_version} already contains every patch of {spec.name}: there is nothing left to "
-            f"carry. Retire the hotfix instead: `pyhotfix retire {spec.name}` (and require "
-            f"{spec.name}>={to_version})."
+            f"carry. Retire the hotfix instead: `pyhotfix retire {spec.name}` (it prints the "
+            "requirement to use). Nothing was changed."
         )
     manifest = context.manifest
     edits = FileEdits()

@@ -4,19 +4,25 @@ In this order, so a failure leaves the earlier state intact: optionally yank eve
 the project in the index (PEP 592: installers then skip them unless pinned with ==), remove
 [hotfix.NAME] from the manifest and its entry from the lock, and move its patch files to
 `patches/.retired/<name>/` (or delete them). The result says how the app's requirement should
-change: `NAME>=V` with V the earliest release containing every patch when status knows it, else
-`NAME>VERSION`.
+change: `NAME>=V` with V the earliest release containing the whole series (as `status` judges it),
+minus the later releases status found without it (`,!=W`).
+
+Refused (nothing changed) unless status names such a release: retiring would otherwise leave the
+app on a release without the fix. `force` overrides that (the fix is no longer wanted); the advice
+is then the upstream release itself, `NAME==VERSION`, and the result says it has no fix.
 """
 
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix.errors import PyhotfixError
 from pyhotfix.lifecycle.common import FileEdits, retired_path
 from pyhotfix.lock import lock_path, locked_update
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, remove_hotfix
@@ -33,6 +39,7 @@ class RetireResult:
     moved: tuple[tuple[str, str], ...]  # patch files (from, to), relative to the manifest
     deleted: tuple[str, ...]
     kept: tuple[str, ...]  # patch files another hotfix still uses
+    fixed_upstream: bool = True  # False: forced, no release known to contain the fix
 
 
 def hotfix_versions(index: PublishTarget, name: str, label: str) -> list[str]:
@@ -56,12 +63,25 @@ def retire(
     spec: HotfixSpec,
     *,
     fixed_in: str | None,
+    without_fix: Sequence[str] = (),
+    unknown_because: str = "",
+    force: bool = False,
     index: PublishTarget | None = None,
     reason: str | None = None,
     delete: bool = False,
 ) -> RetireResult:
     """Retire `spec`; `index` given: yank its builds there first. `fixed_in`: the earliest
-    upstream release known to contain the fix (from status), for the requirement advice."""
+    upstream release known to contain the fix (from status); `without_fix`: later releases known
+    not to; `unknown_because`: why status could not name one (for the refusal)."""
+    if fixed_in is None and not force:
+        raise PyhotfixError(
+            f"No upstream release of {spec.name} is known to contain every patch of its hotfix "
+            f"({unknown_because or 'status cannot name one'}), so retiring it would leave the app "
+            f"on a release without the fix. See `pyhotfix status {spec.name}`: carry the patches "
+            f"to a newer release with `pyhotfix rebase {spec.name} --to VERSION`, or keep the "
+            f"hotfix until upstream has the fix. If the fix is no longer wanted, run `pyhotfix "
+            f"retire {spec.name} --force`. Nothing was changed."
+        )
     yanked: list[str] = []
     if index is not None:
         why = reason or (
@@ -96,7 +116,10 @@ def retire(
             edits.move(path, target)
             moved.append((source.path, target.relative_to(manifest.directory).as_posix()))
     _remove_if_empty(manifest.directory / "patches" / spec.name)
-    after = f"{spec.name}>={fixed_in}" if fixed_in else f"{spec.name}>{spec.version}"
+    if fixed_in is not None:
+        after = f"{spec.name}>={fixed_in}" + "".join(f",!={v}" for v in without_fix)
+    else:
+        after = f"{spec.name}=={spec.version}"  # forced: upstream as it is, without the fix
     return RetireResult(
         name=spec.name,
         version=spec.version,
@@ -106,6 +129,7 @@ def retire(
         moved=tuple(moved),
         deleted=tuple(deleted),
         kept=tuple(kept),
+        fixed_upstream=fixed_in is not None,
     )
 
 

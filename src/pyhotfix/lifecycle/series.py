@@ -13,17 +13,23 @@ multi-mail mbox, several) per patch, with the repository paths already mapped on
 - **applies-3way**: a real three-way merge (`git merge-tree`, base = the commit before the patch,
   as `git cherry-pick` does) succeeds;
 - **conflicts**: it does not.
+
+`series_contained` judges the whole series as one patch. Status only needs verdicts, so it stages
+a release as an index file (`stage_release`) and replays with `commits=False`: each check then
+costs a few git calls (the diffs come with the series' log; one scratch index is updated in place).
 """
 
 from __future__ import annotations
 
 import collections
+import itertools
 import os
 import re
+import shutil
 import subprocess
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pyhotfix.errors import PatchError
@@ -113,10 +119,18 @@ class Series:
     root: Path  # the work tree: the old upstream with every patch applied
     pristine: str
     patches: tuple[SeriesPatch, ...]
+    # (base, tip) → `git diff` between them: the same for every release, so made once.
+    diffs: dict[tuple[str, str], bytes] = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def git(self) -> Git:
         return Git(self.root)
+
+    def diff(self, base: str, tip: str) -> bytes:
+        key = (base, tip)
+        if key not in self.diffs:
+            self.diffs[key] = self.git.must("diff", *_DIFF_ARGS, base, tip)
+        return self.diffs[key]
 
 
 @dataclass(frozen=True)
@@ -132,10 +146,20 @@ def build_series(sdist: Path, patches: Sequence[PatchInput], dest: Path, target:
     tree = unpack_sdist(sdist, dest / "series", display_name=f"the sdist of {target}")
     apply_patches(tree.root, patches, keep_git=True, target=target)
     git = Git(tree.root)
-    log = git.must("log", "--reverse", "-z", "--format=%H%n%B").decode("utf-8", "replace")
-    entries = [e.strip("\n").partition("\n") for e in log.split("\0") if e.strip()]
-    messages = {sha: body.strip() for sha, _, body in entries}
-    commits = [sha for sha, _, _ in entries]
+    # Messages and diffs of every commit in one call: NUL frames each commit's id and message
+    # (neither can hold NUL; --binary diffs do not either); the pristine root shows no diff.
+    log = git.must(
+        "log", "--reverse", "-p", *_DIFF_ARGS, "--format=%x00%H%n%B%x00",
+        config=("log.showRoot=false",),
+    )  # fmt: skip
+    frames = log.split(b"\0")[1:]
+    entries = [
+        (*frames[i].decode("utf-8", "replace").partition("\n")[::2], frames[i + 1].lstrip(b"\n"))
+        for i in range(0, len(frames) - 1, 2)
+    ]
+    messages = {sha: body.strip() for sha, body, _diff in entries}
+    commits = [sha for sha, _body, _diff in entries]
+    diffs = {(a, b): diff for (a, _, _), (b, _, diff) in itertools.pairwise(entries)}
     pristine, rest = commits[0], commits[1:]
     # Usually one commit per patch; a multi-mail mbox makes several.
     tips = rest if len(rest) == len(patches) else _find_tips(sdist, patches, rest, dest, target)
@@ -145,7 +169,7 @@ def build_series(sdist: Path, patches: Sequence[PatchInput], dest: Path, target:
         own = commits[commits.index(base) + 1 : commits.index(tip) + 1]
         message = "\n\n".join(messages[c] for c in own if messages[c])
         members.append(SeriesPatch(patch.label, base, tip, message or f"Apply {patch.label}"))
-    return Series(root=tree.root, pristine=pristine, patches=tuple(members))
+    return Series(root=tree.root, pristine=pristine, patches=tuple(members), diffs=diffs)
 
 
 def _find_tips(
@@ -171,82 +195,141 @@ def _find_tips(
     return tips
 
 
-def import_release(series: Series, sdist: Path, dest: Path, version: str) -> str:
-    """Commit the tree of another upstream sdist on top of the pristine one; returns the commit."""
+class StagedRelease:
+    """Another upstream release added to the series' repository as an index file only: replays
+    start from a copy of it (no `read-tree`), and its tree is written only if asked for."""
+
+    def __init__(self, series: Series, index: Path) -> None:
+        self.index = index
+        self._git = series.git.with_env(GIT_INDEX_FILE=str(index))
+        self._tree: str | None = None
+
+    def tree(self) -> str:
+        if self._tree is None:
+            self._tree = self._git.text("write-tree")
+        return self._tree
+
+    def copy_into(self, scratch: Git) -> None:
+        """Give `scratch` (a Git with its own index file) this release as its index."""
+        target = scratch.env["GIT_INDEX_FILE"]
+        shutil.copyfile(self.index, target)
+
+    def drop(self) -> None:
+        self.index.unlink(missing_ok=True)
+
+
+def stage_release(series: Series, sdist: Path, dest: Path, version: str) -> StagedRelease:
+    """Unpack another upstream sdist and add its files to an index of the series' repository."""
     tree = unpack_sdist(sdist, dest, display_name=f"the sdist of release {version}")
     git_dir = series.root / ".git"
-    index = git_dir / f"pyhotfix-import-{uuid.uuid4().hex}"
+    staged = StagedRelease(series, git_dir / f"pyhotfix-import-{uuid.uuid4().hex}")
     git = Git(
         tree.root,
         {
             **isolated_env(),
             "GIT_DIR": str(git_dir),
             "GIT_WORK_TREE": str(tree.root),
-            "GIT_INDEX_FILE": str(index),
+            "GIT_INDEX_FILE": str(staged.index),
         },
     )
     try:
         git.must("add", "--all", "--force", "--", ".")  # -f: the sdist's .gitignore hides nothing
-        tree_id = git.text("write-tree")
+    except BaseException:
+        staged.drop()
+        raise
+    return staged
+
+
+def import_release(
+    series: Series, sdist: Path, dest: Path, version: str, *, commit: bool = True
+) -> str:
+    """Commit the tree of another upstream sdist on top of the pristine one; returns the commit
+    (without `commit`: just its tree)."""
+    staged = stage_release(series, sdist, dest, version)
+    try:
+        tree_id = staged.tree()
     finally:
-        index.unlink(missing_ok=True)
+        staged.drop()
+    if not commit:
+        return tree_id
     return series.git.commit_tree(tree_id, series.pristine, f"upstream {version}")
 
 
 def replay(
     series: Series,
-    onto: str,
+    onto: str | StagedRelease,
     *,
     start: int = 0,
     head: str | None = None,
     stop_on_conflict: bool = False,
-) -> tuple[list[PatchOutcome], str]:
+    commits: bool = True,
+) -> tuple[list[PatchOutcome], str | None]:
     """Carry the patches from `start` onto `head` (default: the release commit `onto`); returns
     the outcomes and the new head. A conflicting patch is left out and the next ones are tried
-    on what applied so far, unless `stop_on_conflict`."""
+    on what applied so far, unless `stop_on_conflict`.
+
+    Without `commits` (status: only the verdicts matter) `onto` may be a tree or a staged
+    release, carried patches are not committed, and the head returned is None.
+    """
     git = series.git
+    if isinstance(onto, StagedRelease):
+        assert not commits and head is None, "a staged release has no commit to build on"
     renames = _Renames(git, series.pristine, onto)
-    head = head or onto
-    outcomes: list[PatchOutcome] = []
-    for patch in series.patches[start:]:
-        outcome = carry(git, patch, head, renames)
-        outcomes.append(outcome)
-        if outcome.commit is not None:
-            head = outcome.commit
-        elif outcome.state == CONFLICTS and stop_on_conflict:
-            break
-    return outcomes, head
-
-
-def carry(git: Git, patch: SeriesPatch, head: str, renames: _Renames) -> PatchOutcome:
-    """One patch onto `head` (see the module docstring for the states)."""
-    diff = git.must(
-        "diff",
-        "--binary",
-        "--no-color",
-        "--no-ext-diff",
-        "--no-renames",
-        "--src-prefix=a/",
-        "--dst-prefix=b/",
-        patch.base,
-        patch.tip,
-    )
-    scratch = git.scratch_index()
+    # One scratch index holds the head throughout: a patch that applies updates it in place.
+    current = _Head(git.scratch_index(), head or (onto if isinstance(onto, str) else None))
     try:
-        scratch.must("read-tree", head)
-        if _lines_contained(git, patch, head, renames) or (
-            scratch.run("apply", "--cached", "--check", "--reverse", "-", stdin=diff).returncode
-            == 0
-        ):
-            return PatchOutcome(patch.label, CONTAINED)
-        if scratch.run("apply", "--cached", "-", stdin=diff).returncode == 0:
-            tree = scratch.text("write-tree")
-            return PatchOutcome(patch.label, APPLIES, git.commit_tree(tree, head, patch.message))
+        if isinstance(onto, StagedRelease):
+            onto.copy_into(current.index)
+        else:
+            current.index.must("read-tree", current.commit or onto)
+        outcomes: list[PatchOutcome] = []
+        for patch in series.patches[start:]:
+            outcome = _carry(series, patch, current, renames, commits)
+            outcomes.append(outcome)
+            if outcome.state == CONFLICTS and stop_on_conflict:
+                break
     finally:
-        scratch.drop_index()
+        current.index.drop_index()
+    return outcomes, current.commit if commits else None
+
+
+class _Head:
+    """Where the replay is: the scratch index always holds its tree; the commit (and tree id)
+    exist only when made."""
+
+    def __init__(self, index: Git, commit: str | None) -> None:
+        self.index = index
+        self.commit = commit
+        self._tree: str | None = None
+
+    def tree(self) -> str:
+        if self._tree is None:
+            self._tree = self.index.text("write-tree")
+        return self._tree
+
+    def moved(self, commit: str | None, tree: str | None) -> None:
+        self.commit, self._tree = commit, tree
+
+
+def _carry(
+    series: Series, patch: SeriesPatch, head: _Head, renames: _Renames, commits: bool
+) -> PatchOutcome:
+    """One patch onto `head` (see the module docstring for the states)."""
+    git, scratch = series.git, head.index
+    diff = series.diff(patch.base, patch.tip)
+    if _contained(git, scratch, patch, renames, diff):
+        return PatchOutcome(patch.label, CONTAINED)
+    if scratch.run("apply", "--cached", "-", stdin=diff).returncode == 0:  # all or nothing
+        if not commits:
+            head.moved(None, None)
+            return PatchOutcome(patch.label, APPLIES)
+        assert head.commit is not None
+        tree = scratch.text("write-tree")
+        head.moved(git.commit_tree(tree, head.commit, patch.message), tree)
+        return PatchOutcome(patch.label, APPLIES, head.commit)
     # cherry-pick semantics without a work tree: a commit with head's tree whose parent is the
     # patch's base makes that base the merge base of a three-way merge with the patch's tip.
-    ours = git.commit_tree(git.tree_of(head), patch.base, "rebase target")
+    ours = git.commit_tree(head.tree(), patch.base, "rebase target")
     proc = git.run(
         "merge-tree", "--write-tree", "--name-only", "--no-messages", "-z", ours, patch.tip
     )
@@ -255,22 +338,82 @@ def carry(git: Git, patch: SeriesPatch, head: str, renames: _Renames) -> PatchOu
     fields = [f for f in proc.stdout.split(b"\0") if f]
     if proc.returncode == 0:
         tree = fields[0].decode()
-        return PatchOutcome(patch.label, APPLIES_3WAY, git.commit_tree(tree, head, patch.message))
+        scratch.must("read-tree", tree)
+        if not commits:
+            head.moved(None, tree)
+            return PatchOutcome(patch.label, APPLIES_3WAY)
+        assert head.commit is not None
+        head.moved(git.commit_tree(tree, head.commit, patch.message), tree)
+        return PatchOutcome(patch.label, APPLIES_3WAY, head.commit)
     files = tuple(dict.fromkeys(os.fsdecode(f) for f in fields[1:]))
     return PatchOutcome(patch.label, CONFLICTS, conflicts=files)
+
+
+def series_contained(series: Series, onto: str | StagedRelease) -> bool:
+    """Whether the release `onto` already has the combined effect of the whole series (pristine
+    to the last patch), judged as one patch: a later patch may rewrite what an earlier one added,
+    so a release with the final result contains the series though not each patch alone."""
+    if not series.patches:
+        return False
+    git = series.git
+    whole = SeriesPatch("(series)", series.pristine, series.patches[-1].tip, "")
+    scratch = git.scratch_index()
+    try:
+        if isinstance(onto, StagedRelease):
+            onto.copy_into(scratch)
+        else:
+            scratch.must("read-tree", onto)
+        diff = series.diff(whole.base, whole.tip)
+        return _contained(git, scratch, whole, _Renames(git, series.pristine, onto), diff)
+    finally:
+        scratch.drop_index()
+
+
+def _contained(git: Git, scratch: Git, patch: SeriesPatch, renames: _Renames, diff: bytes) -> bool:
+    """The CONTAINED test (see the module docstring) against the tree in `scratch`'s index."""
+    return _lines_contained(scratch, patch, renames, diff) or (
+        scratch.run("apply", "--cached", "--check", "--reverse", "-", stdin=diff).returncode == 0
+    )
+
+
+_DIFF_ARGS = (
+    "--binary",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-renames",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
+_DIFF_HEADER = re.compile(rb"^diff --git (.*)$", re.MULTILINE)
+
+
+def _diff_paths(git: Git, patch: SeriesPatch, diff: bytes) -> list[str]:
+    """The files `diff` (made with _DIFF_ARGS) changes, read from its headers; a header git
+    quoted (unusual characters) is asked of git instead."""
+    paths = []
+    for match in _DIFF_HEADER.finditer(diff):
+        pair = match.group(1)
+        half = (len(pair) - 5) // 2  # "a/P b/P": no renames, so both sides name the same P
+        path = pair[2 : 2 + half]
+        if pair.startswith(b'"') or pair != b"a/" + path + b" b/" + path:
+            names = git.must("diff", "--name-only", "--no-renames", "-z", patch.base, patch.tip)
+            return [os.fsdecode(p) for p in names.split(b"\0") if p]
+        paths.append(os.fsdecode(path))
+    return paths
 
 
 class _Renames:
     """Where the release moved the old upstream's files; asked only when a file is missing."""
 
-    def __init__(self, git: Git, old: str, new: str) -> None:
+    def __init__(self, git: Git, old: str, new: str | StagedRelease) -> None:
         self._args = (git, old, new)
         self._found: dict[str, str] | None = None
 
     def get(self, path: str) -> str | None:
         if self._found is None:
             git, old, new = self._args
-            out = git.must("diff", "--name-status", "-M", "-z", old, new).split(b"\0")
+            new_tree = new if isinstance(new, str) else new.tree()
+            out = git.must("diff", "--name-status", "-M", "-z", old, new_tree).split(b"\0")
             self._found = {}
             i = 0
             while i < len(out) - 1:
@@ -289,21 +432,21 @@ def _normalized(content: bytes | None) -> collections.Counter[bytes]:
     return collections.Counter(line for line in lines if line)
 
 
-def _lines_contained(git: Git, patch: SeriesPatch, head: str, renames: _Renames) -> bool:
+def _lines_contained(scratch: Git, patch: SeriesPatch, renames: _Renames, diff: bytes) -> bool:
     """Every line the patch adds is in the release at least as often as in the patched file, and
-    every line it removes at most as often (whitespace ignored; text files only)."""
-    names = git.must("diff", "--name-only", "--no-renames", "-z", patch.base, patch.tip)
-    paths = [os.fsdecode(p) for p in names.split(b"\0") if p]
+    every line it removes at most as often (whitespace ignored; text files only). The release
+    is the tree in `scratch`'s index (`:path`)."""
+    paths = _diff_paths(scratch, patch, diff)
     if not paths or any("\n" in p for p in paths):
         return False
     specs = []
     for path in paths:
-        specs += [f"{patch.base}:{path}", f"{patch.tip}:{path}", f"{head}:{path}"]
-    blobs = _cat_files(git, specs)
+        specs += [f"{patch.base}:{path}", f"{patch.tip}:{path}", f":{path}"]
+    blobs = _cat_files(scratch, specs)
     for i, path in enumerate(paths):
         moved = renames.get(path) if blobs[3 * i + 2] is None else None
         if moved is not None:  # a file the release renamed: compare with it under its new name
-            blobs[3 * i + 2] = _cat_files(git, [f"{head}:{moved}"])[0]
+            blobs[3 * i + 2] = _cat_files(scratch, [f":{moved}"])[0]
     decided = False
     for i in range(len(paths)):
         old, new, release = blobs[3 * i : 3 * i + 3]

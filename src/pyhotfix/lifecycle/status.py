@@ -1,11 +1,13 @@
 """`pyhotfix status`: for each hotfix, what newer upstream releases do to its patches.
 
 Every newer release (yanked ones skipped, pre-releases only on request) is checked patch by patch
-(`series.replay`): contained, applies (cleanly or with a three-way merge) or conflicts. The
+(`series.replay`): contained, applies (cleanly or with a three-way merge) or conflicts; and the
+series as a whole (`series.series_contained`): a release with the combined effect of every patch
+contains the series even when a patch alone conflicts (a later patch rewrote what it added). The
 recommendation, in this order:
 
 1. `keep`: no newer release.
-2. `retire → V`: V is the earliest release that contains every patch.
+2. `retire → V`: V is the earliest release that contains the whole series.
 3. `rebase → V`: V is the newest release onto which the whole series applies (patches it
    already contains are dropped). With `newest`, V must be the newest release.
 4. `conflict → V`: otherwise, with V the newest release: rebase by hand (`rebase --to V`).
@@ -48,8 +50,9 @@ from pyhotfix.lifecycle.series import (
     CONFLICTS,
     CONTAINED,
     build_series,
-    import_release,
     replay,
+    series_contained,
+    stage_release,
 )
 from pyhotfix.manifest import HotfixSpec, Manifest
 from pyhotfix.patching import read_patch
@@ -65,7 +68,7 @@ from pyhotfix.upstream import (
     redact,
 )
 
-_VERDICT_FORMAT = 1
+_VERDICT_FORMAT = 2  # 2: the series' own verdict is stored too
 KEEP, RETIRE, REBASE, CONFLICT, UNKNOWN = "keep", "retire", "rebase", "conflict", "unknown"
 
 
@@ -81,14 +84,24 @@ class ReleaseCheck:
     version: str
     patches: tuple[PatchVerdict, ...] = ()  # empty when the release could not be checked
     note: str | None = None  # why it could not be checked
+    # The series judged as a whole (`series_state`); None: derived from the patches alone.
+    series: str | None = None
 
     @property
     def checked(self) -> bool:
         return bool(self.patches)
 
     @property
+    def series_state(self) -> str:
+        """contained when the release has the combined effect of every patch (even if a patch
+        alone does not fit: a later one may rewrite what it added); else the worst patch state."""
+        if self.series is not None:
+            return self.series
+        return _combined(self.patches, whole_contained=False)
+
+    @property
     def contains_all(self) -> bool:
-        return self.checked and all(p.state == CONTAINED for p in self.patches)
+        return self.checked and self.series_state == CONTAINED
 
     @property
     def applies(self) -> bool:
@@ -133,6 +146,7 @@ class HotfixStatus:
             "releases": [
                 {
                     "version": r.version,
+                    "series": r.series_state if r.checked else None,
                     "patches": [
                         {"label": p.label, "state": p.state, "conflicts": list(p.conflicts)}
                         for p in r.patches
@@ -152,7 +166,18 @@ class StatusOptions:
     pre: bool = False  # consider pre-releases
     newest: bool = False  # judge rebase/conflict against the newest release only
     jobs: int = 16  # project pages fetched at once
-    analysis_jobs: int = field(default_factory=lambda: max(2, os.cpu_count() or 2))
+    # One more than the cores: a check also waits for git processes to start and for the disk.
+    analysis_jobs: int = field(default_factory=lambda: (os.cpu_count() or 2) + 1)
+
+
+def _combined(patches: Sequence[PatchVerdict], *, whole_contained: bool) -> str:
+    found = {p.state for p in patches}
+    if whole_contained or found == {CONTAINED}:
+        return CONTAINED
+    for state in (CONFLICTS, APPLIES_3WAY):
+        if state in found:
+            return state
+    return APPLIES
 
 
 def recommend(releases: Sequence[ReleaseCheck], *, newest: bool = False) -> Recommendation:
@@ -247,7 +272,7 @@ class _Checker:
         self.cache = cache
         self.options = options
         self.client_factory = client_factory
-        # git-heavy analysis is CPU bound: no more at once than the machine has cores for.
+        # git-heavy analysis is mostly CPU bound: about as many at once as there are cores.
         self.analysis_slots = threading.Semaphore(max(1, options.analysis_jobs))
 
     def check(self, client: httpx.Client, spec: HotfixSpec) -> HotfixStatus:
@@ -301,17 +326,16 @@ class _Checker:
                 )
                 continue
             sha256, path = got
-            cached = self._cached_verdict(inputs, sha256)
+            cached = self._cached_verdict(inputs, sha256, version)
             if cached is not None:
-                checks[version] = ReleaseCheck(version, cached)
+                checks[version] = cached
             else:
                 pending.append((version, path, sha256))
         if pending:
             with self.analysis_slots:
-                for version, verdicts in self._analyse(
-                    None if stale else client, files, spec, pending, inputs
-                ).items():
-                    checks[version] = ReleaseCheck(version, verdicts)
+                checks.update(
+                    self._analyse(None if stale else client, files, spec, pending, inputs)
+                )
         return [checks[version] for version, _ in candidates]
 
     def _verdict_key(self, inputs: str, release_sha256: str) -> str:
@@ -326,7 +350,9 @@ class _Checker:
             sort_keys=True,
         )
 
-    def _cached_verdict(self, inputs: str, release_sha256: str) -> tuple[PatchVerdict, ...] | None:
+    def _cached_verdict(
+        self, inputs: str, release_sha256: str, version: str
+    ) -> ReleaseCheck | None:
         record = self.cache.get_record(self._verdict_key(inputs, release_sha256))
         if record is None or not isinstance(record.get("patches"), list):
             return None
@@ -335,10 +361,25 @@ class _Checker:
                 PatchVerdict(p["label"], p["state"], tuple(p["conflicts"]))
                 for p in record["patches"]
             )
+            series = record["series"]
         except (KeyError, TypeError):
             return None
         known = {CONTAINED, APPLIES, APPLIES_3WAY, CONFLICTS}
-        return verdicts if verdicts and all(v.state in known for v in verdicts) else None
+        if not verdicts or not {v.state for v in verdicts} | {series} <= known:
+            return None
+        return ReleaseCheck(version, verdicts, series=series)
+
+    def _store_verdict(self, inputs: str, release_sha256: str, check: ReleaseCheck) -> None:
+        self.cache.put_record(
+            self._verdict_key(inputs, release_sha256),
+            {
+                "series": check.series_state,
+                "patches": [
+                    {"label": v.label, "state": v.state, "conflicts": list(v.conflicts)}
+                    for v in check.patches
+                ],
+            },
+        )
 
     def _analyse(
         self,
@@ -347,7 +388,7 @@ class _Checker:
         spec: HotfixSpec,
         pending: Sequence[tuple[str, Path, str]],
         inputs: str,
-    ) -> dict[str, tuple[PatchVerdict, ...]]:
+    ) -> dict[str, ReleaseCheck]:
         # The hotfixed release's sdist, found on the page already fetched (no second request).
         dist = find_sdist(files, spec.name, spec.version, self.upstream_url)
         got = cached_download(client, dist, self.cache)
@@ -362,27 +403,30 @@ class _Checker:
             return fetch_url(url, self.cache, sha256, self.client_factory)[1].read_bytes()
 
         patches = [read_patch(s, self.manifest.directory, fetch_patch) for s in spec.patches]
-        results: dict[str, tuple[PatchVerdict, ...]] = {}
+        results: dict[str, ReleaseCheck] = {}
         with tempfile.TemporaryDirectory(prefix=f"pyhotfix-status-{spec.name}-") as tmp:
             work = Path(tmp)
             series = build_series(base_sdist, patches, work, f"{spec.name} {spec.version}")
             for i, (version, path, sha256) in enumerate(pending):
-                commit = import_release(series, path, work / f"release-{i}", version)
-                outcomes, _head = replay(series, commit)
+                release = stage_release(series, path, work / f"release-{i}", version)
+                outcomes, _head = replay(series, release, commits=False)
                 verdicts = tuple(
                     PatchVerdict(label, o.state, o.conflicts)
                     for label, o in zip(_labels(spec), outcomes, strict=True)
                 )
-                results[version] = verdicts
-                self.cache.put_record(
-                    self._verdict_key(inputs, sha256),
-                    {
-                        "patches": [
-                            {"label": v.label, "state": v.state, "conflicts": list(v.conflicts)}
-                            for v in verdicts
-                        ]
-                    },
+                # One patch: its verdict is the series'. Several, not all contained alone: ask
+                # whether the release has what the series adds up to.
+                whole = (
+                    len(verdicts) > 1
+                    and any(v.state != CONTAINED for v in verdicts)
+                    and series_contained(series, release)
                 )
+                release.drop()
+                check = ReleaseCheck(
+                    version, verdicts, series=_combined(verdicts, whole_contained=whole)
+                )
+                results[version] = check
+                self._store_verdict(inputs, sha256, check)
         return results
 
 

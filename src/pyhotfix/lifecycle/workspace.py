@@ -27,8 +27,10 @@ from pyhotfix.lifecycle.common import (
     FileEdits,
     WorkspaceMeta,
     default_workspace,
+    dir_option,
     files_with_markers,
     format_patch,
+    git_in,
     next_patch_path,
     prepare_workspace_repo,
     read_meta,
@@ -129,7 +131,7 @@ def _checked_meta(context: BuildContext, spec: HotfixSpec, workspace: Path) -> W
     if meta is None:
         raise PyhotfixError(
             f"There is no pyhotfix workspace at {workspace}. Make one with `pyhotfix edit "
-            f"{spec.name}` (pass the same --dir to both commands if you use one)."
+            f"{spec.name}{dir_option(workspace, spec.name)}`."
         )
     if meta.name != spec.name:
         raise PyhotfixError(
@@ -140,7 +142,7 @@ def _checked_meta(context: BuildContext, spec: HotfixSpec, workspace: Path) -> W
         raise PyhotfixError(
             f"The workspace {workspace} holds a rebase onto {meta.rebase.get('to')} that is not "
             f"finished: resolve the conflicts there, then run `pyhotfix rebase {spec.name} "
-            f"--continue` (or `--abort`)."
+            f"--continue{dir_option(workspace, spec.name)}` (or `--abort`)."
         )
     manifest = context.manifest
     inputs = inputs_key(spec, manifest.settings.label, manifest.directory)
@@ -148,8 +150,9 @@ def _checked_meta(context: BuildContext, spec: HotfixSpec, workspace: Path) -> W
         raise PyhotfixError(
             f"hotfixes.toml or the patches of {spec.name} changed since the workspace "
             f"{workspace} was made (it is based on {meta.version}), so a patch made from it may "
-            f"not fit. Save your changes (`git -C {workspace} diff HEAD > my.diff`), delete the "
-            f"workspace, run `pyhotfix edit {spec.name}` and apply them again."
+            f"not fit. Save your changes (`{git_in(workspace)} add --all && {git_in(workspace)} "
+            f"diff --cached --binary HEAD > my.diff`), delete the workspace, run `pyhotfix edit "
+            f"{spec.name}{dir_option(workspace, spec.name)}` and apply them again (`git apply`)."
         )
     return meta
 
@@ -167,7 +170,8 @@ def commit(
     if git.must("ls-files", "--unmerged"):
         raise PyhotfixError(
             f"The workspace {workspace} has unresolved merge conflicts. Resolve them (and "
-            "`git add` the files), then run `pyhotfix commit` again."
+            f"`git add` the files), then run `pyhotfix commit {spec.name}"
+            f"{dir_option(workspace, spec.name)}` again."
         )
     tree, changed = worktree_tree(git, meta.base)
     if not changed:
@@ -176,7 +180,8 @@ def commit(
     if marked:
         raise PyhotfixError(
             f"{', '.join(marked)} in {workspace} still contain conflict markers (<<<<<<<, "
-            "=======, >>>>>>>). Resolve them, then run `pyhotfix commit` again."
+            f"=======, >>>>>>>). Resolve them, then run `pyhotfix commit {spec.name}"
+            f"{dir_option(workspace, spec.name)}` again."
         )
     text = _message(git, meta.base, message, changed, spec, forwarded)
     user = git.with_env(**user_identity_env())
