@@ -474,6 +474,48 @@ def test_patches_apply_in_order(tmp_path: Path) -> None:
         apply_patches(other, [patch("second.patch", second), patch("first.patch", first)])
 
 
+def test_later_patches_see_files_earlier_ones_created_removed_or_turned_into_dirs(
+    tmp_path: Path,
+) -> None:
+    """The file list a patch is mapped against follows every earlier patch: a new module, a
+    deleted one, and a file replaced by a directory of the same name."""
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/util": "plain file\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "util file")
+    steps: list[bytes] = []
+    for change in (
+        lambda: write(repo, {"src/magic/extra.py": "X = 1\n"}),
+        lambda: write(repo, {"src/magic/extra.py": "X = 2\n"}),
+        lambda: ((repo / "src/magic/util").unlink(), write(repo, {"src/magic/util/a.py": "A\n"})),
+        lambda: write(repo, {"src/magic/util/a.py": "B\n"}),
+    ):
+        base = git(repo, "rev-parse", "HEAD").decode().strip()
+        change()
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "step")
+        steps.append(git(repo, "diff", base, "HEAD"))
+    root = make_sdist(tmp_path)
+    write(root, {"magic/util": "plain file\n"})
+
+    result = apply_patches(
+        root, [patch(f"{i}.patch", d) for i, d in enumerate(steps, 1)], keep_git=True
+    )
+
+    assert [a.files for a in result.applied] == [
+        ("magic/extra.py",),
+        ("magic/extra.py",),
+        ("magic/util", "magic/util/a.py"),
+        ("magic/util/a.py",),
+    ]
+    assert all(a.skipped == () for a in result.applied)
+    assert (root / "magic/extra.py").read_text() == "X = 2\n"
+    assert (root / "magic/util/a.py").read_text() == "B\n"
+    tracked = git(root, "ls-files").decode().split()
+    assert "magic/util" not in tracked and "magic/util/a.py" in tracked
+    assert git(root, "rev-list", "--count", "HEAD").strip() == b"5"  # pristine + one per patch
+
+
 def test_patch_that_does_not_apply_names_patch_file_and_hunk(tmp_path: Path) -> None:
     repo = make_upstream(tmp_path)
     write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})

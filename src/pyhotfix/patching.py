@@ -20,6 +20,7 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import zlib
@@ -902,6 +903,7 @@ def _content_eol(sec: _Section, target: Path | None) -> str:
 def _plan(
     patch: PatchInput,
     repo: Git,
+    tracked: set[str],
     target_name: str,
     strict: bool,
 ) -> _Plan:
@@ -912,7 +914,6 @@ def _plan(
             f"The patch {label} contains no diff: no 'diff --git' or '---'/'+++' sections were "
             "found. Check that it is a unified diff or a git format-patch/.patch file."
         )
-    tracked = repo.tracked()
     probe = _Resolver(tracked)
     p = _choose_strip(messages, probe)
     # Learn the layout mappings from every file the patch modifies before placing new files, so a
@@ -1265,16 +1266,21 @@ def apply_patches(
     repo.must("commit", "--quiet", "--allow-empty", "--no-verify", "-m", "pristine sdist")
 
     applied: list[AppliedPatch] = []
+    # Listed once, then kept up to date from what each patch changed (no ls-files per patch).
+    tracked = repo.tracked()
     for patch in patches:
-        before = repo.head()
-        plan = _plan(patch, repo, target_name, strict)
+        plan = _plan(patch, repo, tracked, target_name, strict)
         for unit in plan.units:
             _apply_unit(repo, patch.label, unit, target_name)
         _check_binary_results(root, patch.label, plan)
+        # Each unit that applied made exactly one commit (git am of one mail, or apply + commit),
+        # so the commit before the patch is HEAD~units: no rev-parse needed.
+        files = repo.changed(f"HEAD~{len(plan.units)}")
+        _update_tracked(tracked, root, files)
         applied.append(
             AppliedPatch(
                 label=patch.label,
-                files=repo.changed(before),
+                files=files,
                 skipped=tuple(plan.skipped),
                 mapped=tuple(plan.mapped),
             )
@@ -1283,6 +1289,22 @@ def apply_patches(
     if not keep_git:
         shutil.rmtree(root / ".git")
     return PatchedTree(root=root, applied=tuple(applied))
+
+
+def _update_tracked(tracked: set[str], root: Path, changed: Iterable[str]) -> None:
+    """What `git ls-files` would now say, given the paths a committed patch changed: a changed
+    path is tracked if the tree has it as a file or symlink (a directory is not a path git
+    tracks; it may replace a deleted file of that name)."""
+    for path in changed:
+        try:
+            is_dir = stat.S_ISDIR(os.lstat(root / path).st_mode)
+        except FileNotFoundError:
+            tracked.discard(path)
+            continue
+        if is_dir:
+            tracked.discard(path)
+        else:
+            tracked.add(path)
 
 
 def _check_binary_results(root: Path, label: str, plan: _Plan) -> None:
