@@ -484,14 +484,16 @@ def test_later_patches_see_files_earlier_ones_created_removed_or_turned_into_dir
     git(repo, "add", "-A")
     git(repo, "commit", "-q", "-m", "util file")
     steps: list[bytes] = []
-    for change in (
-        lambda: write(repo, {"src/magic/extra.py": "X = 1\n"}),
-        lambda: write(repo, {"src/magic/extra.py": "X = 2\n"}),
-        lambda: ((repo / "src/magic/util").unlink(), write(repo, {"src/magic/util/a.py": "A\n"})),
-        lambda: write(repo, {"src/magic/util/a.py": "B\n"}),
+    for removed, added in (
+        (None, {"src/magic/extra.py": "X = 1\n"}),
+        (None, {"src/magic/extra.py": "X = 2\n"}),
+        ("src/magic/util", {"src/magic/util/a.py": "A\n"}),
+        (None, {"src/magic/util/a.py": "B\n"}),
     ):
         base = git(repo, "rev-parse", "HEAD").decode().strip()
-        change()
+        if removed:
+            (repo / removed).unlink()
+        write(repo, added)
         git(repo, "add", "-A")
         git(repo, "commit", "-q", "-m", "step")
         steps.append(git(repo, "diff", base, "HEAD"))
