@@ -28,7 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pyhotfix._git import Git, err_text, run_git, user_env
+from pyhotfix._git import Git, GitRunner, err_text, run_git, user_env
 from pyhotfix.errors import PatchError
 from pyhotfix.manifest import FilePatch, GitPatch, PatchSource, UrlPatch
 from pyhotfix.patchfile import MAX_PATCH_BYTES, read_patch_file
@@ -89,9 +89,9 @@ def _sdist_git_failure(
     )
 
 
-def _sdist_repo(root: Path) -> Git:
+def _sdist_repo(root: Path, runner: GitRunner) -> Git:
     """The throwaway repository inside the unpacked tree."""
-    return Git(root, failure=_sdist_git_failure)
+    return Git(root, runner=runner, failure=_sdist_git_failure)
 
 
 def _check_against_head(repo: Git, diff: bytes) -> str:
@@ -1236,6 +1236,7 @@ def apply_patches(
     strict: bool = False,
     keep_git: bool = False,
     target: str | None = None,
+    runner: GitRunner = run_git,
 ) -> PatchedTree:
     """Apply `patches` in order to the unpacked sdist at `root`, in place.
 
@@ -1246,6 +1247,7 @@ def apply_patches(
     Unless `keep_git`, `root/.git` is removed at the end so build backends do not see it.
 
     `target` names the project in messages (e.g. "magic 1.0"); it defaults to the tree's name.
+    `runner` runs git (`_git.run_git`; tests pass one that counts the commands).
 
     On PatchError the tree is left partly patched (earlier patches applied) with the throwaway
     repository still in it: the caller must discard the whole tree and must not build it.
@@ -1256,7 +1258,7 @@ def apply_patches(
             f"The unpacked sdist {root} already contains .git, so pyhotfix cannot create its "
             "working repository there. Unpack the sdist into a fresh directory."
         )
-    repo = _sdist_repo(root)
+    repo = _sdist_repo(root, runner)
     repo.must("init", "--quiet", "--template=", "--initial-branch=pyhotfix", ".")
     info = root / ".git" / "info"
     info.mkdir(parents=True, exist_ok=True)
