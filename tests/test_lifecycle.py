@@ -1074,7 +1074,8 @@ _NAME = st.text(
 def test_changed_paths_read_from_diff_headers_match_git(names: list[list[str]]) -> None:
     """status reads a patch's files from its diff headers instead of asking git; any name git
     writes unquoted parses back exactly, and a quoted one falls back to git's own answer."""
-    from pyhotfix.lifecycle.series import _DIFF_ARGS, Git, SeriesPatch, _diff_paths
+    from pyhotfix._git import Git
+    from pyhotfix.lifecycle.series import _DIFF_ARGS, SeriesPatch, _diff_paths
 
     paths = sorted({"/".join(parts) for parts in names})
     # A path cannot also be a directory of another one.

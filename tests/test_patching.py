@@ -6,12 +6,15 @@ import hashlib
 import os
 import shutil
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from pyhotfix._git import run_git
 from pyhotfix.errors import PatchError
 from pyhotfix.manifest import FilePatch, GitPatch, UrlPatch
 from pyhotfix.patching import PatchInput, apply_patches, read_patch, sha256_of
@@ -472,6 +475,78 @@ def test_patches_apply_in_order(tmp_path: Path) -> None:
     other = make_sdist(tmp_path, name="again-1.0")
     with pytest.raises(PatchError, match=r"second\.patch"):
         apply_patches(other, [patch("second.patch", second), patch("first.patch", first)])
+
+
+def test_later_patches_see_files_earlier_ones_created_removed_or_turned_into_dirs(
+    tmp_path: Path,
+) -> None:
+    """The file list a patch is mapped against follows every earlier patch: a new module, a
+    deleted one, and a file replaced by a directory of the same name."""
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/util": "plain file\n"})
+    git(repo, "add", "-A")
+    git(repo, "commit", "-q", "-m", "util file")
+    steps: list[bytes] = []
+    for removed, added in (
+        (None, {"src/magic/extra.py": "X = 1\n"}),
+        (None, {"src/magic/extra.py": "X = 2\n"}),
+        ("src/magic/util", {"src/magic/util/a.py": "A\n"}),
+        (None, {"src/magic/util/a.py": "B\n"}),
+    ):
+        base = git(repo, "rev-parse", "HEAD").decode().strip()
+        if removed:
+            (repo / removed).unlink()
+        write(repo, added)
+        git(repo, "add", "-A")
+        git(repo, "commit", "-q", "-m", "step")
+        steps.append(git(repo, "diff", base, "HEAD"))
+    root = make_sdist(tmp_path)
+    write(root, {"magic/util": "plain file\n"})
+
+    result = apply_patches(
+        root, [patch(f"{i}.patch", d) for i, d in enumerate(steps, 1)], keep_git=True
+    )
+
+    assert [a.files for a in result.applied] == [
+        ("magic/extra.py",),
+        ("magic/extra.py",),
+        ("magic/util", "magic/util/a.py"),
+        ("magic/util/a.py",),
+    ]
+    assert all(a.skipped == () for a in result.applied)
+    assert (root / "magic/extra.py").read_text() == "X = 2\n"
+    assert (root / "magic/util/a.py").read_text() == "B\n"
+    tracked = git(root, "ls-files").decode().split()
+    assert "magic/util" not in tracked and "magic/util/a.py" in tracked
+    assert git(root, "rev-list", "--count", "HEAD").strip() == b"5"  # pristine + one per patch
+
+
+def test_git_commands_run_to_apply_patches(tmp_path: Path) -> None:
+    """What `status` pays per hotfix: init, add, commit and one listing, then three commands per
+    patch (apply, commit, diff of its changed files)."""
+    repo = make_upstream(tmp_path)
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)})
+    first = git(repo, "diff")
+    git(repo, "commit", "-q", "-am", "first")
+    write(repo, {"src/magic/__init__.py": fix_answer(INIT_V1).replace("return 42", "return 43")})
+    second = git(repo, "diff")
+    root = make_sdist(tmp_path)
+    commands: list[str] = []
+
+    def counting(args: Sequence[str], cwd: Path, env: Any, **kw: Any) -> Any:
+        commands.append(args[0])
+        return run_git(args, cwd, env, **kw)
+
+    result = apply_patches(
+        root, [patch("first.patch", first), patch("second.patch", second)], runner=counting
+    )
+
+    assert commands == [
+        *("init", "add", "commit", "ls-files"),
+        *("apply", "commit", "diff", "apply", "commit", "diff"),
+    ]
+    assert [a.files for a in result.applied] == [("magic/__init__.py",), ("magic/__init__.py",)]
+    assert "return 43" in (root / "magic/__init__.py").read_text()
 
 
 def test_patch_that_does_not_apply_names_patch_file_and_hunk(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import subprocess
 import tempfile
 import zlib
@@ -27,6 +28,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyhotfix._git import Git, GitRunner, err_text, run_git, user_env
 from pyhotfix.errors import PatchError
 from pyhotfix.manifest import FilePatch, GitPatch, PatchSource, UrlPatch
 from pyhotfix.patchfile import MAX_PATCH_BYTES, read_patch_file
@@ -73,158 +75,36 @@ def sha256_of(data: bytes) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# Running git
+# The throwaway repository
 # --------------------------------------------------------------------------------------------
 
-# A fixed date makes the throwaway commits (kept with keep_git) reproducible.
-_FIXED_DATE = "@946684800 +0000"
 
-# Settings that make the throwaway repository independent of the user's git configuration.
-ISOLATED_CONFIG = (
-    "user.name=pyhotfix",
-    "user.email=pyhotfix@localhost",
-    "commit.gpgsign=false",
-    "core.autocrlf=false",
-    "core.safecrlf=false",
-    "core.fileMode=true",
-    "core.ignoreCase=false",
-    "core.quotePath=true",
-    "core.hooksPath=/dev/null",
-    "core.fsmonitor=false",
-    "gc.auto=0",
-    "maintenance.auto=false",
-    "apply.whitespace=nowarn",
-    "am.keepcr=true",
-    "am.threeWay=true",
-    "merge.conflictStyle=merge",
-    "diff.noprefix=false",
-    "diff.mnemonicPrefix=false",
-)
-
-# Variables that would point git at another repository, index or configuration.
-_LOCATION_VARS = frozenset(
-    {
-        "GIT_DIR",
-        "GIT_WORK_TREE",
-        "GIT_INDEX_FILE",
-        "GIT_OBJECT_DIRECTORY",
-        "GIT_ALTERNATE_OBJECT_DIRECTORIES",
-        "GIT_COMMON_DIR",
-        "GIT_NAMESPACE",
-        "GIT_PREFIX",
-        "GIT_CONFIG",
-        "GIT_CONFIG_PARAMETERS",
-        "GIT_CONFIG_COUNT",
-    }
-)
-
-
-def user_env() -> dict[str, str]:
-    """The caller's environment (credentials, proxies) minus anything redirecting git."""
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in _LOCATION_VARS and not k.startswith(("GIT_CONFIG_KEY_", "GIT_CONFIG_VALUE_"))
-    }
-    env.update(LC_ALL="C", LANGUAGE="C", GIT_TERMINAL_PROMPT="0")  # we parse git's English
-    return env
-
-
-def isolated_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k == "GIT_EXEC_PATH"}
-    env.update(
-        LC_ALL="C",
-        LANGUAGE="C",
-        GIT_TERMINAL_PROMPT="0",
-        GIT_CONFIG_NOSYSTEM="1",
-        GIT_CONFIG_GLOBAL=os.devnull,
-        GIT_AUTHOR_NAME="pyhotfix",
-        GIT_AUTHOR_EMAIL="pyhotfix@localhost",
-        GIT_COMMITTER_NAME="pyhotfix",
-        GIT_COMMITTER_EMAIL="pyhotfix@localhost",
-        GIT_AUTHOR_DATE=_FIXED_DATE,
-        GIT_COMMITTER_DATE=_FIXED_DATE,
+def _sdist_git_failure(
+    args: Sequence[str], proc: subprocess.CompletedProcess[bytes], root: Path
+) -> PatchError:
+    return PatchError(
+        f"git {args[0]} failed in the working repository of the sdist at {root}: "
+        f"{err_text(proc)}. This is a problem with the unpacked sdist or the local git "
+        "installation, not with the patch; check that git works and the disk is not full."
     )
-    return env
 
 
-def run_git(
-    args: Sequence[str],
-    cwd: Path,
-    env: dict[str, str],
-    *,
-    config: Sequence[str] = (),
-    stdin: bytes | None = None,
-    timeout: float | None = None,
-) -> subprocess.CompletedProcess[bytes]:
-    cmd = ["git"]
-    for item in config:
-        cmd += ["-c", item]
-    cmd += args
-    try:
-        return subprocess.run(
-            cmd, cwd=cwd, env=env, input=stdin, capture_output=True, timeout=timeout, check=False
-        )
-    except FileNotFoundError as exc:
-        raise PatchError(
-            "git was not found on PATH; pyhotfix uses git to apply patches. Install git and retry."
-        ) from exc
-    except subprocess.TimeoutExpired as exc:
-        raise PatchError(
-            f"git {args[0]} did not finish within {timeout:.0f} seconds in {cwd}; check the "
-            "network and the repository address, then retry."
-        ) from exc
-
-
-def _err_text(proc: subprocess.CompletedProcess[bytes]) -> str:
-    text = (proc.stderr or b"").decode("utf-8", "replace").strip()
-    return " / ".join(line.strip() for line in text.splitlines() if line.strip()) or "no output"
-
-
-class _Repo:
+def _sdist_repo(root: Path, runner: GitRunner) -> Git:
     """The throwaway repository inside the unpacked tree."""
+    return Git(root, runner=runner, failure=_sdist_git_failure)
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.env = isolated_env()
 
-    def run(
-        self, *args: str, stdin: bytes | None = None, env: dict[str, str] | None = None
-    ) -> subprocess.CompletedProcess[bytes]:
-        return run_git(args, self.root, env or self.env, config=ISOLATED_CONFIG, stdin=stdin)
-
-    def must(self, *args: str, stdin: bytes | None = None) -> bytes:
-        proc = self.run(*args, stdin=stdin)
-        if proc.returncode != 0:
-            raise PatchError(
-                f"git {args[0]} failed in the working repository of the sdist at {self.root}: "
-                f"{_err_text(proc)}. This is a problem with the unpacked sdist or the local git "
-                "installation, not with the patch; check that git works and the disk is not full."
-            )
-        return proc.stdout
-
-    def head(self) -> str:
-        return self.must("rev-parse", "HEAD").decode().strip()
-
-    def tracked(self) -> set[str]:
-        out = self.must("ls-files", "-z")
-        return {os.fsdecode(name) for name in out.split(b"\0") if name}
-
-    def changed(self, since: str) -> tuple[str, ...]:
-        out = self.must("diff", "--name-only", "--no-renames", "-z", since, "HEAD")
-        return tuple(os.fsdecode(p) for p in out.split(b"\0") if p)
-
-    def check_against_head(self, diff: bytes) -> str:
-        """git's complaints about `diff` against HEAD, using a scratch index (tree untouched)."""
-        index = self.root / ".git" / "pyhotfix-check-index"
-        env = dict(self.env, GIT_INDEX_FILE=str(index))
-        try:
-            if self.run("read-tree", "HEAD", env=env).returncode != 0:
-                return ""
-            proc = self.run("apply", "--cached", "--check", "-", stdin=diff, env=env)
-            return (proc.stderr or b"").decode("utf-8", "replace")
-        finally:
-            index.unlink(missing_ok=True)
+def _check_against_head(repo: Git, diff: bytes) -> str:
+    """git's complaints about `diff` against HEAD, using a scratch index (tree untouched)."""
+    index = repo.root / ".git" / "pyhotfix-check-index"
+    scratch = repo.with_env(GIT_INDEX_FILE=str(index))
+    try:
+        if scratch.run("read-tree", "HEAD").returncode != 0:
+            return ""
+        proc = scratch.run("apply", "--cached", "--check", "-", stdin=diff)
+        return (proc.stderr or b"").decode("utf-8", "replace")
+    finally:
+        index.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -312,7 +192,7 @@ def _git_repo(
         if proc.returncode != 0:
             raise PatchError(
                 f"The git repository {source.repo} of patch {label} could not be cloned: "
-                f"{_err_text(proc)}. Check the URL, your access to it and the network."
+                f"{err_text(proc)}. Check the URL, your access to it and the network."
             )
         if not _has_commit(clone, source.commit, env):
             # Commits only reachable from e.g. refs/pull/N/head are not cloned; ask for it.
@@ -358,7 +238,7 @@ def _full_sha(repo: Path, commit: str, label: str, where: str, env: dict[str, st
         raise PatchError(f"The commit {commit!r} of patch {label} is not a valid commit name.")
     proc = run_git(["rev-parse", "--verify", "--quiet", f"{commit}^{{commit}}"], repo, env)
     if proc.returncode != 0:
-        detail = _err_text(proc)
+        detail = err_text(proc)
         raise PatchError(
             f"The commit {commit} of patch {label} was not found in the git repository {where}"
             + ("" if detail == "no output" else f" (git said: {detail})")
@@ -378,7 +258,7 @@ def _format_patch(repo: Path, commit: str, label: str, where: str, env: dict[str
     )
     if proc.returncode != 0:
         raise PatchError(
-            f"git format-patch failed for commit {commit} of patch {label}: {_err_text(proc)}. "
+            f"git format-patch failed for commit {commit} of patch {label}: {err_text(proc)}. "
             "Check that the repository is complete and reachable."
         )
     if b"\ndiff --git " not in proc.stdout:
@@ -1022,7 +902,8 @@ def _content_eol(sec: _Section, target: Path | None) -> str:
 
 def _plan(
     patch: PatchInput,
-    repo: _Repo,
+    repo: Git,
+    tracked: set[str],
     target_name: str,
     strict: bool,
 ) -> _Plan:
@@ -1033,7 +914,6 @@ def _plan(
             f"The patch {label} contains no diff: no 'diff --git' or '---'/'+++' sections were "
             "found. Check that it is a unified diff or a git format-patch/.patch file."
         )
-    tracked = repo.tracked()
     probe = _Resolver(tracked)
     p = _choose_strip(messages, probe)
     # Learn the layout mappings from every file the patch modifies before placing new files, so a
@@ -1356,6 +1236,7 @@ def apply_patches(
     strict: bool = False,
     keep_git: bool = False,
     target: str | None = None,
+    runner: GitRunner = run_git,
 ) -> PatchedTree:
     """Apply `patches` in order to the unpacked sdist at `root`, in place.
 
@@ -1366,6 +1247,7 @@ def apply_patches(
     Unless `keep_git`, `root/.git` is removed at the end so build backends do not see it.
 
     `target` names the project in messages (e.g. "magic 1.0"); it defaults to the tree's name.
+    `runner` runs git (`_git.run_git`; tests pass one that counts the commands).
 
     On PatchError the tree is left partly patched (earlier patches applied) with the throwaway
     repository still in it: the caller must discard the whole tree and must not build it.
@@ -1376,7 +1258,7 @@ def apply_patches(
             f"The unpacked sdist {root} already contains .git, so pyhotfix cannot create its "
             "working repository there. Unpack the sdist into a fresh directory."
         )
-    repo = _Repo(root)
+    repo = _sdist_repo(root, runner)
     repo.must("init", "--quiet", "--template=", "--initial-branch=pyhotfix", ".")
     info = root / ".git" / "info"
     info.mkdir(parents=True, exist_ok=True)
@@ -1386,16 +1268,21 @@ def apply_patches(
     repo.must("commit", "--quiet", "--allow-empty", "--no-verify", "-m", "pristine sdist")
 
     applied: list[AppliedPatch] = []
+    # Listed once, then kept up to date from what each patch changed (no ls-files per patch).
+    tracked = repo.tracked()
     for patch in patches:
-        before = repo.head()
-        plan = _plan(patch, repo, target_name, strict)
+        plan = _plan(patch, repo, tracked, target_name, strict)
         for unit in plan.units:
             _apply_unit(repo, patch.label, unit, target_name)
         _check_binary_results(root, patch.label, plan)
+        # Each unit that applied made exactly one commit (git am of one mail, or apply + commit),
+        # so the commit before the patch is HEAD~units: no rev-parse needed.
+        files = repo.changed(f"HEAD~{len(plan.units)}")
+        _update_tracked(tracked, root, files)
         applied.append(
             AppliedPatch(
                 label=patch.label,
-                files=repo.changed(before),
+                files=files,
                 skipped=tuple(plan.skipped),
                 mapped=tuple(plan.mapped),
             )
@@ -1404,6 +1291,22 @@ def apply_patches(
     if not keep_git:
         shutil.rmtree(root / ".git")
     return PatchedTree(root=root, applied=tuple(applied))
+
+
+def _update_tracked(tracked: set[str], root: Path, changed: Iterable[str]) -> None:
+    """What `git ls-files` would now say, given the paths a committed patch changed: a changed
+    path is tracked if the tree has it as a file or symlink (a directory is not a path git
+    tracks; it may replace a deleted file of that name)."""
+    for path in changed:
+        try:
+            is_dir = stat.S_ISDIR(os.lstat(root / path).st_mode)
+        except FileNotFoundError:
+            tracked.discard(path)
+            continue
+        if is_dir:
+            tracked.discard(path)
+        else:
+            tracked.add(path)
 
 
 def _check_binary_results(root: Path, label: str, plan: _Plan) -> None:
@@ -1439,7 +1342,7 @@ def _check_patched_tree(root: Path, applied: Sequence[AppliedPatch], target_name
     )
 
 
-def _apply_unit(repo: _Repo, label: str, unit: _Unit, target_name: str) -> None:
+def _apply_unit(repo: Git, label: str, unit: _Unit, target_name: str) -> None:
     if unit.is_mail:
         proc = repo.run(
             "am", "--3way", "--keep-cr", "--quiet", "--whitespace=nowarn", stdin=unit.data()
@@ -1452,7 +1355,7 @@ def _apply_unit(repo: _Repo, label: str, unit: _Unit, target_name: str) -> None:
     if proc.returncode == 0:
         return
     # Ask git again, against the last good commit and without 3-way, which hunk fails.
-    diagnosis = repo.check_against_head(unit.diff())
+    diagnosis = _check_against_head(repo, unit.diff())
     if unit.is_mail:
         repo.run("am", "--abort")
     else:

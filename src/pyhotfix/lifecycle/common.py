@@ -13,10 +13,11 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyhotfix._git import Git, run_git, user_env
 from pyhotfix.errors import PyhotfixError
-from pyhotfix.lifecycle.series import Git, has_conflict_markers
+from pyhotfix.lifecycle.series import has_conflict_markers
 from pyhotfix.manifest import FilePatch, GitPatch, Manifest, PatchSource, UrlPatch
-from pyhotfix.patching import FORMAT_PATCH_ARGS, run_git, user_env
+from pyhotfix.patching import FORMAT_PATCH_ARGS
 
 WORK_DIR = Path(".pyhotfix") / "work"
 _META_NAME = "pyhotfix-workspace.json"

@@ -30,6 +30,7 @@ from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix._git import Git
 from pyhotfix.errors import PyhotfixError, UsageError
 from pyhotfix.lifecycle.common import (
     REBASE,
@@ -51,7 +52,6 @@ from pyhotfix.lifecycle.common import (
 from pyhotfix.lifecycle.series import (
     APPLIES,
     CONFLICTS,
-    Git,
     Series,
     SeriesPatch,
     build_series,

@@ -26,20 +26,14 @@ import itertools
 import os
 import re
 import shutil
-import subprocess
 import uuid
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pyhotfix._git import Git, git_failure, isolated_env
 from pyhotfix.errors import PatchError
-from pyhotfix.patching import (
-    ISOLATED_CONFIG,
-    PatchInput,
-    apply_patches,
-    isolated_env,
-    run_git,
-)
+from pyhotfix.patching import PatchInput, apply_patches
 from pyhotfix.unpack import unpack_sdist
 
 CONTAINED = "contained"
@@ -49,61 +43,6 @@ CONFLICTS = "conflicts"
 
 _CONFLICT_MARKER = re.compile(rb"^(<{7} |={7}$|>{7} |\|{7} )", re.MULTILINE)
 _WHITESPACE = re.compile(rb"\s+")
-
-
-class Git:
-    """git in one repository, isolated from the user's configuration (as `patching` does)."""
-
-    def __init__(self, root: Path, env: Mapping[str, str] | None = None) -> None:
-        self.root = root
-        self.env = dict(env if env is not None else isolated_env())
-
-    def with_env(self, **extra: str) -> Git:
-        return Git(self.root, {**self.env, **extra})
-
-    def run(
-        self, *args: str, stdin: bytes | None = None, config: Sequence[str] = ()
-    ) -> subprocess.CompletedProcess[bytes]:
-        return run_git(args, self.root, self.env, config=(*ISOLATED_CONFIG, *config), stdin=stdin)
-
-    def must(self, *args: str, stdin: bytes | None = None, config: Sequence[str] = ()) -> bytes:
-        proc = self.run(*args, stdin=stdin, config=config)
-        if proc.returncode != 0:
-            raise git_failure(args, proc, self.root)
-        return proc.stdout
-
-    def text(self, *args: str, stdin: bytes | None = None) -> str:
-        return self.must(*args, stdin=stdin).decode("utf-8", "surrogateescape").strip()
-
-    def tree_of(self, commit: str) -> str:
-        return self.text("rev-parse", f"{commit}^{{tree}}")
-
-    def commit_tree(self, tree: str, parent: str, message: str) -> str:
-        return self.text("commit-tree", tree, "-p", parent, stdin=message.encode())
-
-    def scratch_index(self) -> Git:
-        """A Git whose index is a private file (the real index and work tree stay untouched)."""
-        path = self.root / ".git" / f"pyhotfix-index-{uuid.uuid4().hex}"
-        return self.with_env(GIT_INDEX_FILE=str(path))
-
-    def drop_index(self) -> None:
-        index = self.env.get("GIT_INDEX_FILE")
-        if index:
-            Path(index).unlink(missing_ok=True)
-
-
-def git_failure(
-    args: Sequence[str], proc: subprocess.CompletedProcess[bytes], where: Path
-) -> PatchError:
-    said = (proc.stderr or b"").decode("utf-8", "replace").strip()
-    detail = " / ".join(line.strip() for line in said.splitlines() if line.strip())
-    hint = ""
-    if "merge-tree" in args and ("usage" in said or "unknown option" in said):
-        hint = " pyhotfix needs git 2.38 or newer for three-way checks; upgrade git."
-    return PatchError(
-        f"git {args[0]} failed in {where}: {detail or 'no output'}.{hint} Check that git works "
-        "and that the disk is not full, then try again."
-    )
 
 
 @dataclass(frozen=True)

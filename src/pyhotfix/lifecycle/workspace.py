@@ -19,6 +19,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
+from pyhotfix._git import Git
 from pyhotfix.errors import PyhotfixError, UsageError
 from pyhotfix.lifecycle.common import (
     EDIT,
@@ -40,7 +41,6 @@ from pyhotfix.lifecycle.common import (
     worktree_tree,
     write_meta,
 )
-from pyhotfix.lifecycle.series import Git
 from pyhotfix.manifest import (
     FilePatch,
     HotfixSpec,
