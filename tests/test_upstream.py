@@ -17,6 +17,7 @@ import pytest
 from pyhotfix import upstream
 from pyhotfix.building import EnvCache
 from pyhotfix.errors import UpstreamError, UsageError
+from pyhotfix.httpclient import make_client, redact
 from pyhotfix.index import LocalIndex
 from pyhotfix.lock import read_lock
 from pyhotfix.upstream import (
@@ -31,9 +32,7 @@ from pyhotfix.upstream import (
     fetch_url,
     find_sdist,
     list_files,
-    make_client,
     parse_page,
-    redact,
 )
 from tests.conftest import Pyhotfix
 from tests.support.fakeindex import FakeIndex

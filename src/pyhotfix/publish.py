@@ -51,7 +51,7 @@ from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings
 
 def _redact(url: str) -> str:
     # Imported here: pyhotfix.upstream pulls in httpx, which commands with nothing to publish skip.
-    from pyhotfix.upstream import redact
+    from pyhotfix.httpclient import redact
 
     return redact(url)
 

@@ -70,8 +70,9 @@ from packaging.utils import (
 )
 
 from pyhotfix.errors import PublishError, UsageError
+from pyhotfix.httpclient import make_client, redact
 from pyhotfix.index import IndexEntry, PublishResult
-from pyhotfix.upstream import DistFile, make_client, parse_page, redact
+from pyhotfix.upstream import DistFile, parse_page
 
 __all__ = [
     "Credentials",

@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import base64
 import configparser
-import functools
 import hashlib
 import json
 import logging
-import netrc
 import os
 import re
 import sys
 import tempfile
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urldefrag, urljoin, urlsplit
 
 import platformdirs
 from packaging.utils import (
@@ -39,8 +37,8 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from pyhotfix import __version__
 from pyhotfix.errors import UpstreamError, UsageError
+from pyhotfix.httpclient import make_client, redact, scrub, strip_credentials
 
 if TYPE_CHECKING:
     # httpx is imported where a request is made: a build whose sdist and patches are cached
@@ -60,8 +58,6 @@ __all__ = [
     "fetch_url",
     "find_sdist",
     "list_files",
-    "make_client",
-    "redact",
 ]
 
 log = logging.getLogger(__name__)
@@ -257,140 +253,6 @@ def _bounded_get(
             f"{min(limits.stall_timeout, limits.deadline):g} s. Nothing was kept. Check the "
             f"network and the server, then try again (the wait is set by {STALL_TIMEOUT_ENV})."
         ) from exc
-
-
-# --------------------------------------------------------------------------------------------
-# URLs and credentials
-
-
-def redact(url: str) -> str:
-    """Hide the secret part of a URL's userinfo: https://user:***@host/...
-
-    A username without a password is hidden as well, because indexes commonly take an API token
-    as the username (https://TOKEN@host/ or https://TOKEN:@host/).
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. a broken IPv6 literal; still never echo the userinfo
-        return re.sub(r"//[^/@]*@", "//***@", url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    shown = f"{user}:***" if user and password else "***"
-    return urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
-
-
-def _strip_credentials(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//[^/@]*@", "//", url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def _scrub(text: str, url: str) -> str:
-    """Remove the URL's password from free text (an exception message may quote the URL)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return text
-    for secret in {parts.password, unquote(parts.password or "")}:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int]:
-    scheme = url.scheme.lower()
-    return scheme, url.host.lower(), url.port or {"http": 80, "https": 443}.get(scheme, 0)
-
-
-def _basic_auth_header(username: str, password: str) -> str:
-    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
-# A class made on first use: subclassing httpx.Auth needs httpx, imported only when a request is made.
-@functools.cache
-def _scoped_auth_class() -> Callable[
-    [tuple[str, str, int] | None, tuple[str, str], httpx.NetRCAuth | None], httpx.Auth
-]:
-    import httpx
-
-    class ScopedAuth(httpx.Auth):
-        """Basic auth that never sends the index's credentials to another origin (e.g. a file CDN).
-
-        Order: userinfo in the request URL itself, then the index URL's credentials for the index's
-        origin only, then ~/.netrc (by host, as pip and curl do).
-        """
-
-        def __init__(
-            self,
-            origin: tuple[str, str, int] | None,
-            creds: tuple[str, str],
-            netrc_auth: httpx.NetRCAuth | None,
-        ) -> None:
-            self._origin = origin
-            self._creds = creds
-            self._netrc = netrc_auth
-
-        def auth_flow(
-            self, request: httpx.Request
-        ) -> Generator[httpx.Request, httpx.Response, None]:
-            url = request.url
-            if url.username or url.password:
-                request.headers["Authorization"] = _basic_auth_header(url.username, url.password)
-            elif self._origin is not None and _origin(url) == self._origin:
-                request.headers["Authorization"] = _basic_auth_header(*self._creds)
-            elif self._netrc is not None:
-                yield from self._netrc.auth_flow(request)
-                return
-            yield request
-
-    return ScopedAuth
-
-
-def _load_netrc() -> httpx.NetRCAuth | None:
-    import httpx
-
-    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc").expanduser()
-    if not path.is_file():
-        return None
-    try:
-        return httpx.NetRCAuth(str(path))
-    except (netrc.NetrcParseError, OSError, UnicodeDecodeError) as exc:
-        # Like pip and uv: a broken netrc must not break access to indexes that need no login.
-        log.warning("ignoring %s: it could not be read (%s)", path, exc)
-        return None
-
-
-def make_client(index_url: str, timeout: float = 30.0) -> httpx.Client:
-    """An HTTP client for `index_url`: its userinfo (or ~/.netrc / $NETRC) becomes basic auth."""
-    import httpx
-
-    try:
-        url = httpx.URL(index_url)
-    except httpx.InvalidURL as exc:
-        raise UpstreamError(
-            f"{redact(index_url)} is not a valid URL ({_scrub(str(exc), index_url)}). "
-            "Correct it in hotfixes.toml ([settings] upstream, or the URL of a patch)."
-        ) from exc
-    from pyhotfix.fileurl import FileTransport, refuse_redirect_off_http
-
-    origin = _origin(url) if (url.username or url.password) else None
-    return httpx.Client(
-        auth=_scoped_auth_class()(origin, (url.username, url.password), _load_netrc()),
-        follow_redirects=True,
-        timeout=httpx.Timeout(timeout),
-        headers={"User-Agent": f"pyhotfix/{__version__}"},
-        # A local index or patch (file://) reads like a remote one; a remote server can never
-        # redirect into it (the hook), nor can a remote page link to it (parse_page).
-        mounts={"file://": FileTransport()},
-        event_hooks={"response": [refuse_redirect_off_http]},
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,7 +477,7 @@ def _project_url(index_url: str, project: str) -> str:
 def _transport_error(
     url: str, exc: Exception, advice: str, name: str | None = None
 ) -> UpstreamError:
-    detail = _scrub(str(exc), url).rstrip(".") or type(exc).__name__
+    detail = scrub(str(exc), url).rstrip(".") or type(exc).__name__
     what = f"{name} from {redact(url)}" if name else redact(url)
     return UpstreamError(f"could not fetch {what}: {detail}. {_advice_for(url, advice)}")
 
@@ -914,7 +776,7 @@ def download(
 
 
 def _record_key(index_url: str, project: str, version: Version) -> str:
-    index = _strip_credentials(index_url).rstrip("/") + "/"
+    index = strip_credentials(index_url).rstrip("/") + "/"
     return json.dumps(
         {"kind": "upstream-sdist", "index": index, "name": project, "version": str(version)},
         sort_keys=True,
@@ -958,7 +820,7 @@ def fetch_sdist(
         name=project,
         version=str(parse_sdist_filename(dist.filename)[1]),
         filename=dist.filename,
-        url=_strip_credentials(dist.url),
+        url=strip_credentials(dist.url),
         sha256=sha256,
         path=path,
     )
@@ -1008,7 +870,7 @@ class CachedListing:
 
 
 def _page_record_key(index_url: str, project: str) -> str:
-    index = _strip_credentials(index_url).rstrip("/") + "/"
+    index = strip_credentials(index_url).rstrip("/") + "/"
     return json.dumps({"kind": "project-page", "index": index, "name": project}, sort_keys=True)
 
 
@@ -1121,7 +983,7 @@ def list_files_cached(
     value: dict[str, Any] = {
         "body": base64.b64encode(body).decode("ascii"),
         "content_type": content_type,
-        "url": _strip_credentials(base),
+        "url": strip_credentials(base),
         "fetched_at": now,
     }
     for header, field_name in (("etag", "etag"), ("last-modified", "last_modified")):
@@ -1142,7 +1004,7 @@ def cached_download(
     Found by the sha256 the index lists, else by a record of its URL (indexes without hashes);
     returns None when it is not cached and `client` is None (offline).
     """
-    url_key = json.dumps({"kind": "file-by-url", "url": _strip_credentials(dist.url)})
+    url_key = json.dumps({"kind": "file-by-url", "url": strip_credentials(dist.url)})
     if dist.sha256 is not None:
         hit = cache.get(dist.sha256)
         if hit is not None:

@@ -43,6 +43,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion, Version
 
 from pyhotfix.errors import PyhotfixError, UpstreamError
+from pyhotfix.httpclient import make_client, redact
 from pyhotfix.lifecycle.common import patch_label
 from pyhotfix.lifecycle.series import (
     APPLIES,
@@ -64,8 +65,6 @@ from pyhotfix.upstream import (
     fetch_url,
     find_sdist,
     list_files_cached,
-    make_client,
-    redact,
 )
 
 _VERDICT_FORMAT = 2  # 2: the series' own verdict is stored too
