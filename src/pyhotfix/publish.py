@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from pyhotfix.distfile import file_sha256_size
 from pyhotfix.errors import PublishError, UsageError
 from pyhotfix.index import (
     FILE_CACHE_CONTROL,
@@ -43,7 +44,6 @@ from pyhotfix.index import (
     PageWrite,
     PublishResult,
     StaticIndex,
-    file_sha256_size,
 )
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings

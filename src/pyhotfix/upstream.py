@@ -21,10 +21,9 @@ from bisect import bisect_left
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 from packaging.utils import (
@@ -33,12 +32,13 @@ from packaging.utils import (
     NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix.distfile import dist_kind, parse_dist_filename
 from pyhotfix.errors import UpstreamError, UsageError
 from pyhotfix.httpclient import make_client, redact, scrub, strip_credentials
+from pyhotfix.simpleapi import ACCEPT, PAGE_ERRORS, DistFile, parse_page
 
 if TYPE_CHECKING:
     # httpx is imported where a request is made: a build whose sdist and patches are cached
@@ -48,7 +48,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PYPI_SIMPLE_URL",
     "Cache",
-    "DistFile",
     "DownloadLimits",
     "UpstreamSdist",
     "default_cache_dir",
@@ -63,8 +62,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 PYPI_SIMPLE_URL = "https://pypi.org/simple/"
-_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-_ACCEPT = f"{_JSON_TYPE}, text/html;q=0.1"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 16
 _CHECK_SETTINGS = (
@@ -75,17 +72,6 @@ _CHECK_URL = "Check that the URL is right and reachable (network, proxy settings
 _CHECK_FILE = "Check the path in the file:// URL and that the file is readable, then try again."
 # Neutral: the version may come from hotfixes.toml, `add NAME==VERSION` or `rebase --to`.
 _CHECK_VERSION = "Check the version you asked for (in hotfixes.toml or on the command line)."
-
-
-@dataclass(frozen=True)
-class DistFile:
-    """One file listed on an index project page."""
-
-    filename: str
-    url: str  # absolute, without the #fragment; may carry credentials taken from the index URL
-    sha256: str | None
-    requires_python: str | None
-    yanked: bool
 
 
 @dataclass(frozen=True)
@@ -531,7 +517,7 @@ def list_files(
     project = canonicalize_name(name)
     page_url = _project_url(index_url, project)
     try:
-        response, body, base = _get_page(client, page_url, {"Accept": _ACCEPT}, project, limits)
+        response, body, base = _get_page(client, page_url, {"Accept": ACCEPT}, project, limits)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise _transport_error(page_url, exc, _CHECK_SETTINGS) from exc
     if response.status_code == 404:
@@ -544,83 +530,6 @@ def list_files(
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     # Relative file URLs resolve against the page that was finally served (after redirects).
     return _parse_page(body, content_type, base, page_url)
-
-
-def _absolute(base: str, url: str) -> tuple[str, str]:
-    """(absolute URL without fragment, fragment)."""
-    absolute = urldefrag(urljoin(base, url))
-    return absolute.url, absolute.fragment
-
-
-def _parse_json(content: bytes, base: str) -> list[DistFile]:
-    data = json.loads(content)
-    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise ValueError("the JSON has no 'files' list")
-    files = []
-    for item in data["files"]:
-        if not isinstance(item, dict):
-            raise ValueError("a 'files' entry is not an object")
-        filename, url = item["filename"], item["url"]
-        if not isinstance(filename, str) or not isinstance(url, str):
-            raise ValueError("a file's filename or url is not a string")
-        hashes = item.get("hashes")
-        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
-        requires_python = item.get("requires-python")
-        yanked = item.get("yanked", False)
-        files.append(
-            DistFile(
-                filename=filename,
-                url=_absolute(base, url)[0],
-                sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
-                requires_python=requires_python if isinstance(requires_python, str) else None,
-                # PEP 691: true, or a string giving the reason for the yank.
-                yanked=yanked if isinstance(yanked, bool) else isinstance(yanked, str),
-            )
-        )
-    return files
-
-
-class _AnchorParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base: str | None = None
-        self.anchors: list[dict[str, str | None]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        # HTMLParser already unescapes attribute values (&gt;=3.8 -> >=3.8).
-        if tag == "a":
-            self.anchors.append(dict(attrs))
-        elif tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
-
-
-def _parse_html(text: str, base: str) -> list[DistFile]:
-    parser = _AnchorParser()
-    parser.feed(text)
-    parser.close()
-    if parser.base:
-        base = urljoin(base, parser.base)
-    files = []
-    for attrs in parser.anchors:
-        href = attrs.get("href")
-        if not href:
-            continue
-        url, fragment = _absolute(base, href)
-        filename = unquote(urlsplit(url).path.rpartition("/")[2])
-        if not filename:
-            continue
-        algo, _, digest = fragment.partition("=")
-        requires_python = attrs.get("data-requires-python")
-        files.append(
-            DistFile(
-                filename=filename,
-                url=url,
-                sha256=digest.lower() if algo == "sha256" and digest else None,
-                requires_python=requires_python or None,
-                yanked="data-yanked" in attrs,
-            )
-        )
-    return files
 
 
 # --------------------------------------------------------------------------------------------
@@ -639,16 +548,13 @@ def _parse_version(version: str) -> Version:
 
 def _parse_filename(filename: str) -> tuple[NormalizedName, Version, bool] | None:
     """(project, version, is_sdist) from an sdist or wheel filename; None if it is neither."""
+    if dist_kind(filename) is None:
+        return None
     try:
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            return name, version, True
-        if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-            return name, version, False
+        parsed = parse_dist_filename(filename)
     except (InvalidSdistFilename, InvalidWheelFilename, InvalidVersion):
-        pass
-    return None
+        return None
+    return parsed.name, parsed.version, parsed.kind == "sdist"
 
 
 def _nearest(versions: Sequence[Version], wanted: Version, count: int = 10) -> list[Version]:
@@ -874,34 +780,10 @@ def _page_record_key(index_url: str, project: str) -> str:
     return json.dumps({"kind": "project-page", "index": index, "name": project}, sort_keys=True)
 
 
-def parse_page(body: bytes, content_type: str, base: str) -> list[DistFile]:
-    """The files on a project page: PEP 691 JSON when `content_type` says so, else PEP 503 HTML.
-
-    Raises ValueError, TypeError or KeyError for a page that is neither.
-    """
-    if content_type == _JSON_TYPE:
-        files = _parse_json(body, base)
-    else:
-        files = _parse_html(body.decode("utf-8", "replace"), base)
-    return [f for f in files if _may_follow(base, f)]
-
-
-def _may_follow(page_url: str, dist: DistFile) -> bool:
-    """Links an index page may point at: http(s) anywhere, file:// only from a file:// page (a
-    remote index must never make pyhotfix read local files)."""
-    page_scheme = urlsplit(page_url).scheme.lower()
-    link_scheme = urlsplit(dist.url).scheme.lower()
-    allowed = ("http", "https", "file") if page_scheme == "file" else ("http", "https")
-    if link_scheme in allowed:
-        return True
-    log.warning("ignoring %s on %s: a %s: link", dist.filename, redact(page_url), link_scheme)
-    return False
-
-
 def _parse_page(body: bytes, content_type: str, base: str, page_url: str) -> list[DistFile]:
     try:
         return parse_page(body, content_type, base)
-    except (ValueError, TypeError, KeyError) as exc:
+    except PAGE_ERRORS as exc:
         raise UpstreamError(
             f"{redact(page_url)} is not a valid simple-index project page ({exc}). Check that "
             "[settings] upstream is the URL of a PEP 503 simple index (like "
@@ -948,7 +830,7 @@ def list_files_cached(
     key = _page_record_key(index_url, project)
     record = cache.get_record(key)
     cached = _listing_from_record(record, page_url)
-    headers = {"Accept": _ACCEPT}
+    headers = {"Accept": ACCEPT}
     if cached is not None and record is not None:
         if isinstance(record.get("etag"), str):
             headers["If-None-Match"] = record["etag"]
