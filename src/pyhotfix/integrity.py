@@ -17,6 +17,7 @@ from packaging.utils import canonicalize_name
 
 from pyhotfix.index import FileDigest, IndexEntry, StaticIndex
 from pyhotfix.lock import LockedFile, LockedHotfix
+from pyhotfix.simpleapi import PAGE_ERRORS, parse_page
 
 __all__ = ["FileCheck", "FileStatus", "check_hotfix", "repair_advice"]
 
@@ -102,9 +103,6 @@ def _core_sha(entry: IndexEntry | None) -> str | None:
 def _html_hashes(index: StaticIndex, canon: str) -> dict[str, str | None] | str:
     """{filename: the sha256 in its link's #sha256= fragment} from the project's index.html, or
     a sentence saying why the page could not be read."""
-    # Imported here: a full check is the only reader of HTML pages.
-    from pyhotfix.simpleapi import PAGE_ERRORS, parse_page
-
     blob = index.storage.read(f"simple/{canon}/index.html")
     if blob is None:
         return "index.html is missing (index.json lists the files)."
