@@ -17,12 +17,13 @@ import pytest
 from pyhotfix import upstream
 from pyhotfix.building import EnvCache
 from pyhotfix.errors import UpstreamError, UsageError
+from pyhotfix.httpclient import make_client, redact
 from pyhotfix.index import LocalIndex
 from pyhotfix.lock import read_lock
+from pyhotfix.simpleapi import ACCEPT, DistFile, parse_page
 from pyhotfix.upstream import (
     PYPI_SIMPLE_URL,
     Cache,
-    DistFile,
     DownloadLimits,
     default_cache_dir,
     default_upstream_url,
@@ -31,9 +32,6 @@ from pyhotfix.upstream import (
     fetch_url,
     find_sdist,
     list_files,
-    make_client,
-    parse_page,
-    redact,
 )
 from tests.conftest import Pyhotfix
 from tests.support.fakeindex import FakeIndex
@@ -109,6 +107,10 @@ def test_list_files_parses_both_formats_identically(formats: str, dists: Path) -
             files = list_files(client, index.url, "Demo.Pkg")
         assert index.requests == ["/simple/demo-pkg/"]
 
+    # The same records from both formats; the PEP 700 size only a JSON page (preferred) can carry.
+    def size(path: Path) -> int | None:
+        return path.stat().st_size if formats != "html" else None
+
     assert files == [
         DistFile(
             filename="demo_pkg-1.0.tar.gz",
@@ -116,16 +118,31 @@ def test_list_files_parses_both_formats_identically(formats: str, dists: Path) -
             sha256=sha256_of(sdist),
             requires_python="<4,>=3.8",  # html-unescaped in the HTML format
             yanked=False,
+            size=size(sdist),
         ),
-        DistFile("demo_pkg-1.0-py3-none-any.whl", index.files_url + wheel.name, None, None, False),
-        DistFile("demo_pkg-0.9.tar.gz", index.files_url + old.name, sha256_of(old), None, True),
+        DistFile(
+            "demo_pkg-1.0-py3-none-any.whl",
+            index.files_url + wheel.name,
+            None,
+            None,
+            False,
+            size=size(wheel),
+        ),
+        DistFile(
+            "demo_pkg-0.9.tar.gz",
+            index.files_url + old.name,
+            sha256_of(old),
+            None,
+            True,
+            size=size(old),
+        ),
     ]
 
 
 def test_fake_index_negotiates_the_format(dists: Path) -> None:
     with FakeIndex() as index, httpx.Client() as client:
         index.add_file(make_wheel(dists, "demo", "1.0"))
-        preferred = client.get(index.url + "demo/", headers={"Accept": upstream._ACCEPT})
+        preferred = client.get(index.url + "demo/", headers={"Accept": ACCEPT})
         html = client.get(index.url + "demo/", headers={"Accept": "text/html"})
     assert preferred.headers["content-type"] == "application/vnd.pypi.simple.v1+json"
     assert html.headers["content-type"].startswith("text/html")

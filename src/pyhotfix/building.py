@@ -45,6 +45,7 @@ from packaging.utils import (
 from packaging.version import Version
 
 from pyhotfix.buildenv import backend_environment, installer_environment, prefix_map_flag
+from pyhotfix.distfile import file_sha256_size, sdist_pkg_info
 from pyhotfix.errors import BuildError
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import BackendInfo
@@ -629,7 +630,7 @@ def _verify(name: str, version: str, backend: BackendInfo, sdist: Path, wheel: P
     except InvalidWheelFilename:
         problems.append(f"the wheel filename {wheel.name} cannot be parsed")
 
-    check("the sdist's PKG-INFO", *_metadata(_sdist_pkg_info(sdist)))
+    check("the sdist's PKG-INFO", *_metadata(sdist_pkg_info(sdist, sdist.name) or b""))
     with zipfile.ZipFile(wheel) as zf:
         metas = [n for n in zf.namelist() if re.fullmatch(r"[^/]+\.dist-info/METADATA", n)]
         data = zf.read(metas[0]) if len(metas) == 1 else b""
@@ -645,17 +646,6 @@ def _verify(name: str, version: str, backend: BackendInfo, sdist: Path, wheel: P
         )
 
 
-def _sdist_pkg_info(sdist: Path) -> bytes:
-    # PKG-INFO at the top of the archive's single directory is the sdist's metadata (PEP 643).
-    with tarfile.open(sdist, "r:*") as tar:
-        for member in tar.getmembers():
-            parts = member.name.split("/")
-            if len(parts) == 2 and parts[1] == "PKG-INFO" and member.isfile():
-                fh = tar.extractfile(member)
-                return fh.read() if fh is not None else b""
-    return b""
-
-
 def _metadata(data: bytes) -> tuple[str | None, str | None]:
     if not data:
         return None, None
@@ -667,15 +657,10 @@ def _metadata(data: bytes) -> tuple[str | None, str | None]:
 
 
 def _publish_file(src: Path, out_dir: Path) -> BuiltFile:
-    digest = hashlib.sha256()
-    with open(src, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
+    sha256, size = file_sha256_size(src)
     target = out_dir / src.name
     # Copy under a temporary name first: a reader never sees a half-written file.
     partial = out_dir / f".{src.name}.partial"
     shutil.copyfile(src, partial)
     os.replace(partial, target)
-    return BuiltFile(
-        path=target, filename=src.name, sha256=digest.hexdigest(), size=src.stat().st_size
-    )
+    return BuiltFile(path=target, filename=src.name, sha256=sha256, size=size)

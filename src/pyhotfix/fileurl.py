@@ -16,11 +16,12 @@ from urllib.request import url2pathname
 
 import httpx
 
+from pyhotfix.simpleapi import JSON_TYPE
+
 __all__ = ["FileTransport", "from_request_url", "refuse_redirect_off_http", "to_request_url"]
 
-_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 _CHUNK = 1 << 16
-_CONTENT_TYPES = {".json": _JSON_TYPE, ".html": "text/html", ".htm": "text/html"}
+_CONTENT_TYPES = {".json": JSON_TYPE, ".html": "text/html", ".htm": "text/html"}
 
 
 def to_request_url(url: str) -> str:
@@ -69,7 +70,7 @@ class FileTransport(httpx.BaseTransport):
             return httpx.Response(405, request=request)
         path = Path(url2pathname(url.raw_path.decode("ascii").partition("?")[0]))
         if path.is_dir():
-            accepts_json = _JSON_TYPE in request.headers.get("accept", "")
+            accepts_json = JSON_TYPE in request.headers.get("accept", "")
             candidates = ["index.json", "index.html"] if accepts_json else ["index.html"]
             found = next((path / c for c in candidates if (path / c).is_file()), None)
             if found is None:

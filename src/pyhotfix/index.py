@@ -67,23 +67,20 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
-import html
 import io
 import json
 import os
 import random
 import secrets
 import stat
-import tarfile
 import time
-import zipfile
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import NamedTuple, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import urlsplit
 
 from packaging.utils import (
     InvalidName,
@@ -91,13 +88,29 @@ from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix.distfile import (
+    check_metadata,
+    dist_kind,
+    file_sha256_size,
+    parse_dist_filename,
+    sdist_pkg_info,
+    stream_sha256_size,
+    wheel_metadata,
+)
 from pyhotfix.errors import PublishError
 from pyhotfix.hashrecord import HashRecord, Stamp, stamp
+from pyhotfix.simpleapi import (
+    JSON_TYPE,
+    TEXT_HTML_UTF8,
+    IndexEntry,
+    render_project_html,
+    render_project_json,
+    render_root_html,
+    render_root_json,
+)
 
 __all__ = [
     "Blob",
@@ -112,12 +125,9 @@ __all__ = [
     "Storage",
 ]
 
-API_VERSION = "1.1"  # PEP 700 (versions, size, upload-time)
-TRACKS_API_VERSION = "1.2"  # PEP 708 introduced meta.tracks in 1.2
 LOCK_NAME = ".pyhotfix.lock"
 
 _INLINE_MAX = 8 << 20  # files up to this size are read once and kept in memory until written
-_METADATA_MAX = 16 << 20  # refuse absurd METADATA / PKG-INFO members (zip bombs)
 # Above this many files in one step, one sync(2) replaces the per-file fsyncs: thousands of fsyncs
 # cost seconds (each is a journal commit), one sync a few milliseconds.
 _BULK_SYNC = 64
@@ -125,19 +135,6 @@ _BULK_SYNC = 64
 
 def _utc_now() -> datetime:
     return datetime.now(UTC)
-
-
-@dataclass(frozen=True)
-class IndexEntry:
-    """One file listed on a project page, as recorded in its index.json."""
-
-    filename: str
-    sha256: str
-    size: int
-    requires_python: str | None
-    core_metadata_sha256: str | None  # set for wheels (their .metadata file), None for sdists
-    upload_time: str  # ISO-8601 UTC with "Z", e.g. 2024-05-01T12:00:00.000000Z
-    yanked: str | bool  # False, True, or the reason string
 
 
 @dataclass(frozen=True)
@@ -185,8 +182,6 @@ class _Corrupt(Exception):
 
 # -- storage ----------------------------------------------------------------------------------------
 
-HTML_TYPE = "text/html; charset=utf-8"
-JSON_TYPE = "application/vnd.pypi.simple.v1+json"  # PEP 691
 DIST_TYPE = "application/octet-stream"
 METADATA_TYPE = "text/plain; charset=utf-8"
 PAGE_CACHE_CONTROL = "max-age=0"  # pages change: every reader revalidates
@@ -832,13 +827,15 @@ class StaticIndex:
     ) -> PageWrite:
         entries = [state.entries[f] for f in sorted(state.entries)]
         versions = sorted(set(state.versions.values()))
-        text = _project_json(canon, entries, versions, state.tracks)
+        text = render_project_json(canon, entries, versions, state.tracks)
         return PageWrite(_json_key(canon), text.encode(), JSON_TYPE, expect=token)
 
     def _html_page(self, canon: NormalizedName, state: _ProjectState) -> PageWrite:
         entries = [state.entries[f] for f in sorted(state.entries)]
-        text = _project_html(canon, entries, state.tracks)
-        return PageWrite(f"simple/{canon}/index.html", text.encode(), HTML_TYPE, conditional=False)
+        text = render_project_html(canon, entries, state.tracks)
+        return PageWrite(
+            f"simple/{canon}/index.html", text.encode(), TEXT_HTML_UTF8, conditional=False
+        )
 
     def _sync_html(
         self, items: Mapping[NormalizedName, tuple[_ProjectState, str]], *, known_stale: bool
@@ -891,16 +888,20 @@ class StaticIndex:
             wanted_names = sorted(wanted)
             token = None if blob is None else blob.token
             if blob is None or force or wanted != set(listed):
-                page = PageWrite(_ROOT_JSON, _root_json(wanted_names).encode(), JSON_TYPE, token)
+                page = PageWrite(
+                    _ROOT_JSON, render_root_json(wanted_names).encode(), JSON_TYPE, token
+                )
                 token = self.storage.put_pages([page])[_ROOT_JSON]
                 if token is None:
                     _pause(attempt)
                     continue
-            html_page = _root_html(wanted_names).encode()
+            html_page = render_root_html(wanted_names).encode()
             current = self.storage.read(_ROOT_HTML)
             if current is not None and current.data == html_page:
                 return
-            self.storage.put_pages([PageWrite(_ROOT_HTML, html_page, HTML_TYPE, conditional=False)])
+            self.storage.put_pages(
+                [PageWrite(_ROOT_HTML, html_page, TEXT_HTML_UTF8, conditional=False)]
+            )
             if self.storage.serialised:
                 return
             # As for project pages: the root record may have changed while this page was being
@@ -972,19 +973,17 @@ def _content_token(data: bytes) -> str:
 
 def _inspect(path: Path, canon: NormalizedName) -> _Candidate:
     filename = path.name
-    kind = "wheel" if filename.endswith(".whl") else "sdist"
+    kind = dist_kind(filename)
+    if kind is None:
+        raise PublishError(
+            f"{path} is neither a wheel (.whl) nor an sdist (.tar.gz or .zip), so it cannot "
+            "be published to a package index."
+        )
     try:
-        if kind == "wheel":
-            dist, version, _build, _tags = parse_wheel_filename(filename)
-        elif filename.endswith((".tar.gz", ".zip")):
-            dist, version = parse_sdist_filename(filename)
-        else:
-            raise PublishError(
-                f"{path} is neither a wheel (.whl) nor an sdist (.tar.gz or .zip), so it cannot "
-                "be published to a package index."
-            )
+        parsed = parse_dist_filename(filename)
     except (InvalidWheelFilename, InvalidSdistFilename) as exc:
         raise PublishError(f"{path} does not have a valid {kind} filename: {exc}.") from exc
+    dist, version = parsed.name, parsed.version
     if dist != canon:
         raise PublishError(
             f"{filename} is a distribution of {dist!r}, not of {canon!r}; it was not published. "
@@ -1005,144 +1004,22 @@ def _inspect(path: Path, canon: NormalizedName) -> _Candidate:
         raise PublishError(f"Could not read {path}: {exc.strerror}.") from exc
     source: Path | io.BytesIO = path if data is None else io.BytesIO(data)
     if kind == "wheel":
-        metadata: bytes | None = _wheel_metadata(source, filename, canon, version)
+        metadata: bytes | None = wheel_metadata(source, filename, canon, version)
         meta_text: bytes | None = metadata
     else:
         metadata = None
-        meta_text = _sdist_pkg_info(source, filename)
+        meta_text = sdist_pkg_info(source, filename)
     requires_python = None
     if meta_text is not None:
-        requires_python = _check_metadata(meta_text, filename, canon, version)
+        requires_python = check_metadata(meta_text, filename, canon, version)
     return _Candidate(path, filename, version, sha256, size, requires_python, metadata, data)
 
 
 def _hash_file(path: Path) -> tuple[Stamp, str]:
     """The file's stamp (taken from the open file, before reading) and the sha256 of its bytes."""
-    h = hashlib.sha256()
     with path.open("rb") as f:
         before = stamp(os.fstat(f.fileno()))
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return before, h.hexdigest()
-
-
-def file_sha256_size(path: Path) -> tuple[str, int]:
-    h = hashlib.sha256()
-    size = 0
-    with path.open("rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-            size += len(chunk)
-    return h.hexdigest(), size
-
-
-def _wheel_metadata(
-    source: Path | io.BytesIO, filename: str, canon: NormalizedName, version: Version
-) -> bytes:
-    try:
-        with zipfile.ZipFile(source) as zf:
-            found = [
-                i
-                for i in zf.infolist()
-                if i.filename.count("/") == 1 and i.filename.endswith(".dist-info/METADATA")
-            ]
-            # Several .dist-info dirs are invalid but exist in the wild; take the one the
-            # filename names.
-            chosen = (
-                found
-                if len(found) < 2
-                else [i for i in found if _dist_info_matches(i.filename, canon, version)]
-            )
-            if len(chosen) != 1:
-                raise PublishError(
-                    f"{filename} is not a valid wheel: expected one <name>-<version>.dist-info/"
-                    f"METADATA, found {len(found)}."
-                )
-            if chosen[0].file_size > _METADATA_MAX:
-                raise PublishError(f"{filename} is not a valid wheel: its METADATA is too large.")
-            return zf.read(chosen[0])
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise PublishError(f"{filename} is not a valid wheel (zip): {exc}.") from exc
-
-
-def _dist_info_matches(member: str, canon: NormalizedName, version: Version) -> bool:
-    stem = member.split("/", 1)[0].removesuffix(".dist-info")
-    name, _, ver = stem.rpartition("-")
-    try:
-        return canonicalize_name(name) == canon and Version(ver) == version
-    except InvalidVersion:
-        return False
-
-
-def _sdist_pkg_info(source: Path | io.BytesIO, filename: str) -> bytes | None:
-    """The sdist's top-level PKG-INFO, or None if it has none (legal for old sdists)."""
-
-    def top_level(name: str) -> bool:
-        parts = name.removeprefix("./").split("/")
-        return len(parts) == 2 and parts[1] == "PKG-INFO"
-
-    try:
-        if filename.endswith(".zip"):
-            with zipfile.ZipFile(source) as zf:
-                for info in zf.infolist():
-                    if top_level(info.filename) and info.file_size <= _METADATA_MAX:
-                        return zf.read(info)
-            return None
-        opened = source.open("rb") if isinstance(source, Path) else contextlib.nullcontext(source)
-        with opened as fileobj, tarfile.open(fileobj=fileobj, mode="r:gz") as tar:
-            # Iterate, not getmembers(): PKG-INFO usually comes early, so most of a large
-            # sdist is never decompressed.
-            for member in tar:
-                if member.isfile() and top_level(member.name) and member.size <= _METADATA_MAX:
-                    f = tar.extractfile(member)
-                    return None if f is None else f.read()
-        return None
-    except (tarfile.TarError, zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise PublishError(f"{filename} is not a valid sdist archive: {exc}.") from exc
-
-
-def _check_metadata(
-    text: bytes, filename: str, canon: NormalizedName, version: Version
-) -> str | None:
-    """Name and Version in the metadata must match the filename (pip and uv refuse a mismatch
-    at install time, far from here); returns Requires-Python."""
-    fields = _core_fields(text)
-    name, ver = fields.get("name"), fields.get("version")
-    try:
-        ok = name is not None and ver is not None
-        ok = ok and canonicalize_name(str(name)) == canon and Version(str(ver)) == version
-    except InvalidVersion:
-        ok = False
-    if not ok:
-        raise PublishError(
-            f"{filename}: its metadata says {name} {ver}, but its filename says {canon} {version}. "
-            "Installers reject such a file; rebuild it so both agree."
-        )
-    return fields.get("requires-python") or None
-
-
-_CORE_FIELDS = frozenset({"name", "version", "requires-python"})
-
-
-def _core_fields(text: bytes) -> dict[str, str]:
-    """Name, Version and Requires-Python from a METADATA / PKG-INFO header block (RFC 822 style,
-    continuation lines folded). packaging.metadata.parse_email reads the same but builds a whole
-    email.message per call, a third of the cost of inspecting a file; these three are all we need.
-    """
-    head = text.replace(b"\r\n", b"\n").split(b"\n\n", 1)[0].decode("utf-8", "replace")
-    fields: dict[str, str] = {}
-    current: str | None = None
-    for line in head.split("\n"):
-        if line[:1] in (" ", "\t"):
-            if current is not None:
-                fields[current] = f"{fields[current]} {line.strip()}".strip()
-            continue
-        key, sep, value = line.partition(":")
-        key = key.strip().lower()
-        current = key if sep and key in _CORE_FIELDS and key not in fields else None
-        if current is not None:
-            fields[current] = value.strip()
-    return fields
+        return before, stream_sha256_size(f)[0]
 
 
 # -- state (index.json) -------------------------------------------------------------------------
@@ -1185,16 +1062,13 @@ def _parse_project(doc: object, canon: NormalizedName) -> _ProjectState:
     for i, item in enumerate(files):
         entry = _parse_entry(item, i)
         try:
-            if entry.filename.endswith(".whl"):
-                dist, version, _, _ = parse_wheel_filename(entry.filename)
-            else:
-                dist, version = parse_sdist_filename(entry.filename)
+            parsed = parse_dist_filename(entry.filename)
         except (InvalidWheelFilename, InvalidSdistFilename) as exc:
             raise _Corrupt(f"files[{i}] has an invalid filename {entry.filename!r}") from exc
-        if dist != canon or entry.filename in entries:
+        if parsed.name != canon or entry.filename in entries:
             raise _Corrupt(f"files[{i}] ({entry.filename}) is foreign or duplicated")
         entries[entry.filename] = entry
-        versions[entry.filename] = version
+        versions[entry.filename] = parsed.version
     return _ProjectState(entries, versions, tuple(str(t) for t in tracks))
 
 
@@ -1239,93 +1113,6 @@ def _is_sha256(value: object) -> bool:
     return (
         isinstance(value, str) and len(value) == 64 and all(c in "0123456789abcdef" for c in value)
     )
-
-
-# -- pages --------------------------------------------------------------------------------------
-# Plain string building: a template engine would cost more than the rest of a publish.
-
-
-def _project_html(canon: str, entries: Sequence[IndexEntry], tracks: Sequence[str]) -> str:
-    version = TRACKS_API_VERSION if tracks else API_VERSION
-    out = [
-        "<!DOCTYPE html>\n<html>\n  <head>\n",
-        f'    <meta name="pypi:repository-version" content="{version}">\n',
-    ]
-    out.extend(f'    <meta name="pypi:tracks" content="{html.escape(t)}">\n' for t in tracks)
-    out.append(f"    <title>Links for {canon}</title>\n  </head>\n  <body>\n")
-    out.append(f"    <h1>Links for {canon}</h1>\n")
-    for e in entries:
-        attrs = f'href="{quote(e.filename, safe="")}#sha256={e.sha256}"'
-        if e.requires_python:
-            attrs += f' data-requires-python="{html.escape(e.requires_python)}"'
-        if e.core_metadata_sha256:
-            # Both names (PEP 714): data-core-metadata for current clients, the PEP 658 name for
-            # older pip; the values must match.
-            attrs += (
-                f' data-core-metadata="sha256={e.core_metadata_sha256}"'
-                f' data-dist-info-metadata="sha256={e.core_metadata_sha256}"'
-            )
-        if e.yanked is not False:
-            reason = "" if e.yanked is True else html.escape(str(e.yanked))
-            attrs += f' data-yanked="{reason}"'
-        out.append(f"    <a {attrs}>{html.escape(e.filename)}</a><br>\n")
-    out.append("  </body>\n</html>\n")
-    return "".join(out)
-
-
-def _project_json(
-    canon: str, entries: Sequence[IndexEntry], versions: Sequence[Version], tracks: Sequence[str]
-) -> str:
-    meta: dict[str, object] = {"api-version": TRACKS_API_VERSION if tracks else API_VERSION}
-    if tracks:
-        meta["tracks"] = list(tracks)
-    lines = [
-        f'{{\n  "meta": {_dumps(meta)},\n',
-        f'  "name": {_dumps(canon)},\n',
-        f'  "versions": {_dumps([str(v) for v in versions])},\n',
-        '  "files": [',
-    ]
-    # One file per line: yanking or adding a file changes exactly one line of the diff.
-    lines.append(",".join(f"\n    {_dumps(_entry_json(e))}" for e in entries))
-    lines.append("\n  ]\n}\n" if entries else "]\n}\n")
-    return "".join(lines)
-
-
-def _entry_json(e: IndexEntry) -> dict[str, object]:
-    item: dict[str, object] = {
-        "filename": e.filename,
-        "url": quote(e.filename, safe=""),
-        "hashes": {"sha256": e.sha256},
-    }
-    if e.requires_python:
-        item["requires-python"] = e.requires_python
-    item["core-metadata"] = {"sha256": e.core_metadata_sha256} if e.core_metadata_sha256 else False
-    item["size"] = e.size
-    item["upload-time"] = e.upload_time
-    item["yanked"] = e.yanked
-    return item
-
-
-def _root_html(names: Sequence[str]) -> str:
-    links = "".join(f'    <a href="{n}/">{n}</a><br>\n' for n in names)
-    return (
-        "<!DOCTYPE html>\n<html>\n  <head>\n"
-        f'    <meta name="pypi:repository-version" content="{API_VERSION}">\n'
-        "    <title>Simple index</title>\n  </head>\n  <body>\n"
-        f"{links}  </body>\n</html>\n"
-    )
-
-
-def _root_json(names: Sequence[str]) -> str:
-    projects = ",".join(f'\n    {{"name": {_dumps(n)}}}' for n in names)
-    close = "\n  ]" if names else "]"
-    meta = f'"meta": {{"api-version": "{API_VERSION}"}}'
-    return f'{{\n  {meta},\n  "projects": [{projects}{close}\n}}\n'
-
-
-# UTF-8 JSON (PEP 691), so a non-ASCII yank reason stays readable in the diff. One encoder for
-# all calls (json.dumps with a non-default option builds a new one per call).
-_dumps = json.JSONEncoder(ensure_ascii=False).encode
 
 
 # -- small helpers ------------------------------------------------------------------------------

@@ -17,6 +17,7 @@ from packaging.utils import canonicalize_name
 
 from pyhotfix.index import FileDigest, IndexEntry, StaticIndex
 from pyhotfix.lock import LockedFile, LockedHotfix
+from pyhotfix.simpleapi import PAGE_ERRORS, parse_page
 
 __all__ = ["FileCheck", "FileStatus", "check_hotfix", "repair_advice"]
 
@@ -102,15 +103,12 @@ def _core_sha(entry: IndexEntry | None) -> str | None:
 def _html_hashes(index: StaticIndex, canon: str) -> dict[str, str | None] | str:
     """{filename: the sha256 in its link's #sha256= fragment} from the project's index.html, or
     a sentence saying why the page could not be read."""
-    # Imported here: a full check is the only reader of HTML pages, and upstream costs start-up.
-    from pyhotfix.upstream import parse_page
-
     blob = index.storage.read(f"simple/{canon}/index.html")
     if blob is None:
         return "index.html is missing (index.json lists the files)."
     try:
         files = parse_page(blob.data, "text/html", f"https://index.invalid/simple/{canon}/")
-    except (ValueError, TypeError, KeyError) as exc:
+    except PAGE_ERRORS as exc:
         return f"index.html cannot be parsed ({exc})."
     return {f.filename: f.sha256 for f in files}
 

@@ -96,7 +96,7 @@ def _existing_patches(manifest_path: Path, name: str) -> tuple[PatchSource, ...]
 
 def _stored_from(url: str, listed: Sequence[PatchSource], base_dir: Path) -> bool:
     """Whether one of the `listed` patch files was stored from `url` (its DEP-3 Origin)."""
-    from pyhotfix.upstream import redact
+    from pyhotfix.httpclient import redact
 
     for source in listed:
         if isinstance(source, FilePatch):
@@ -108,7 +108,7 @@ def _stored_from(url: str, listed: Sequence[PatchSource], base_dir: Path) -> boo
 
 def _download_patch(url: str, expected: str | None, download: Download) -> bytes:
     """The bytes of a URL patch, bounded like a patch file; checked against `expected`."""
-    from pyhotfix.upstream import redact
+    from pyhotfix.httpclient import redact
 
     if any(ord(c) < 0x20 or ord(c) == 0x7F for c in url):
         raise UsageError(
@@ -124,8 +124,8 @@ def _store_url_patch(
     url: str, content: bytes, manifest_path: Path, name: str, position: int, created: list[Path]
 ) -> FilePatch:
     """Store a downloaded patch beside the manifest (an identical stored file is reused)."""
+    from pyhotfix.httpclient import redact
     from pyhotfix.lifecycle.common import next_patch_path
-    from pyhotfix.upstream import redact
 
     if not content.strip():
         raise PatchError(f"{redact(url)} is empty; it is not a patch. Check the URL.")

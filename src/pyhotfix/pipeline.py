@@ -79,14 +79,14 @@ class BuildContext:
     index: PublishTarget
     cache: Cache
     envs: EnvCache
-    client_factory: Callable[[str], httpx.Client] | None = None  # None: upstream.make_client
+    client_factory: Callable[[str], httpx.Client] | None = None  # None: httpclient.make_client
     on_stage: StageCallback = field(default=lambda name, stage: None)
 
     def http_client(self, index_url: str) -> httpx.Client:
-        """A client for `index_url`, from `client_factory` or else `upstream.make_client`."""
+        """A client for `index_url`, from `client_factory` or else `httpclient.make_client`."""
         if self.client_factory is not None:
             return self.client_factory(index_url)
-        from pyhotfix.upstream import make_client
+        from pyhotfix.httpclient import make_client
 
         return make_client(index_url)
 
@@ -225,9 +225,10 @@ def build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) ->
 
 def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -> HotfixResult:
     from pyhotfix.building import build
+    from pyhotfix.httpclient import redact
     from pyhotfix.patching import apply_patches, read_patch
     from pyhotfix.unpack import unpack_sdist
-    from pyhotfix.upstream import fetch_sdist, fetch_url, redact
+    from pyhotfix.upstream import fetch_sdist, fetch_url
     from pyhotfix.versioning import set_version
 
     started = time.monotonic()

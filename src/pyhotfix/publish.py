@@ -31,6 +31,7 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
 
+from pyhotfix.distfile import file_sha256_size
 from pyhotfix.errors import PublishError, UsageError
 from pyhotfix.index import (
     FILE_CACHE_CONTROL,
@@ -43,7 +44,6 @@ from pyhotfix.index import (
     PageWrite,
     PublishResult,
     StaticIndex,
-    file_sha256_size,
 )
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings
@@ -51,7 +51,7 @@ from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings
 
 def _redact(url: str) -> str:
     # Imported here: pyhotfix.upstream pulls in httpx, which commands with nothing to publish skip.
-    from pyhotfix.upstream import redact
+    from pyhotfix.httpclient import redact
 
     return redact(url)
 

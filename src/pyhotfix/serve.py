@@ -61,6 +61,14 @@ from packaging.utils import canonicalize_name
 
 from pyhotfix.errors import PyhotfixError, UsageError
 from pyhotfix.serve_limits import Acceptor, ConnectionLimits, connection_cap, overdue
+from pyhotfix.simpleapi import (
+    HTML_TYPE,
+    JSON_TYPE,
+    LATEST_HTML_TYPE,
+    LATEST_JSON_TYPE,
+    TEXT_HTML,
+    TEXT_HTML_UTF8,
+)
 
 __all__ = [
     "HTML_TYPE",
@@ -74,18 +82,15 @@ __all__ = [
     "serve",
 ]
 
-JSON_TYPE: Final = "application/vnd.pypi.simple.v1+json"
-HTML_TYPE: Final = "application/vnd.pypi.simple.v1+html"
-TEXT_HTML: Final = "text/html"
 # Tie order when the client gives several the same quality: HTML first, as PyPI does, so that
 # `Accept: */*` (curl, browsers' fallbacks) gets the page every tool understands.
 _OFFERS: Final = (TEXT_HTML, HTML_TYPE, JSON_TYPE)
 _ALIASES: Final = {
-    "application/vnd.pypi.simple.latest+json": JSON_TYPE,
-    "application/vnd.pypi.simple.latest+html": HTML_TYPE,
+    LATEST_JSON_TYPE: JSON_TYPE,
+    LATEST_HTML_TYPE: HTML_TYPE,
 }
 _WIRE_TYPE: Final = {
-    TEXT_HTML: "text/html; charset=utf-8",
+    TEXT_HTML: TEXT_HTML_UTF8,
     HTML_TYPE: HTML_TYPE,
     JSON_TYPE: JSON_TYPE,
 }

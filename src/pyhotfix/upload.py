@@ -45,7 +45,6 @@ import contextlib
 import glob
 import hashlib
 import html
-import json
 import os
 import re
 import shutil
@@ -55,7 +54,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 import httpx
@@ -65,13 +63,13 @@ from packaging.utils import (
     InvalidWheelFilename,
     NormalizedName,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
 
+from pyhotfix.distfile import dist_kind, file_sha256_size, parse_dist_filename
 from pyhotfix.errors import PublishError, UsageError
+from pyhotfix.httpclient import make_client, redact
 from pyhotfix.index import IndexEntry, PublishResult
-from pyhotfix.upstream import DistFile, make_client, parse_page, redact
+from pyhotfix.simpleapi import ACCEPT, PAGE_ERRORS, DistFile, parse_page
 
 __all__ = [
     "Credentials",
@@ -82,8 +80,6 @@ __all__ = [
     "run_subprocess",
 ]
 
-_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-_ACCEPT = f"{_JSON_TYPE}, text/html;q=0.1"
 _READ_TIMEOUT = 30.0
 _PROBE_TIMEOUT = 10.0
 _UPLOAD_TIMEOUT = 1800.0  # large wheels over slow links; uv has its own per-request timeouts
@@ -334,69 +330,25 @@ def _canonical(name: str) -> NormalizedName:
 
 def _inspect(path: Path, canon: NormalizedName) -> _Local:
     filename = path.name
+    kind = dist_kind(filename)
+    if kind is None:
+        raise PublishError(
+            f"{path} is neither a wheel (.whl) nor an sdist (.tar.gz): only distributions "
+            "can be uploaded."
+        )
     try:
-        if filename.endswith(".whl"):
-            project = parse_wheel_filename(filename)[0]
-        elif filename.endswith((".tar.gz", ".zip")):
-            project = parse_sdist_filename(filename)[0]
-        else:
-            raise PublishError(
-                f"{path} is neither a wheel (.whl) nor an sdist (.tar.gz): only distributions "
-                "can be uploaded."
-            )
+        project = parse_dist_filename(filename).name
     except (InvalidWheelFilename, InvalidSdistFilename) as exc:
         raise PublishError(f"{path} does not have a valid distribution filename: {exc}.") from exc
     if project != canon:
         raise PublishError(f"{filename} is a file of {project}, not of {canon}; nothing was sent.")
-    h = hashlib.sha256()
     try:
-        with path.open("rb") as f:
-            while chunk := f.read(1 << 20):
-                h.update(chunk)
+        sha256 = file_sha256_size(path)[0]
     except OSError as exc:
         raise PublishError(
             f"Could not read {path} ({exc.strerror or exc}); nothing was uploaded."
         ) from exc
-    return _Local(path, filename, h.hexdigest(), filename.endswith(".whl"))
-
-
-# -- the registry's simple page -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class _Remote:
-    """One file on the registry's project page, with the PEP 700 fields when it gives them."""
-
-    dist: DistFile
-    size: int | None
-    upload_time: str | None
-    core_metadata_sha256: str | None
-    yanked: str | bool
-
-
-def _json_extras(content: bytes) -> dict[str, dict[str, Any]]:
-    data = json.loads(content)
-    files = data.get("files") if isinstance(data, dict) else None
-    return {
-        str(item["filename"]): item
-        for item in (files if isinstance(files, list) else [])
-        if isinstance(item, dict) and isinstance(item.get("filename"), str)
-    }
-
-
-def _remote(dist: DistFile, extra: Mapping[str, Any]) -> _Remote:
-    size = extra.get("size")
-    upload_time = extra.get("upload-time")
-    core = extra.get("core-metadata", extra.get("dist-info-metadata"))
-    core_sha = core.get("sha256") if isinstance(core, dict) else None
-    yanked = extra.get("yanked", dist.yanked)
-    return _Remote(
-        dist=dist,
-        size=size if isinstance(size, int) and not isinstance(size, bool) else None,
-        upload_time=upload_time if isinstance(upload_time, str) else None,
-        core_metadata_sha256=core_sha if isinstance(core_sha, str) else None,
-        yanked=yanked if isinstance(yanked, str | bool) else dist.yanked,
-    )
+    return _Local(path, filename, sha256, kind == "wheel")
 
 
 # -- the target -----------------------------------------------------------------------------------
@@ -480,10 +432,12 @@ class UploadTarget:
                         filename=filename,
                         sha256=sha256,
                         size=size if size is not None else -1,
-                        requires_python=remote.dist.requires_python or None,  # devpi: ""
+                        requires_python=remote.requires_python or None,  # devpi: ""
                         core_metadata_sha256=remote.core_metadata_sha256,
                         upload_time=remote.upload_time or "",
-                        yanked=remote.yanked,
+                        yanked=remote.yanked
+                        if remote.yanked_reason is None
+                        else remote.yanked_reason,
                     )
                 )
         return entries
@@ -653,15 +607,13 @@ class UploadTarget:
             base = urlunsplit(parts._replace(netloc=f"{userinfo}@{parts.netloc}"))
         return make_client(base, timeout=timeout)
 
-    def _listing(self, client: httpx.Client, canon: NormalizedName) -> dict[str, _Remote] | None:
+    def _listing(self, client: httpx.Client, canon: NormalizedName) -> dict[str, DistFile] | None:
         """The project's files on the registry, by filename; None when the project page is 404."""
         simple = self.simple_url()
         page_url = f"{simple}{canon}/"
         try:
             # no-cache: a registry or proxy must not answer from a cache right after an upload.
-            response = client.get(
-                page_url, headers={"Accept": _ACCEPT, "Cache-Control": "no-cache"}
-            )
+            response = client.get(page_url, headers={"Accept": ACCEPT, "Cache-Control": "no-cache"})
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._unreachable(page_url, exc) from exc
         if response.status_code == 404:
@@ -683,20 +635,19 @@ class UploadTarget:
         content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
         base = str(response.url)
         try:
-            # one parser (upstream's) for every index pyhotfix reads
+            # one parser (simpleapi's) for every index pyhotfix reads
             dists = parse_page(response.content, content_type, base)
-            extras = _json_extras(response.content) if content_type == _JSON_TYPE else {}
-        except (ValueError, TypeError, KeyError) as exc:
+        except PAGE_ERRORS as exc:
             raise PublishError(
                 f"{redact(page_url)} is not a valid simple-index project page ({exc}). Check the "
                 "simple URL of the registry (pass it explicitly if it is not the default)."
             ) from exc
-        return {d.filename: _remote(d, extras.get(d.filename, {})) for d in dists}
+        return {d.filename: d for d in dists}
 
     def _check_root(self, client: httpx.Client, simple: str) -> None:
         """A 404 for the project is "no files yet", unless the whole simple URL is wrong."""
         try:
-            response = client.get(simple, headers={"Accept": _ACCEPT})
+            response = client.get(simple, headers={"Accept": ACCEPT})
         except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise self._unreachable(simple, exc) from exc
         if response.status_code == 404:
@@ -707,19 +658,19 @@ class UploadTarget:
                 "elsewhere, give that URL."
             )
 
-    def _sha256(self, client: httpx.Client, remote: _Remote) -> tuple[str, int | None]:
+    def _sha256(self, client: httpx.Client, remote: DistFile) -> tuple[str, int | None]:
         """(sha256, size) of a listed file: from the page, else by downloading it."""
-        if remote.dist.sha256:
-            return remote.dist.sha256, remote.size
+        if remote.sha256:
+            return remote.sha256, remote.size
         h = hashlib.sha256()
         size = 0
-        url = remote.dist.url
+        url = remote.url
         try:
             # identity: the hash of the file as stored, not of a transfer encoding of it.
             with client.stream("GET", url, headers={"Accept-Encoding": "identity"}) as response:
                 if not response.is_success:
                     raise PublishError(
-                        f"The registry lists {remote.dist.filename} without a hash, and "
+                        f"The registry lists {remote.filename} without a hash, and "
                         f"downloading it to compare failed: {redact(url)} answered HTTP "
                         f"{response.status_code}."
                     )

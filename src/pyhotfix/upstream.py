@@ -9,24 +9,21 @@ from __future__ import annotations
 
 import base64
 import configparser
-import functools
 import hashlib
 import json
 import logging
-import netrc
 import os
 import re
 import sys
 import tempfile
 import time
 from bisect import bisect_left
-from collections.abc import Callable, Generator, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
-from urllib.parse import unquote, urldefrag, urljoin, urlsplit, urlunsplit
+from urllib.parse import unquote, urlsplit
 
 import platformdirs
 from packaging.utils import (
@@ -35,12 +32,13 @@ from packaging.utils import (
     NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
-from pyhotfix import __version__
+from pyhotfix.distfile import dist_kind, parse_dist_filename
 from pyhotfix.errors import UpstreamError, UsageError
+from pyhotfix.httpclient import make_client, redact, scrub, strip_credentials
+from pyhotfix.simpleapi import ACCEPT, PAGE_ERRORS, DistFile, parse_page
 
 if TYPE_CHECKING:
     # httpx is imported where a request is made: a build whose sdist and patches are cached
@@ -50,7 +48,6 @@ if TYPE_CHECKING:
 __all__ = [
     "PYPI_SIMPLE_URL",
     "Cache",
-    "DistFile",
     "DownloadLimits",
     "UpstreamSdist",
     "default_cache_dir",
@@ -60,15 +57,11 @@ __all__ = [
     "fetch_url",
     "find_sdist",
     "list_files",
-    "make_client",
-    "redact",
 ]
 
 log = logging.getLogger(__name__)
 
 PYPI_SIMPLE_URL = "https://pypi.org/simple/"
-_JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-_ACCEPT = f"{_JSON_TYPE}, text/html;q=0.1"
 _HEX64 = re.compile(r"[0-9a-f]{64}")
 _CHUNK = 1 << 16
 _CHECK_SETTINGS = (
@@ -79,17 +72,6 @@ _CHECK_URL = "Check that the URL is right and reachable (network, proxy settings
 _CHECK_FILE = "Check the path in the file:// URL and that the file is readable, then try again."
 # Neutral: the version may come from hotfixes.toml, `add NAME==VERSION` or `rebase --to`.
 _CHECK_VERSION = "Check the version you asked for (in hotfixes.toml or on the command line)."
-
-
-@dataclass(frozen=True)
-class DistFile:
-    """One file listed on an index project page."""
-
-    filename: str
-    url: str  # absolute, without the #fragment; may carry credentials taken from the index URL
-    sha256: str | None
-    requires_python: str | None
-    yanked: bool
 
 
 @dataclass(frozen=True)
@@ -257,140 +239,6 @@ def _bounded_get(
             f"{min(limits.stall_timeout, limits.deadline):g} s. Nothing was kept. Check the "
             f"network and the server, then try again (the wait is set by {STALL_TIMEOUT_ENV})."
         ) from exc
-
-
-# --------------------------------------------------------------------------------------------
-# URLs and credentials
-
-
-def redact(url: str) -> str:
-    """Hide the secret part of a URL's userinfo: https://user:***@host/...
-
-    A username without a password is hidden as well, because indexes commonly take an API token
-    as the username (https://TOKEN@host/ or https://TOKEN:@host/).
-    """
-    try:
-        parts = urlsplit(url)
-    except ValueError:  # e.g. a broken IPv6 literal; still never echo the userinfo
-        return re.sub(r"//[^/@]*@", "//***@", url)
-    if "@" not in parts.netloc:
-        return url
-    userinfo, _, hostport = parts.netloc.rpartition("@")
-    user, _, password = userinfo.partition(":")
-    shown = f"{user}:***" if user and password else "***"
-    return urlunsplit(parts._replace(netloc=f"{shown}@{hostport}"))
-
-
-def _strip_credentials(url: str) -> str:
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//[^/@]*@", "//", url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
-
-
-def _scrub(text: str, url: str) -> str:
-    """Remove the URL's password from free text (an exception message may quote the URL)."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return text
-    for secret in {parts.password, unquote(parts.password or "")}:
-        if secret:
-            text = text.replace(secret, "***")
-    return text
-
-
-def _origin(url: httpx.URL) -> tuple[str, str, int]:
-    scheme = url.scheme.lower()
-    return scheme, url.host.lower(), url.port or {"http": 80, "https": 443}.get(scheme, 0)
-
-
-def _basic_auth_header(username: str, password: str) -> str:
-    token = base64.b64encode(f"{username}:{password}".encode()).decode("ascii")
-    return f"Basic {token}"
-
-
-# A class made on first use: subclassing httpx.Auth needs httpx, imported only when a request is made.
-@functools.cache
-def _scoped_auth_class() -> Callable[
-    [tuple[str, str, int] | None, tuple[str, str], httpx.NetRCAuth | None], httpx.Auth
-]:
-    import httpx
-
-    class ScopedAuth(httpx.Auth):
-        """Basic auth that never sends the index's credentials to another origin (e.g. a file CDN).
-
-        Order: userinfo in the request URL itself, then the index URL's credentials for the index's
-        origin only, then ~/.netrc (by host, as pip and curl do).
-        """
-
-        def __init__(
-            self,
-            origin: tuple[str, str, int] | None,
-            creds: tuple[str, str],
-            netrc_auth: httpx.NetRCAuth | None,
-        ) -> None:
-            self._origin = origin
-            self._creds = creds
-            self._netrc = netrc_auth
-
-        def auth_flow(
-            self, request: httpx.Request
-        ) -> Generator[httpx.Request, httpx.Response, None]:
-            url = request.url
-            if url.username or url.password:
-                request.headers["Authorization"] = _basic_auth_header(url.username, url.password)
-            elif self._origin is not None and _origin(url) == self._origin:
-                request.headers["Authorization"] = _basic_auth_header(*self._creds)
-            elif self._netrc is not None:
-                yield from self._netrc.auth_flow(request)
-                return
-            yield request
-
-    return ScopedAuth
-
-
-def _load_netrc() -> httpx.NetRCAuth | None:
-    import httpx
-
-    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc").expanduser()
-    if not path.is_file():
-        return None
-    try:
-        return httpx.NetRCAuth(str(path))
-    except (netrc.NetrcParseError, OSError, UnicodeDecodeError) as exc:
-        # Like pip and uv: a broken netrc must not break access to indexes that need no login.
-        log.warning("ignoring %s: it could not be read (%s)", path, exc)
-        return None
-
-
-def make_client(index_url: str, timeout: float = 30.0) -> httpx.Client:
-    """An HTTP client for `index_url`: its userinfo (or ~/.netrc / $NETRC) becomes basic auth."""
-    import httpx
-
-    try:
-        url = httpx.URL(index_url)
-    except httpx.InvalidURL as exc:
-        raise UpstreamError(
-            f"{redact(index_url)} is not a valid URL ({_scrub(str(exc), index_url)}). "
-            "Correct it in hotfixes.toml ([settings] upstream, or the URL of a patch)."
-        ) from exc
-    from pyhotfix.fileurl import FileTransport, refuse_redirect_off_http
-
-    origin = _origin(url) if (url.username or url.password) else None
-    return httpx.Client(
-        auth=_scoped_auth_class()(origin, (url.username, url.password), _load_netrc()),
-        follow_redirects=True,
-        timeout=httpx.Timeout(timeout),
-        headers={"User-Agent": f"pyhotfix/{__version__}"},
-        # A local index or patch (file://) reads like a remote one; a remote server can never
-        # redirect into it (the hook), nor can a remote page link to it (parse_page).
-        mounts={"file://": FileTransport()},
-        event_hooks={"response": [refuse_redirect_off_http]},
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -615,7 +463,7 @@ def _project_url(index_url: str, project: str) -> str:
 def _transport_error(
     url: str, exc: Exception, advice: str, name: str | None = None
 ) -> UpstreamError:
-    detail = _scrub(str(exc), url).rstrip(".") or type(exc).__name__
+    detail = scrub(str(exc), url).rstrip(".") or type(exc).__name__
     what = f"{name} from {redact(url)}" if name else redact(url)
     return UpstreamError(f"could not fetch {what}: {detail}. {_advice_for(url, advice)}")
 
@@ -669,7 +517,7 @@ def list_files(
     project = canonicalize_name(name)
     page_url = _project_url(index_url, project)
     try:
-        response, body, base = _get_page(client, page_url, {"Accept": _ACCEPT}, project, limits)
+        response, body, base = _get_page(client, page_url, {"Accept": ACCEPT}, project, limits)
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise _transport_error(page_url, exc, _CHECK_SETTINGS) from exc
     if response.status_code == 404:
@@ -682,83 +530,6 @@ def list_files(
     content_type = response.headers.get("content-type", "").partition(";")[0].strip().lower()
     # Relative file URLs resolve against the page that was finally served (after redirects).
     return _parse_page(body, content_type, base, page_url)
-
-
-def _absolute(base: str, url: str) -> tuple[str, str]:
-    """(absolute URL without fragment, fragment)."""
-    absolute = urldefrag(urljoin(base, url))
-    return absolute.url, absolute.fragment
-
-
-def _parse_json(content: bytes, base: str) -> list[DistFile]:
-    data = json.loads(content)
-    if not isinstance(data, dict) or not isinstance(data.get("files"), list):
-        raise ValueError("the JSON has no 'files' list")
-    files = []
-    for item in data["files"]:
-        if not isinstance(item, dict):
-            raise ValueError("a 'files' entry is not an object")
-        filename, url = item["filename"], item["url"]
-        if not isinstance(filename, str) or not isinstance(url, str):
-            raise ValueError("a file's filename or url is not a string")
-        hashes = item.get("hashes")
-        sha256 = hashes.get("sha256") if isinstance(hashes, dict) else None
-        requires_python = item.get("requires-python")
-        yanked = item.get("yanked", False)
-        files.append(
-            DistFile(
-                filename=filename,
-                url=_absolute(base, url)[0],
-                sha256=sha256.lower() if isinstance(sha256, str) and sha256 else None,
-                requires_python=requires_python if isinstance(requires_python, str) else None,
-                # PEP 691: true, or a string giving the reason for the yank.
-                yanked=yanked if isinstance(yanked, bool) else isinstance(yanked, str),
-            )
-        )
-    return files
-
-
-class _AnchorParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.base: str | None = None
-        self.anchors: list[dict[str, str | None]] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        # HTMLParser already unescapes attribute values (&gt;=3.8 -> >=3.8).
-        if tag == "a":
-            self.anchors.append(dict(attrs))
-        elif tag == "base" and self.base is None:
-            self.base = dict(attrs).get("href")
-
-
-def _parse_html(text: str, base: str) -> list[DistFile]:
-    parser = _AnchorParser()
-    parser.feed(text)
-    parser.close()
-    if parser.base:
-        base = urljoin(base, parser.base)
-    files = []
-    for attrs in parser.anchors:
-        href = attrs.get("href")
-        if not href:
-            continue
-        url, fragment = _absolute(base, href)
-        filename = unquote(urlsplit(url).path.rpartition("/")[2])
-        if not filename:
-            continue
-        algo, _, digest = fragment.partition("=")
-        requires_python = attrs.get("data-requires-python")
-        files.append(
-            DistFile(
-                filename=filename,
-                url=url,
-                sha256=digest.lower() if algo == "sha256" and digest else None,
-                requires_python=requires_python or None,
-                yanked="data-yanked" in attrs,
-            )
-        )
-    return files
 
 
 # --------------------------------------------------------------------------------------------
@@ -777,16 +548,13 @@ def _parse_version(version: str) -> Version:
 
 def _parse_filename(filename: str) -> tuple[NormalizedName, Version, bool] | None:
     """(project, version, is_sdist) from an sdist or wheel filename; None if it is neither."""
+    if dist_kind(filename) is None:
+        return None
     try:
-        if filename.endswith((".tar.gz", ".zip")):
-            name, version = parse_sdist_filename(filename)
-            return name, version, True
-        if filename.endswith(".whl"):
-            name, version, _build, _tags = parse_wheel_filename(filename)
-            return name, version, False
+        parsed = parse_dist_filename(filename)
     except (InvalidSdistFilename, InvalidWheelFilename, InvalidVersion):
-        pass
-    return None
+        return None
+    return parsed.name, parsed.version, parsed.kind == "sdist"
 
 
 def _nearest(versions: Sequence[Version], wanted: Version, count: int = 10) -> list[Version]:
@@ -914,7 +682,7 @@ def download(
 
 
 def _record_key(index_url: str, project: str, version: Version) -> str:
-    index = _strip_credentials(index_url).rstrip("/") + "/"
+    index = strip_credentials(index_url).rstrip("/") + "/"
     return json.dumps(
         {"kind": "upstream-sdist", "index": index, "name": project, "version": str(version)},
         sort_keys=True,
@@ -958,7 +726,7 @@ def fetch_sdist(
         name=project,
         version=str(parse_sdist_filename(dist.filename)[1]),
         filename=dist.filename,
-        url=_strip_credentials(dist.url),
+        url=strip_credentials(dist.url),
         sha256=sha256,
         path=path,
     )
@@ -1008,38 +776,14 @@ class CachedListing:
 
 
 def _page_record_key(index_url: str, project: str) -> str:
-    index = _strip_credentials(index_url).rstrip("/") + "/"
+    index = strip_credentials(index_url).rstrip("/") + "/"
     return json.dumps({"kind": "project-page", "index": index, "name": project}, sort_keys=True)
-
-
-def parse_page(body: bytes, content_type: str, base: str) -> list[DistFile]:
-    """The files on a project page: PEP 691 JSON when `content_type` says so, else PEP 503 HTML.
-
-    Raises ValueError, TypeError or KeyError for a page that is neither.
-    """
-    if content_type == _JSON_TYPE:
-        files = _parse_json(body, base)
-    else:
-        files = _parse_html(body.decode("utf-8", "replace"), base)
-    return [f for f in files if _may_follow(base, f)]
-
-
-def _may_follow(page_url: str, dist: DistFile) -> bool:
-    """Links an index page may point at: http(s) anywhere, file:// only from a file:// page (a
-    remote index must never make pyhotfix read local files)."""
-    page_scheme = urlsplit(page_url).scheme.lower()
-    link_scheme = urlsplit(dist.url).scheme.lower()
-    allowed = ("http", "https", "file") if page_scheme == "file" else ("http", "https")
-    if link_scheme in allowed:
-        return True
-    log.warning("ignoring %s on %s: a %s: link", dist.filename, redact(page_url), link_scheme)
-    return False
 
 
 def _parse_page(body: bytes, content_type: str, base: str, page_url: str) -> list[DistFile]:
     try:
         return parse_page(body, content_type, base)
-    except (ValueError, TypeError, KeyError) as exc:
+    except PAGE_ERRORS as exc:
         raise UpstreamError(
             f"{redact(page_url)} is not a valid simple-index project page ({exc}). Check that "
             "[settings] upstream is the URL of a PEP 503 simple index (like "
@@ -1086,7 +830,7 @@ def list_files_cached(
     key = _page_record_key(index_url, project)
     record = cache.get_record(key)
     cached = _listing_from_record(record, page_url)
-    headers = {"Accept": _ACCEPT}
+    headers = {"Accept": ACCEPT}
     if cached is not None and record is not None:
         if isinstance(record.get("etag"), str):
             headers["If-None-Match"] = record["etag"]
@@ -1121,7 +865,7 @@ def list_files_cached(
     value: dict[str, Any] = {
         "body": base64.b64encode(body).decode("ascii"),
         "content_type": content_type,
-        "url": _strip_credentials(base),
+        "url": strip_credentials(base),
         "fetched_at": now,
     }
     for header, field_name in (("etag", "etag"), ("last-modified", "last_modified")):
@@ -1142,7 +886,7 @@ def cached_download(
     Found by the sha256 the index lists, else by a record of its URL (indexes without hashes);
     returns None when it is not cached and `client` is None (offline).
     """
-    url_key = json.dumps({"kind": "file-by-url", "url": _strip_credentials(dist.url)})
+    url_key = json.dumps({"kind": "file-by-url", "url": strip_credentials(dist.url)})
     if dist.sha256 is not None:
         hit = cache.get(dist.sha256)
         if hit is not None:

@@ -38,7 +38,7 @@ from packaging.version import InvalidVersion, Version
 from pyhotfix.deploy import Deployment, HotfixBuild, hotfix_number
 from pyhotfix.deploy.appconfig import AppConfig, read_project_config, read_requirements_config
 from pyhotfix.errors import PyhotfixError, UsageError
-from pyhotfix.upstream import redact
+from pyhotfix.httpclient import redact
 
 INSTALL_TIMEOUT = 900.0
 VENV_TIMEOUT = 300.0

@@ -19,9 +19,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix.distfile import parse_dist_filename
 from pyhotfix.errors import PyhotfixError
 from pyhotfix.lifecycle.common import FileEdits, retired_path
 from pyhotfix.lock import lock_path, locked_update
@@ -47,10 +47,7 @@ def hotfix_versions(index: PublishTarget, name: str, label: str) -> list[str]:
     found: dict[Version, bool] = {}
     for entry in index.project_entries(name):
         try:
-            if entry.filename.endswith(".whl"):
-                version = parse_wheel_filename(entry.filename)[1]
-            else:
-                version = parse_sdist_filename(entry.filename)[1]
+            version = parse_dist_filename(entry.filename).version
         except (ValueError, InvalidVersion):
             continue
         if (version.local or "").split(".")[0] == label:

@@ -37,12 +37,12 @@ from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
     canonicalize_name,
-    parse_sdist_filename,
-    parse_wheel_filename,
 )
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix.distfile import dist_kind, parse_dist_filename
 from pyhotfix.errors import PyhotfixError, UpstreamError
+from pyhotfix.httpclient import make_client, redact
 from pyhotfix.lifecycle.common import patch_label
 from pyhotfix.lifecycle.series import (
     APPLIES,
@@ -57,15 +57,13 @@ from pyhotfix.lifecycle.series import (
 from pyhotfix.manifest import HotfixSpec, Manifest
 from pyhotfix.patching import read_patch
 from pyhotfix.pipeline import inputs_key
+from pyhotfix.simpleapi import DistFile
 from pyhotfix.upstream import (
     Cache,
-    DistFile,
     cached_download,
     fetch_url,
     find_sdist,
     list_files_cached,
-    make_client,
-    redact,
 )
 
 _VERDICT_FORMAT = 2  # 2: the series' own verdict is stored too
@@ -211,17 +209,13 @@ def newer_releases(
     base = Version(version)
     by_version: dict[Version, list[tuple[DistFile, bool]]] = {}
     for f in files:
+        if dist_kind(f.filename) is None:
+            continue
         try:
-            if f.filename.endswith((".tar.gz", ".zip")):
-                fname, found = parse_sdist_filename(f.filename)
-                is_sdist = True
-            elif f.filename.endswith(".whl"):
-                fname, found, _build, _tags = parse_wheel_filename(f.filename)
-                is_sdist = False
-            else:
-                continue
+            parsed = parse_dist_filename(f.filename)
         except (InvalidSdistFilename, InvalidWheelFilename, InvalidVersion):
             continue
+        fname, found, is_sdist = parsed.name, parsed.version, parsed.kind == "sdist"
         if fname != project or found <= base or found.local is not None:
             continue
         if found.is_prerelease and not pre:
