@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyhotfix._atomic import write_atomic
 from pyhotfix.errors import PyhotfixError
 from pyhotfix.lifecycle.series import Git, has_conflict_markers
 from pyhotfix.manifest import FilePatch, GitPatch, Manifest, PatchSource, UrlPatch
@@ -91,9 +92,7 @@ def read_meta(workspace: Path) -> WorkspaceMeta | None:
 
 def write_meta(workspace: Path, meta: WorkspaceMeta) -> None:
     path = workspace / ".git" / _META_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(meta), indent=2, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(asdict(meta), indent=2, sort_keys=True).encode("utf-8"))
 
 
 def prepare_workspace_repo(root: Path) -> None:
