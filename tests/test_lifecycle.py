@@ -929,14 +929,17 @@ def test_series_with_a_multi_mail_patch(tmp_path: Path) -> None:
 
 
 def test_recommendation_rules() -> None:
+    from pyhotfix.lifecycle.series import PatchState
     from pyhotfix.lifecycle.status import PatchVerdict, ReleaseCheck, recommend
 
-    def release(version: str, *patch_states: str) -> ReleaseCheck:
+    def release(version: str, *patch_states: PatchState) -> ReleaseCheck:
         return ReleaseCheck(
             version, tuple(PatchVerdict(f"p{i}", s) for i, s in enumerate(patch_states))
         )
 
-    applies, contained, conflicts = "applies", "contained", "conflicts"
+    applies: PatchState = "applies"
+    contained: PatchState = "contained"
+    conflicts: PatchState = "conflicts"
     assert str(recommend([])) == "keep"
     assert str(recommend([ReleaseCheck("2.0", note="no sdist")])) == "unknown"
     # The earliest release containing every patch wins, even over newer conflicting ones.

@@ -44,6 +44,7 @@ from packaging.utils import (
 )
 from packaging.version import Version
 
+from pyhotfix._atomic import open_atomic
 from pyhotfix.buildenv import backend_environment, installer_environment, prefix_map_flag
 from pyhotfix.distfile import file_sha256_size, sdist_pkg_info
 from pyhotfix.errors import BuildError
@@ -587,8 +588,11 @@ def _rezip_wheel(path: Path, sde: int) -> None:
     """
     t = time.gmtime(max(sde, 315532800))  # zip cannot store dates before 1980
     date_time = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
-    tmp = path.with_suffix(".tmp")
-    with zipfile.ZipFile(path) as zin, zipfile.ZipFile(tmp, "w") as zout:
+    with (
+        zipfile.ZipFile(path) as zin,
+        open_atomic(path, durable=False) as out,  # a build-tree file; _publish_file syncs the copy
+        zipfile.ZipFile(out, "w") as zout,
+    ):
         for item in zin.infolist():
             info = zipfile.ZipInfo(item.filename, date_time=date_time)
             is_dir = item.filename.endswith("/")
@@ -598,7 +602,6 @@ def _rezip_wheel(path: Path, sde: int) -> None:
             info.compress_type = zipfile.ZIP_STORED if is_dir else zipfile.ZIP_DEFLATED
             info.create_system = 3  # unix, so external_attr modes are honoured
             zout.writestr(info, zin.read(item.filename))
-    os.replace(tmp, path)
 
 
 # --- verification -------------------------------------------------------------------------------
@@ -660,7 +663,6 @@ def _publish_file(src: Path, out_dir: Path) -> BuiltFile:
     sha256, size = file_sha256_size(src)
     target = out_dir / src.name
     # Copy under a temporary name first: a reader never sees a half-written file.
-    partial = out_dir / f".{src.name}.partial"
-    shutil.copyfile(src, partial)
-    os.replace(partial, target)
+    with src.open("rb") as inp, open_atomic(target) as out:
+        shutil.copyfileobj(inp, out, 1 << 20)
     return BuiltFile(path=target, filename=src.name, sha256=sha256, size=size)

@@ -2,6 +2,22 @@
 
 from __future__ import annotations
 
+__all__ = [
+    "BuildError",
+    "DeployError",
+    "LifecycleError",
+    "ManifestError",
+    "PatchError",
+    "PatchFileError",
+    "PublishError",
+    "PyhotfixError",
+    "ServeError",
+    "UnsafeArchiveError",
+    "UpstreamError",
+    "UsageError",
+    "VersioningError",
+]
+
 
 class PyhotfixError(Exception):
     """An operation failed in a way the user can act on. Exit code 1."""
@@ -48,3 +64,15 @@ class PatchFileError(PatchError):
     too large: a usage mistake, so exit code 2 (the message names file, line and key when known)."""
 
     exit_code = 2
+
+
+class DeployError(PyhotfixError):
+    """A deployment could not be pointed at, exported for or verified against the hotfix builds."""
+
+
+class LifecycleError(PyhotfixError):
+    """A workspace, rebase or retire step was refused (e.g. no workspace, unfinished conflicts)."""
+
+
+class ServeError(PyhotfixError):
+    """The local index server could not start or stopped unexpectedly."""

@@ -18,9 +18,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import secrets
 from collections.abc import Mapping
 from pathlib import Path
+
+from pyhotfix._atomic import write_atomic
 
 RECORD_NAME = ".pyhotfix.hashes"
 _FORMAT = 1
@@ -72,14 +73,9 @@ class HashRecord:
             "files": {k: [*entries[k][0], entries[k][1]] for k in sorted(entries)},
         }
         target = self.path / f"{shard}.json"
-        tmp = self.path / f".{shard}.{secrets.token_hex(6)}.tmp"
-        try:
+        with contextlib.suppress(OSError):  # a cache: failing to write one only costs a rehash
             self.path.mkdir(exist_ok=True)
-            tmp.write_text(json.dumps(doc, separators=(",", ":")), encoding="utf-8")
-            os.replace(tmp, target)
-        except OSError:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
+            write_atomic(target, json.dumps(doc, separators=(",", ":")).encode("utf-8"))
 
 
 def _shard(key: str) -> str:

@@ -71,7 +71,6 @@ import io
 import json
 import os
 import random
-import secrets
 import stat
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -91,6 +90,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix._atomic import open_atomic
 from pyhotfix.distfile import (
     check_metadata,
     dist_kind,
@@ -1147,37 +1147,24 @@ def _format_time(dt: datetime) -> str:
 
 
 def _atomic_write(job: _Write, fsync: bool) -> None:
-    """Write `job` so readers see the old file or the new one, never a partial one.
-    mkstemp is avoided: its 0600 mode would hide the files from a web server."""
-    path = job.path
-    tmp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
-        with open(fd, "wb") as out:
-            if job.data is not None:
-                out.write(job.data)
-            else:
-                assert job.src is not None
-                # Large files are hashed again while copied: the page must list the hash of the
-                # bytes actually published, even if the source changed since it was inspected.
-                h = hashlib.sha256()
-                with job.src.open("rb") as inp:
-                    while chunk := inp.read(1 << 20):
-                        h.update(chunk)
-                        out.write(chunk)
-                if h.hexdigest() != job.sha256:
-                    raise PublishError(
-                        f"{job.src} changed while it was being published; nothing of it was "
-                        "listed. Publish it again once it is no longer being written."
-                    )
-            if fsync:
-                out.flush()
-                os.fsync(out.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
+    """Write `job` so readers see the old file or the new one, never a partial one."""
+    with open_atomic(job.path, durable=fsync) as out:
+        if job.data is not None:
+            out.write(job.data)
+        else:
+            assert job.src is not None
+            # Large files are hashed again while copied: the page must list the hash of the
+            # bytes actually published, even if the source changed since it was inspected.
+            h = hashlib.sha256()
+            with job.src.open("rb") as inp:
+                while chunk := inp.read(1 << 20):
+                    h.update(chunk)
+                    out.write(chunk)
+            if h.hexdigest() != job.sha256:
+                raise PublishError(
+                    f"{job.src} changed while it was being published; nothing of it was "
+                    "listed. Publish it again once it is no longer being written."
+                )
 
 
 def _write_error(root: Path, exc: OSError) -> PublishError:

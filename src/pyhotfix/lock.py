@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyhotfix._atomic import write_atomic
 from pyhotfix.errors import ManifestError
 
 LOCK_NAME = "hotfixes.lock"
@@ -150,8 +151,6 @@ def locked_update(path: Path) -> Iterator[dict[str, LockedHotfix]]:
         entries = dict(read_lock(path).hotfixes)
         yield entries
         text = render_lock(Lock(hotfixes=entries))
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(text, encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, text.encode("utf-8"))
     finally:
         os.close(directory_fd)  # closing releases the lock

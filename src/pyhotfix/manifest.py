@@ -14,6 +14,7 @@ from typing import Any
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix._atomic import write_atomic
 from pyhotfix.errors import ManifestError, UsageError
 
 MANIFEST_NAME = "hotfixes.toml"
@@ -527,9 +528,7 @@ def upsert_hotfix(
         table["reason"] = reason
     new_text = tomlkit.dumps(document)
     parse_manifest(new_text, path)  # validate before writing
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new_text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, new_text.encode("utf-8"))
 
 
 # --- editing, for `pyhotfix commit` / `rebase` / `retire` ------------------------------------
@@ -540,9 +539,7 @@ def _write_validated(path: Path, document: Any) -> None:
 
     new_text = tomlkit.dumps(document)
     parse_manifest(new_text, path)  # validate before writing
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(new_text, encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, new_text.encode("utf-8"))
 
 
 def _hotfix_key(document: Any, path: Path, name: str) -> str:

@@ -16,13 +16,14 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Literal
 
 from packaging.utils import parse_sdist_filename, parse_wheel_filename
 from packaging.version import Version
 
 from pyhotfix import __version__
 from pyhotfix.errors import BuildError, PyhotfixError, UsageError
+from pyhotfix.hotfixversion import HotfixVersion
 from pyhotfix.index import LocalIndex
 from pyhotfix.lock import (
     LockedFile,
@@ -60,6 +61,9 @@ class BuildOptions:
     jobs: int = 1
 
 
+BuildStatus = Literal["built", "up-to-date", "failed"]
+
+
 @dataclass(frozen=True)
 class HotfixResult:
     name: str
@@ -67,7 +71,7 @@ class HotfixResult:
     hotfix_version: str | None
     files: tuple[str, ...]
     seconds: float
-    status: str  # "built", "up-to-date" or "failed"
+    status: BuildStatus
     message: str | None = None
     warnings: tuple[str, ...] = ()
 
@@ -133,14 +137,9 @@ def used_numbers(index: PublishTarget, name: str, version: str, label: str) -> s
                 found = parse_sdist_filename(entry.filename)[1]
         except ValueError:
             continue
-        parts = (found.local or "").split(".")
-        if (
-            found.public == base.public
-            and len(parts) == 2
-            and parts[0] == label
-            and parts[1].isdigit()
-        ):
-            numbers.add(int(parts[1]))
+        hotfix = HotfixVersion.of(found)
+        if hotfix is not None and hotfix.base == base.public and hotfix.label == label:
+            numbers.add(hotfix.number)
     return numbers
 
 
@@ -246,7 +245,7 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
         if locked is not None and locked.version == spec.version and locked.label == label:
             taken.add(locked.number)
         number = max(taken, default=0) + 1
-    hotfix_version = f"{spec.version}+{label}.{number}"
+    hotfix_version = str(HotfixVersion(spec.version, label, number))
 
     context.on_stage(spec.name, "fetching")
     sdist = fetch_sdist(
@@ -380,7 +379,7 @@ def _lock_entry(
     return LockedHotfix(
         name=spec.name,
         version=spec.version,
-        hotfix_version=f"{spec.version}+{label}.{number}",
+        hotfix_version=str(HotfixVersion(spec.version, label, number)),
         number=number,
         label=label,
         inputs=key,

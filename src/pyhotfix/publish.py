@@ -26,7 +26,7 @@ import hashlib
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import NormalizedName, canonicalize_name
@@ -61,6 +61,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ObjectIndex",
+    "PublishStatus",
     "PublishTarget",
     "PublishedFile",
     "S3Storage",
@@ -509,11 +510,14 @@ def _s3_filesystem(endpoint_url: str | None) -> S3FileSystem:
 # -- publishing what the lock records -----------------------------------------------------------
 
 
+PublishStatus = Literal["added", "unchanged"]
+
+
 @dataclass(frozen=True)
 class PublishedFile:
     name: str
     filename: str
-    status: str  # "added" or "unchanged"
+    status: PublishStatus
 
 
 def source_index(manifest: Manifest, source: Path | None = None) -> LocalIndex:

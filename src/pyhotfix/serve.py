@@ -59,7 +59,7 @@ from urllib.parse import unquote, unquote_to_bytes
 
 from packaging.utils import canonicalize_name
 
-from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.errors import ServeError, UsageError
 from pyhotfix.serve_limits import Acceptor, ConnectionLimits, connection_cap, overdue
 from pyhotfix.simpleapi import (
     HTML_TYPE,
@@ -238,7 +238,7 @@ def _listen(host: str, port: int, workers: int) -> list[socket.socket]:
             raise
         return sockets
     except OSError as exc:
-        raise PyhotfixError(
+        raise ServeError(
             f"Cannot listen on {host} port {port}: {exc.strerror or exc}. Choose another port "
             "with --port (--port 0 picks a free one), or stop what is using it."
         ) from exc
@@ -284,7 +284,7 @@ def _supervise(
         for sig, handler in previous.items():
             signal.signal(sig, handler)
     if died is not None and not stopping:
-        raise PyhotfixError(
+        raise ServeError(
             f"Server worker {died.name} exited unexpectedly (exit code {died.exitcode}); the "
             "server was stopped. The log above says why."
         )

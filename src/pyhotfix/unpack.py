@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, ClassVar, Literal, Protocol
 
-from pyhotfix.errors import PyhotfixError, UnsafeArchiveError
+from pyhotfix.errors import UnsafeArchiveError
 
 
 @dataclass(frozen=True)
@@ -102,7 +102,7 @@ def unpack_sdist(
     shown = display_name or archive.name
     dest.mkdir(parents=True, exist_ok=True)
     if any(dest.iterdir()):
-        raise PyhotfixError(
+        raise UnsafeArchiveError(
             f"pyhotfix unpacks an sdist only into an empty directory, and {dest} is not empty. "
             "Remove its contents (or choose another directory) and try again."
         )

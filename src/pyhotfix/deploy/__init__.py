@@ -13,9 +13,10 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from packaging.utils import canonicalize_name, parse_wheel_filename
-from packaging.version import InvalidVersion, Version
+from packaging.version import Version
 
-from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.errors import DeployError, UsageError
+from pyhotfix.hotfixversion import HotfixVersion
 from pyhotfix.lock import LockedFile, lock_path, read_lock
 from pyhotfix.manifest import Manifest, load_manifest
 
@@ -59,7 +60,7 @@ class HotfixBuild:
         builds on the target), else a platform wheel."""
         chosen = self.wheel if self.wheel_is_pure or self.sdist is None else self.sdist
         if chosen is None:  # a lock entry always has files; guard against a hand-edited one
-            raise PyhotfixError(
+            raise DeployError(
                 f"hotfixes.lock lists no files for {self.name}. Run `pyhotfix build {self.name}`."
             )
         return chosen
@@ -105,14 +106,8 @@ class Deployment:
 
 def hotfix_number(version: str, label: str) -> int | None:
     """N of `<X>+<label>.<N>`, or None when `version` is not such a hotfix version."""
-    try:
-        local = Version(version).local
-    except InvalidVersion:
-        return None
-    parts = (local or "").split(".")
-    if len(parts) == 2 and parts[0] == label and parts[1].isdigit():
-        return int(parts[1])
-    return None
+    parsed = HotfixVersion.parse(version)
+    return parsed.number if parsed is not None and parsed.label == label else None
 
 
 def index_roots(manifest: Manifest) -> tuple[Path | None, Path | None]:
@@ -187,7 +182,7 @@ def load_deployment(manifest_path: Path, index_url: str | None = None) -> Deploy
             )
         )
     if missing:
-        raise PyhotfixError(
+        raise DeployError(
             f"Not built yet (hotfixes.lock has no build of): {', '.join(missing)}. Run "
             "`pyhotfix build` first: deployments can only be pointed at builds that exist."
         )

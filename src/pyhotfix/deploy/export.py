@@ -27,6 +27,7 @@ from urllib.parse import urlsplit
 
 import tomlkit
 
+from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment, HotfixBuild
 from pyhotfix.errors import UsageError
 
@@ -90,9 +91,7 @@ def write_export(result: Export, out: Path) -> list[Path]:
     for n, file in enumerate(result.files):
         path = out if n == 0 else out.parent / file.name
         path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-        tmp.write_text(file.content, encoding="utf-8")
-        tmp.replace(path)
+        write_atomic(path, file.content.encode("utf-8"))
         written.append(path)
     return written
 

@@ -7,7 +7,6 @@ changes nothing, and `--check` is "would the text change".
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,10 +17,11 @@ from packaging.specifiers import Specifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment, HotfixBuild, hotfix_number
 from pyhotfix.deploy.export import INDEX_NAME
 from pyhotfix.deploy.reqfile import INDEX_OPTIONS, LogicalLine, RequirementsFile, parse_text
-from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.errors import DeployError, UsageError
 
 INDEX_MARK = "# pyhotfix: hotfix index"  # how pin recognises the index line it wrote
 INDEX_COMMENT = f"{INDEX_MARK}; pip merges it with the others, the +hotfix pins keep them out"
@@ -82,9 +82,7 @@ def existing_index_url(path: Path) -> str | None:
 
 
 def write_result(result: PinResult) -> None:
-    tmp = result.path.with_name(f".{result.path.name}.{os.getpid()}.tmp")
-    tmp.write_text(result.text, encoding="utf-8", newline="")
-    os.replace(tmp, result.path)
+    write_atomic(result.path, result.text.encode("utf-8"))
 
 
 # -- compatibility ------------------------------------------------------------------------------
@@ -219,7 +217,7 @@ def pin_requirements(
         else:
             targets.append((line, build))
     if errors:
-        raise PyhotfixError("\n".join(errors))
+        raise DeployError("\n".join(errors))
 
     notes: list[str] = []
     use_hashes = hashes
@@ -452,11 +450,11 @@ def pin_pyproject(text: str, path: Path, deployment: Deployment) -> PinResult:
     if isinstance(poetry_deps, dict):
         _pin_poetry(doc, poetry_deps, deployment, path, named, changes, errors)
     if errors:
-        raise PyhotfixError("\n".join(errors))
+        raise DeployError("\n".join(errors))
     if named and not isinstance(poetry_deps, dict):
         _pin_uv(doc, deployment, path, named, changes, errors)
     if errors:
-        raise PyhotfixError("\n".join(errors))
+        raise DeployError("\n".join(errors))
     notes = [
         f"{b.name} is not a dependency in {path.name}: if a dependency pulls it in, it comes from "
         f"the default index. Add `{b.name}=={b.version}` to the dependencies and run pin again."

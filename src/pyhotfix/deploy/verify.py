@@ -30,6 +30,7 @@ import zipfile
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Literal
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name
@@ -37,7 +38,7 @@ from packaging.version import InvalidVersion, Version
 
 from pyhotfix.deploy import Deployment, HotfixBuild, hotfix_number
 from pyhotfix.deploy.appconfig import AppConfig, read_project_config, read_requirements_config
-from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.errors import DeployError, UsageError
 from pyhotfix.httpclient import redact
 
 INSTALL_TIMEOUT = 900.0
@@ -97,6 +98,9 @@ class VerifyOptions:
     deployed_at: str | None = None  # where the deployment puts the app (s2i: /opt/app-root/src)
 
 
+CheckResult = Literal["ok", "FAIL", "error", "unused", "skipped"]
+
+
 @dataclass(frozen=True)
 class Check:
     hotfix: str
@@ -104,7 +108,7 @@ class Check:
     environment: str  # "fresh" or "had <version>"
     expected: str
     installed: str | None
-    result: str  # "ok", "FAIL", "error", "unused", "skipped"
+    result: CheckResult
     reason: str
     source: str | None = None  # where the installed file came from, when known
 
@@ -412,7 +416,7 @@ def _scenario(
     root.mkdir(parents=True)
     python, problem = _make_venv(uv, root / "venv", options.python, installer == "pip", runner)
 
-    def rows(result: str, reason: str, environment: str = scenario) -> list[Check]:
+    def rows(result: CheckResult, reason: str, environment: str = scenario) -> list[Check]:
         return [
             Check(b.name, installer, environment, b.hotfix_version, None, result, reason)
             for b in deployment.hotfixes
@@ -449,6 +453,7 @@ def _scenario(
     for build in deployment.hotfixes:
         installed = run.installed.get(build.name)
         source = run.sources.get(build.name) or (installed.url if installed else None)
+        result: CheckResult
         if not run.ok:
             result, reason = "error", f"{installer} failed: {run.error}"
             if installer == "pip" and config.uv_project:
@@ -539,7 +544,7 @@ def _inspect(
 ) -> dict[str, _Installed | None]:
     done = _call(runner, [str(python), "-c", _INSPECT, *names], cwd, _venv_env(), 120)
     if done.returncode != 0:
-        raise PyhotfixError(
+        raise DeployError(
             f"Could not inspect the verification environment ({_last_lines(done.stderr)})."
         )
     data = json.loads(done.stdout)
@@ -626,7 +631,7 @@ def _wheel_hashes(deployment: Deployment, build: HotfixBuild) -> dict[str, str] 
         return None
     data = path.read_bytes()
     if hashlib.sha256(data).hexdigest() != wheel.sha256:
-        raise PyhotfixError(
+        raise DeployError(
             f"{path} does not match hotfixes.lock (sha256). The index was changed by hand: rebuild "
             f"with `pyhotfix build --force {build.name}`."
         )
@@ -660,7 +665,7 @@ def _diagnose(
     options: VerifyOptions,
     wheel: Mapping[str, str] | None,
     ignored: Sequence[str] = (),
-) -> tuple[str, str]:
+) -> tuple[CheckResult, str]:
     pins = config.describe_pins(build.name)
     fix = _fix_hint(options)
     # The PIP_* settings uv does not read, when they were meant to bring the hotfix.

@@ -13,8 +13,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+from pyhotfix._atomic import write_atomic
 from pyhotfix._git import Git, run_git, user_env
-from pyhotfix.errors import PyhotfixError
+from pyhotfix.errors import LifecycleError
 from pyhotfix.lifecycle.series import has_conflict_markers
 from pyhotfix.manifest import FilePatch, GitPatch, Manifest, PatchSource, UrlPatch
 from pyhotfix.patching import FORMAT_PATCH_ARGS
@@ -92,9 +93,7 @@ def read_meta(workspace: Path) -> WorkspaceMeta | None:
 
 def write_meta(workspace: Path, meta: WorkspaceMeta) -> None:
     path = workspace / ".git" / _META_NAME
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(asdict(meta), indent=2, sort_keys=True), encoding="utf-8")
-    tmp.replace(path)
+    write_atomic(path, json.dumps(asdict(meta), indent=2, sort_keys=True).encode("utf-8"))
 
 
 def prepare_workspace_repo(root: Path) -> None:
@@ -134,12 +133,12 @@ def workspace_in_use(workspace: Path, name: str) -> WorkspaceMeta | None:
     if meta is None:
         if workspace.is_dir() and not any(workspace.iterdir()):
             return None
-        raise PyhotfixError(
+        raise LifecycleError(
             f"{workspace} exists and is not a pyhotfix workspace. Move it away, or pass another "
             "--dir."
         )
     if meta.mode == REBASE:
-        raise PyhotfixError(
+        raise LifecycleError(
             f"{workspace} holds a rebase of {meta.name} onto {meta.rebase.get('to')} that is not "
             f"finished. Resolve the conflicts there and run `pyhotfix rebase {meta.name} "
             f"--continue{dir_option(workspace, meta.name)}`, or drop it with `pyhotfix rebase "
@@ -152,7 +151,7 @@ def workspace_in_use(workspace: Path, name: str) -> WorkspaceMeta | None:
         shown = ", ".join(changed[:5]) + (
             f" and {len(changed) - 5} more" if len(changed) > 5 else ""
         )
-        raise PyhotfixError(
+        raise LifecycleError(
             f"The workspace {workspace} has changes that are not in a patch yet ({shown or 'a merge in progress'}). "
             f"Turn them into a patch with `pyhotfix commit {name}{dir_option(workspace, name)}`, "
             f"or delete {workspace} to "

@@ -26,12 +26,12 @@ import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 from packaging.version import InvalidVersion, Version
 
 from pyhotfix._git import Git
-from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.errors import LifecycleError, UsageError
 from pyhotfix.lifecycle.common import (
     REBASE,
     FileEdits,
@@ -52,6 +52,7 @@ from pyhotfix.lifecycle.common import (
 from pyhotfix.lifecycle.series import (
     APPLIES,
     CONFLICTS,
+    PatchState,
     Series,
     SeriesPatch,
     build_series,
@@ -64,14 +65,15 @@ from pyhotfix.patching import MBOX_FROM, PatchInput
 from pyhotfix.pipeline import BuildContext, BuildOptions, HotfixResult, build_one, inputs_key
 from pyhotfix.upstream import fetch_sdist
 
-RESOLVED = "resolved"  # a conflict the user resolved in the workspace
-DROPPED = "dropped"  # a conflict the user resolved by removing the patch's change
+RESOLVED: Final = "resolved"  # a conflict the user resolved in the workspace
+DROPPED: Final = "dropped"  # a conflict the user resolved by removing the patch's change
+ChangeState = PatchState | Literal["resolved", "dropped"]
 
 
 @dataclass(frozen=True)
 class PatchChange:
     label: str
-    state: str  # contained, applies, applies-3way, resolved, dropped
+    state: ChangeState
     action: str  # what happened to the patch file, e.g. "rewritten", "retired to …"
 
 
@@ -140,7 +142,7 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
         spec.version,
         inputs_key(spec, manifest.settings.label, manifest.directory),
     ):
-        raise PyhotfixError(
+        raise LifecycleError(
             f"hotfixes.toml or the patches of {spec.name} changed since this rebase started, so "
             f"it cannot be finished. Run `pyhotfix rebase {spec.name} --abort"
             f"{dir_option(workspace, spec.name)}` and start again."
@@ -156,7 +158,7 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
     tree, changed = worktree_tree(git, meta.base)
     marked = files_with_markers(git, tree, changed)
     if marked:
-        raise PyhotfixError(
+        raise LifecycleError(
             f"{', '.join(marked)} in {workspace} still contain conflict markers (<<<<<<<, "
             f"|||||||, =======, >>>>>>>). Resolve them, mark each file resolved with "
             f"`{git_in(workspace)} add PATH`, then run `pyhotfix rebase {spec.name} --continue"
@@ -164,7 +166,7 @@ def continue_rebase(context: BuildContext, spec: HotfixSpec, workspace: Path) ->
         )
     unmerged = unmerged_paths(git)
     if unmerged:
-        raise PyhotfixError(_unmerged_message(spec.name, workspace, unmerged))
+        raise LifecycleError(_unmerged_message(spec.name, workspace, unmerged))
     git.run("cherry-pick", "--quit")  # forget the stopped cherry-pick; its result is the tree
     if changed:
         head = git.commit_tree(tree, meta.base, series.patches[k].message)
@@ -231,7 +233,7 @@ def abort_rebase(spec: HotfixSpec, workspace: Path) -> str:
 def _rebase_meta(spec: HotfixSpec, workspace: Path) -> WorkspaceMeta:
     meta = read_meta(workspace)
     if meta is None or meta.mode != REBASE or meta.name != spec.name:
-        raise PyhotfixError(
+        raise LifecycleError(
             f"No rebase of {spec.name} is in progress at {workspace}. Start one with "
             f"`pyhotfix rebase {spec.name} --to VERSION{dir_option(workspace, spec.name)}`."
         )
@@ -276,7 +278,7 @@ def _finish(
     to_version: str,
     git: Git,
     members: Sequence[SeriesPatch],
-    changes: Sequence[tuple[str, str | None]],
+    changes: Sequence[tuple[ChangeState, str | None]],
     patches: Sequence[PatchInput],
 ) -> RebaseResult:
     """Rewrite the patch files, set the version, build and publish; undo everything on failure."""
@@ -284,7 +286,7 @@ def _finish(
         if any(state == DROPPED for state, _commit in changes):
             # The user emptied a patch while resolving: status may not see the fix upstream, so
             # a plain retire could be refused; say what each way out means.
-            raise PyhotfixError(
+            raise LifecycleError(
                 f"Nothing of {spec.name}'s patches is left to carry onto {to_version}: the "
                 f"release contains some and the conflict resolution removed the rest. If "
                 f"{to_version} has the fix, drop the rebase (`pyhotfix rebase {spec.name} "
@@ -293,7 +295,7 @@ def _finish(
                 "abort and rebase again, keeping the change when you resolve the conflict. "
                 "Nothing was changed."
             )
-        raise PyhotfixError(
+        raise LifecycleError(
             f"{to_version} already contains every patch of {spec.name}: there is nothing left to "
             f"carry. Retire the hotfix instead: `pyhotfix retire {spec.name}` (it prints the "
             "requirement to use). Nothing was changed."
@@ -338,7 +340,7 @@ def _finish(
             replace(context, manifest=new_manifest), new_manifest.get(spec.name), BuildOptions()
         )
         if result.status == "failed":
-            raise PyhotfixError(
+            raise LifecycleError(
                 f"The rebased {spec.name} {to_version} did not build: {result.message} Nothing "
                 "was published; hotfixes.toml and the patch files were left as they were."
             )

@@ -22,7 +22,8 @@ from pathlib import Path
 from packaging.version import InvalidVersion, Version
 
 from pyhotfix.distfile import parse_dist_filename
-from pyhotfix.errors import PyhotfixError
+from pyhotfix.errors import LifecycleError
+from pyhotfix.hotfixversion import HotfixVersion
 from pyhotfix.lifecycle.common import FileEdits, retired_path
 from pyhotfix.lock import lock_path, locked_update
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, remove_hotfix
@@ -50,7 +51,8 @@ def hotfix_versions(index: PublishTarget, name: str, label: str) -> list[str]:
             version = parse_dist_filename(entry.filename).version
         except (ValueError, InvalidVersion):
             continue
-        if (version.local or "").split(".")[0] == label:
+        hotfix = HotfixVersion.of(version)
+        if hotfix is not None and hotfix.label == label:
             found[version] = found.get(version, False) or entry.yanked is False
     return [str(v) for v in sorted(found) if found[v]]
 
@@ -71,7 +73,7 @@ def retire(
     upstream release known to contain the fix (from status); `without_fix`: later releases known
     not to; `unknown_because`: why status could not name one (for the refusal)."""
     if fixed_in is None and not force:
-        raise PyhotfixError(
+        raise LifecycleError(
             f"No upstream release of {spec.name} is known to contain every patch of its hotfix "
             f"({unknown_because or 'status cannot name one'}), so retiring it would leave the app "
             f"on a release without the fix. See `pyhotfix status {spec.name}`: carry the patches "

@@ -30,16 +30,18 @@ import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Final, Literal
 
 from pyhotfix._git import Git, git_failure, isolated_env
 from pyhotfix.errors import PatchError
 from pyhotfix.patching import PatchInput, apply_patches
 from pyhotfix.unpack import unpack_sdist
 
-CONTAINED = "contained"
-APPLIES = "applies"
-APPLIES_3WAY = "applies-3way"
-CONFLICTS = "conflicts"
+PatchState = Literal["contained", "applies", "applies-3way", "conflicts"]
+CONTAINED: Final = "contained"
+APPLIES: Final = "applies"
+APPLIES_3WAY: Final = "applies-3way"
+CONFLICTS: Final = "conflicts"
 
 _CONFLICT_MARKER = re.compile(rb"^(<{7} |={7}$|>{7} |\|{7} )", re.MULTILINE)
 _WHITESPACE = re.compile(rb"\s+")
@@ -75,7 +77,7 @@ class Series:
 @dataclass(frozen=True)
 class PatchOutcome:
     label: str
-    state: str  # CONTAINED, APPLIES, APPLIES_3WAY or CONFLICTS
+    state: PatchState
     commit: str | None = None  # the patch carried onto the release (APPLIES*)
     conflicts: tuple[str, ...] = ()  # files with conflicts (CONFLICTS)
 

@@ -30,7 +30,7 @@ from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final, Literal
 
 import httpx
 from packaging.utils import (
@@ -49,6 +49,7 @@ from pyhotfix.lifecycle.series import (
     APPLIES_3WAY,
     CONFLICTS,
     CONTAINED,
+    PatchState,
     build_series,
     replay,
     series_contained,
@@ -67,13 +68,18 @@ from pyhotfix.upstream import (
 )
 
 _VERDICT_FORMAT = 2  # 2: the series' own verdict is stored too
-KEEP, RETIRE, REBASE, CONFLICT, UNKNOWN = "keep", "retire", "rebase", "conflict", "unknown"
+Action = Literal["keep", "retire", "rebase", "conflict", "unknown"]
+KEEP: Final = "keep"
+RETIRE: Final = "retire"
+REBASE: Final = "rebase"
+CONFLICT: Final = "conflict"
+UNKNOWN: Final = "unknown"
 
 
 @dataclass(frozen=True)
 class PatchVerdict:
     label: str
-    state: str  # contained, applies, applies-3way, conflicts
+    state: PatchState
     conflicts: tuple[str, ...] = ()
 
 
@@ -108,7 +114,7 @@ class ReleaseCheck:
 
 @dataclass(frozen=True)
 class Recommendation:
-    action: str  # keep, retire, rebase, conflict, unknown
+    action: Action
     version: str | None = None
 
     def __str__(self) -> str:

@@ -20,7 +20,7 @@ from pathlib import Path
 from packaging.utils import canonicalize_name
 
 from pyhotfix._git import Git
-from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.errors import LifecycleError, UsageError
 from pyhotfix.lifecycle.common import (
     EDIT,
     REBASE,
@@ -129,17 +129,17 @@ def edit(context: BuildContext, spec: HotfixSpec, workspace: Path) -> EditResult
 def _checked_meta(context: BuildContext, spec: HotfixSpec, workspace: Path) -> WorkspaceMeta:
     meta = read_meta(workspace)
     if meta is None:
-        raise PyhotfixError(
+        raise LifecycleError(
             f"There is no pyhotfix workspace at {workspace}. Make one with `pyhotfix edit "
             f"{spec.name}{dir_option(workspace, spec.name)}`."
         )
     if meta.name != spec.name:
-        raise PyhotfixError(
+        raise LifecycleError(
             f"The workspace {workspace} belongs to the hotfix {meta.name}, not {spec.name}. "
             "Pass the right --dir."
         )
     if meta.mode == REBASE:
-        raise PyhotfixError(
+        raise LifecycleError(
             f"The workspace {workspace} holds a rebase onto {meta.rebase.get('to')} that is not "
             f"finished: resolve the conflicts there, then run `pyhotfix rebase {spec.name} "
             f"--continue{dir_option(workspace, spec.name)}` (or `--abort`)."
@@ -147,7 +147,7 @@ def _checked_meta(context: BuildContext, spec: HotfixSpec, workspace: Path) -> W
     manifest = context.manifest
     inputs = inputs_key(spec, manifest.settings.label, manifest.directory)
     if (meta.version, meta.inputs) != (spec.version, inputs):
-        raise PyhotfixError(
+        raise LifecycleError(
             f"hotfixes.toml or the patches of {spec.name} changed since the workspace "
             f"{workspace} was made (it is based on {meta.version}), so a patch made from it may "
             f"not fit. Save your changes (`{git_in(workspace)} add --all && {git_in(workspace)} "
@@ -168,7 +168,7 @@ def commit(
     meta = _checked_meta(context, spec, workspace)
     git = Git(workspace)
     if git.must("ls-files", "--unmerged"):
-        raise PyhotfixError(
+        raise LifecycleError(
             f"The workspace {workspace} has unresolved merge conflicts. Resolve them (and "
             f"`git add` the files), then run `pyhotfix commit {spec.name}"
             f"{dir_option(workspace, spec.name)}` again."
@@ -178,7 +178,7 @@ def commit(
         return CommitResult(workspace, None, (), None)
     marked = files_with_markers(git, tree, changed)
     if marked:
-        raise PyhotfixError(
+        raise LifecycleError(
             f"{', '.join(marked)} in {workspace} still contain conflict markers (<<<<<<<, "
             f"=======, >>>>>>>). Resolve them, then run `pyhotfix commit {spec.name}"
             f"{dir_option(workspace, spec.name)}` again."
@@ -198,7 +198,7 @@ def commit(
         new_spec = new_manifest.get(spec.name)
         result = build_one(replace(context, manifest=new_manifest), new_spec, BuildOptions())
         if result.status == "failed":
-            raise PyhotfixError(
+            raise LifecycleError(
                 f"The build of {spec.name} with the new patch failed: {result.message} "
                 f"hotfixes.toml and patches/ were left as they were; your changes are still in "
                 f"{workspace}."
