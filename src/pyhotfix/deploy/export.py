@@ -28,20 +28,9 @@ from urllib.parse import urlsplit
 import tomlkit
 
 from pyhotfix.deploy import Deployment, HotfixBuild
+from pyhotfix.deploy.formats import FORMATS
 from pyhotfix.errors import UsageError
 
-FORMATS = (
-    "requirements",
-    "constraints",
-    "pip-conf",
-    "uv",
-    "poetry",
-    "pipenv",
-    "s2i",
-    "heroku",
-    "dockerfile",
-    "direct",
-)
 CONSTRAINTS_NAME = "hotfix-constraints.txt"
 INDEX_NAME = "hotfix"  # the index/source name in uv, Poetry and Pipenv configuration
 DOCKER_DIR = "/opt/pyhotfix"
