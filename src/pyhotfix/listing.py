@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import Manifest
+
+if TYPE_CHECKING:
+    from pyhotfix.integrity import FileStatus
 
 __all__ = ["IndexState", "ListedHotfix", "ListedProblem", "list_hotfixes"]
 
@@ -20,7 +23,7 @@ class ListedProblem:
     """A locked file the index does not serve as the lock records (`integrity.FileCheck`)."""
 
     filename: str
-    status: str
+    status: FileStatus
     detail: str
 
 
