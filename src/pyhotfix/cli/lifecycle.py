@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
@@ -20,8 +21,11 @@ from pyhotfix.cli.session import (
     progress,
     upstream_url,
 )
-from pyhotfix.errors import PyhotfixError, UsageError
+from pyhotfix.errors import UsageError
 from pyhotfix.manifest import load_manifest
+
+if TYPE_CHECKING:
+    from pyhotfix.lifecycle.status import HotfixStatus
 
 __all__ = ["commit", "edit", "rebase", "retire", "status"]
 
@@ -237,40 +241,27 @@ def retire(
 
     Refused unless `pyhotfix status` finds an upstream release containing every patch (the
     requirement then names it); --force retires anyway, with a warning."""
-    from packaging.version import Version
-
+    from pyhotfix.lifecycle.retire import fix_evidence
     from pyhotfix.lifecycle.retire import retire as retire_hotfix
-    from pyhotfix.lifecycle.status import RETIRE
     from pyhotfix.lifecycle.status import status as check_status
 
     manifest = load_manifest(manifest_path(ctx))
     spec = manifest.get(name)
-    fixed_in: str | None = None
-    without_fix: list[str] = []
-    try:
+
+    def spec_status() -> HotfixStatus:
         (found,) = check_status(
-            manifest,
-            [spec.name],
-            upstream_url=upstream_url(manifest),
-            cache=cache(),
+            manifest, [spec.name], upstream_url=upstream_url(manifest), cache=cache()
         )
-    except PyhotfixError as exc:
-        unknown_because = f"status could not check it: {exc}"
-    else:
-        unknown_because = f"status says {found.recommendation}"
-        if found.error is not None and not found.stale:
-            unknown_because = f"status could not check it: {found.error}"
-        elif found.recommendation.action == RETIRE:
-            fixed_in = found.recommendation.version
-            after = [r for r in found.releases if Version(r.version) > Version(fixed_in or "0")]
-            without_fix = [r.version for r in after if r.checked and not r.contains_all]
+        return found
+
+    evidence = fix_evidence(spec_status)
     index = build_context(manifest, lambda n, s: None).index if yank else None
     result = retire_hotfix(
         manifest,
         spec,
-        fixed_in=fixed_in,
-        without_fix=without_fix,
-        unknown_because=unknown_because,
+        fixed_in=evidence.fixed_in,
+        without_fix=evidence.without_fix,
+        unknown_because=evidence.unknown_because,
         force=force,
         index=index,
         reason=reason,
@@ -279,7 +270,7 @@ def retire(
     if not result.fixed_upstream:
         say(
             f"retired {spec.name} although no upstream release is known to contain its fix "
-            f"({unknown_because}): the app now gets upstream {spec.version} without the patches.",
+            f"({evidence.unknown_because}): the app now gets upstream {spec.version} without the patches.",
             "[yellow]warning:[/] ",
         )
     if as_json:
