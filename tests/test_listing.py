@@ -72,3 +72,26 @@ def test_a_file_changed_in_the_index_is_a_mismatch(
     assert "mismatch" in shown.stdout
     assert f"mismatch: {row.mismatches[0]}" in shown.stderr
     assert "Run `pyhotfix check`" in shown.stderr
+
+
+def test_build_plan_settles_nothing_unbuilt_and_keeps_the_order(tmp_path: Path) -> None:
+    """`pipeline.plan_build`, the up-to-date decision `build` makes before loading any stage:
+    unbuilt or forced hotfixes are pending; results come back in the selection's order."""
+    from pyhotfix.pipeline import BuildOptions, BuildPlan, HotfixResult, plan_build
+    from pyhotfix.publish import resolve_target
+
+    manifest = load_manifest(write_manifest(tmp_path, {"alpha": "1.0", "beta": "2.0"}))
+    index = resolve_target(manifest.settings, manifest.directory)
+    specs = list(manifest.hotfixes)
+    plan = plan_build(manifest, index, specs, BuildOptions())
+    assert plan == BuildPlan(("alpha", "beta"), {}, ("alpha", "beta"))
+    assert plan_build(manifest, index, specs, BuildOptions(force=True)).pending == plan.pending
+
+    def result(name: str, status: str) -> HotfixResult:
+        return HotfixResult(name, "1.0", None, (), 0.0, status)
+
+    mixed = BuildPlan(("alpha", "beta"), {"beta": result("beta", "up-to-date")}, ("alpha",))
+    assert [(r.name, r.status) for r in mixed.results([result("alpha", "built")])] == [
+        ("alpha", "built"),
+        ("beta", "up-to-date"),
+    ]
