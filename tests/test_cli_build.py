@@ -358,6 +358,14 @@ def test_reproducible_numbering_and_no_network_when_unchanged(
     assert again.code == 0, again.output
     assert json.loads(again.stdout)[0]["status"] == "up-to-date"
     assert len(upstream.requests) == requests_before
+    # ... and none of the build machinery is even imported: a no-op build starts fast
+    timed = pyhotfix("build", cwd=first, env={"PYTHONPROFILEIMPORTTIME": "1"})
+    assert timed.code == 0, timed.output
+    imported = {line.rsplit("|", 1)[-1].strip() for line in timed.stderr.splitlines()}
+    assert "pyhotfix.cli" in imported and "pyhotfix.pipeline" in imported, timed.stderr[-2000:]
+    slow = {"httpx", "tomlkit", "asyncio", "pyhotfix.building", "pyhotfix.upstream"}
+    slow |= {"pyhotfix.unpack", "pyhotfix.patching", "rich.progress", "pyhotfix.deploy.export"}
+    assert not slow & imported, sorted(slow & imported)
 
     # a changed patch: N+1 and new files; the old files stay
     (first / "fix.patch").write_text(fix_patch(name).replace("# fixed", "# fixed again"))

@@ -12,7 +12,6 @@ import click
 import pytest
 from click.testing import CliRunner, Result
 
-from pyhotfix import cli as cli_module
 from pyhotfix.cli import cli, main
 from pyhotfix.errors import PublishError, UsageError
 from tests.support.manifests import write_manifest
@@ -285,7 +284,7 @@ def test_a_bug_is_not_swallowed(
     def broken(*args: object, **kwargs: object) -> object:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(cli_module, "read_lock", broken)
+    monkeypatch.setattr("pyhotfix.listing.read_lock", broken)
     result = CliRunner().invoke(cli, ["list"])
     assert result.exit_code == 1 and isinstance(result.exception, ZeroDivisionError)
     monkeypatch.setattr(sys, "argv", ["pyhotfix", "list"])

@@ -6,18 +6,18 @@ from __future__ import annotations
 import io
 from collections.abc import Callable
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 from click.testing import CliRunner
 from rich.console import Console
 
 from pyhotfix import cli as cli_module
+from pyhotfix.cli import render, reports
+from pyhotfix.cli.render import Column, print_table
 from pyhotfix.deploy.pin import PinChange, PinResult
 from pyhotfix.deploy.verify import Check, VerifyReport
 from pyhotfix.pipeline import HotfixResult
 from pyhotfix.publish import PublishedFile
-from pyhotfix.render import Column, print_table
 from tests.support.manifests import write_lock, write_manifest
 
 NAME = "a-very-long-project-name-for-checking-output"
@@ -31,26 +31,25 @@ BOX = set("│┃━─┏┓└┘┡┩╇┳┴┬")
 
 
 def render_build() -> None:
-    cli_module._report(
-        [HotfixResult(NAME, VERSION, HOTFIX_VERSION, (SDIST, WHEEL), 1.25, "built")], False
+    reports.render_build(
+        [HotfixResult(NAME, VERSION, HOTFIX_VERSION, (SDIST, WHEEL), 1.25, "built")]
     )
 
 
 def render_pin() -> None:
     change = PinChange(NAME, "requirements.txt:3", f"{NAME}>=10", f"{NAME}=={HOTFIX_VERSION}")
     result = PinResult(Path("requirements.txt"), "", True, (change,), ())
-    cli_module._render_pin(Path("requirements.txt"), result, False)
+    reports.render_pin(Path("requirements.txt"), result, False)
 
 
 def render_verify() -> None:
     check = Check(NAME, "pip", "fresh", HOTFIX_VERSION, HOTFIX_VERSION, "ok", REASON)
     report = VerifyReport(f"requirements.txt ({SDIST})", (check,), (), ())
-    cli_module._render_verify(report)
+    reports.render_verify(report)
 
 
 def render_yank() -> None:
-    target = SimpleNamespace(description="/srv/hotfix-index")
-    cli_module._report_yank(target, NAME, HOTFIX_VERSION, [SDIST, WHEEL], True)
+    reports.render_yank("/srv/hotfix-index", NAME, HOTFIX_VERSION, [SDIST, WHEEL], True)
 
 
 RENDERERS: dict[str, Callable[[], None]] = {
@@ -71,7 +70,7 @@ def terminal(monkeypatch: pytest.MonkeyPatch) -> io.StringIO:
     """Make the CLI's stdout an 80-column terminal; returns what it prints."""
     buffer = io.StringIO()
     console = Console(file=buffer, force_terminal=True, width=80, color_system=None)
-    monkeypatch.setattr(cli_module, "stdout", console)
+    monkeypatch.setattr(render, "stdout", console)
     return buffer
 
 
@@ -172,5 +171,9 @@ def test_print_table_plain_and_terminal() -> None:
 
 
 def test_every_cli_table_goes_through_the_shared_helper() -> None:
-    source = Path(cli_module.__file__).read_text()
-    assert "Table(" not in source and "rich.table" not in source
+    package = Path(cli_module.__file__).parent
+    modules = [p for p in package.glob("*.py") if p.name != "render.py"]  # render: the helper
+    assert len(modules) >= 8
+    for module in modules:
+        source = module.read_text()
+        assert "Table(" not in source and "rich.table" not in source, module.name

@@ -34,6 +34,7 @@ from uv import find_uv_bin
 from pyhotfix.building import EnvCache
 from pyhotfix.deploy import Deployment, HotfixBuild, load_deployment, reqfile
 from pyhotfix.deploy import export as export_module
+from pyhotfix.deploy.formats import FORMATS
 from pyhotfix.deploy.pin import pin_pyproject, pin_requirements
 from pyhotfix.deploy.verify import VerifyOptions, read_env_file, verify
 from pyhotfix.errors import PyhotfixError
@@ -232,10 +233,15 @@ def assert_hotfix(env: Env, done: subprocess.CompletedProcess[str] | None = None
 # -- export: every format pip or uv can consume installs the hotfix -----------------------------
 
 
-def test_export_formats_match_the_cli() -> None:
-    from pyhotfix import cli
+def test_export_offers_the_exporters_formats() -> None:
+    """One list: the CLI's --format choices are the exporter's formats."""
+    import click
 
-    assert cli._EXPORT_FORMATS == export_module.FORMATS
+    from pyhotfix.cli import cli
+
+    (fmt,) = [p for p in cli.commands["export"].params if p.name == "fmt"]
+    assert isinstance(fmt.type, click.Choice)
+    assert tuple(fmt.type.choices) == FORMATS
 
 
 @pytest.mark.parametrize(("installer", "hashes"), [("pip", True), ("uv", True), ("pip", False)])

@@ -193,6 +193,29 @@ def up_to_date(
     )
 
 
+@dataclass(frozen=True)
+class BuildPlan:
+    """Which of the selected hotfixes are settled without building (`up_to_date`) and which must
+    be built; `results` puts the two back in the selection's order."""
+
+    order: tuple[str, ...]
+    settled: dict[str, HotfixResult]
+    pending: tuple[str, ...]
+
+    def results(self, built: Sequence[HotfixResult]) -> list[HotfixResult]:
+        done = {**self.settled, **{r.name: r for r in built}}
+        return [done[name] for name in self.order]
+
+
+def plan_build(
+    manifest: Manifest, index: PublishTarget, specs: Sequence[HotfixSpec], options: BuildOptions
+) -> BuildPlan:
+    """Settle the hotfixes with nothing to do before any build machinery is loaded."""
+    settled = {s.name: r for s in specs if (r := up_to_date(manifest, index, s, options))}
+    pending = tuple(s.name for s in specs if s.name not in settled)
+    return BuildPlan(tuple(s.name for s in specs), settled, pending)
+
+
 def build_all(
     context: BuildContext, names: Sequence[str], options: BuildOptions
 ) -> list[HotfixResult]:

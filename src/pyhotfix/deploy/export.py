@@ -29,20 +29,9 @@ import tomlkit
 
 from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment, HotfixBuild
+from pyhotfix.deploy.formats import FORMATS
 from pyhotfix.errors import UsageError
 
-FORMATS = (
-    "requirements",
-    "constraints",
-    "pip-conf",
-    "uv",
-    "poetry",
-    "pipenv",
-    "s2i",
-    "heroku",
-    "dockerfile",
-    "direct",
-)
 CONSTRAINTS_NAME = "hotfix-constraints.txt"
 INDEX_NAME = "hotfix"  # the index/source name in uv, Poetry and Pipenv configuration
 DOCKER_DIR = "/opt/pyhotfix"

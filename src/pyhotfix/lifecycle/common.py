@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
@@ -222,6 +223,12 @@ class FileEdits:
     def __init__(self) -> None:
         self._saved: dict[Path, bytes | None] = {}
         self._moves: list[tuple[Path, Path]] = []
+        self._made: list[Path] = []
+
+    def made(self, path: Path) -> None:
+        """A file or directory made by someone else for this edit: undo removes it (a directory
+        only while it is empty: something else may have been put in it since)."""
+        self._made.append(path)
 
     def save(self, path: Path) -> None:
         if path not in self._saved:
@@ -249,8 +256,16 @@ class FileEdits:
                 path.unlink(missing_ok=True)
             else:
                 path.write_bytes(data)
+        for made in reversed(self._made):  # files first, then the directories made for them
+            with contextlib.suppress(FileNotFoundError):
+                if made.is_dir():
+                    with contextlib.suppress(OSError):  # not empty
+                        made.rmdir()
+                else:
+                    made.unlink()
         self._moves.clear()
         self._saved.clear()
+        self._made.clear()
 
 
 @contextmanager

@@ -15,19 +15,23 @@ is then the upstream release itself, `NAME==VERSION`, and the result says it has
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.version import InvalidVersion, Version
 
 from pyhotfix.distfile import parse_dist_filename
-from pyhotfix.errors import LifecycleError
+from pyhotfix.errors import LifecycleError, PyhotfixError
 from pyhotfix.hotfixversion import HotfixVersion
 from pyhotfix.lifecycle.common import FileEdits, retired_path
 from pyhotfix.lock import lock_path, locked_update
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, remove_hotfix
 from pyhotfix.publish import PublishTarget
+
+if TYPE_CHECKING:
+    from pyhotfix.lifecycle.status import HotfixStatus
 
 
 @dataclass(frozen=True)
@@ -136,3 +140,33 @@ def _remove_if_empty(directory: Path) -> None:
     # Not there, or it still holds files the user keeps there: leave it.
     with contextlib.suppress(OSError):
         directory.rmdir()
+
+
+@dataclass(frozen=True)
+class FixEvidence:
+    """What `status` says about upstream having the fix: `retire`'s fixed_in, without_fix and
+    unknown_because."""
+
+    fixed_in: str | None  # the earliest release containing every patch; None: none known
+    without_fix: tuple[str, ...]  # later releases checked and found without the whole fix
+    unknown_because: str  # why no release is named (for the refusal or the --force warning)
+
+
+def fix_evidence(check_status: Callable[[], HotfixStatus]) -> FixEvidence:
+    """Judge `check_status()` (the hotfix's status); a status that fails is "unknown", not an
+    error: --force may still retire."""
+    from pyhotfix.lifecycle.status import RETIRE
+
+    try:
+        found = check_status()
+    except PyhotfixError as exc:
+        return FixEvidence(None, (), f"status could not check it: {exc}")
+    if found.error is not None and not found.stale:
+        return FixEvidence(None, (), f"status could not check it: {found.error}")
+    unknown_because = f"status says {found.recommendation}"
+    if found.recommendation.action != RETIRE:
+        return FixEvidence(None, (), unknown_because)
+    fixed_in = found.recommendation.version
+    after = [r for r in found.releases if Version(r.version) > Version(fixed_in or "0")]
+    without_fix = tuple(r.version for r in after if r.checked and not r.contains_all)
+    return FixEvidence(fixed_in, without_fix, unknown_because)

@@ -16,7 +16,13 @@ from rich.markup import escape
 from rich.measure import Measurement
 from rich.text import Text
 
+__all__ = ["Column", "print_error", "print_line", "print_table", "say", "stderr", "stdout"]
+
 _UNBOUNDED = 1_000_000  # "as wide as the content needs" when measuring a table
+
+# The CLI's two consoles; renderers look them up here when they print (tests swap them).
+stdout = Console()
+stderr = Console(stderr=True)
 
 
 @dataclass(frozen=True)
@@ -79,3 +85,8 @@ def print_line(console: Console, markup: str) -> None:
 def print_error(console: Console, message: str) -> None:
     """The `error: ...` line for a failure the user can act on; `message` is printed literally."""
     print_line(console, f"[bold red]error:[/] {escape(message)}")
+
+
+def say(text: str, prefix: str = "") -> None:
+    """A message on stderr; `text` is printed literally (rich markup only in `prefix`)."""
+    stderr.print(prefix + escape(text), highlight=False, soft_wrap=True)

@@ -1,0 +1,20 @@
+"""The names of `pyhotfix export`'s formats: one list for the CLI's choices and the exporter.
+
+A leaf module (no tomlkit), so the CLI can offer the choices without loading the exporter."""
+
+from __future__ import annotations
+
+__all__ = ["FORMATS"]
+
+FORMATS = (
+    "requirements",
+    "constraints",
+    "pip-conf",
+    "uv",
+    "poetry",
+    "pipenv",
+    "s2i",
+    "heroku",
+    "dockerfile",
+    "direct",
+)
