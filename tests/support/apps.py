@@ -24,8 +24,9 @@ APP_NAME = "My_Pkg.Extra"
 APP_CANON = "my-pkg-extra"
 
 
-def fix_patch(name: str) -> str:
-    """A git-style patch that fixes answer() in the project's package."""
+def fix_patch(name: str, extra: str = "") -> str:
+    """A git-style patch that fixes answer() in the project's package (`extra` is appended to the
+    fixed line's comment, for a second, different fix)."""
     mod = module_name(name)
     return (
         f"diff --git a/{mod}/__init__.py b/{mod}/__init__.py\n"
@@ -35,7 +36,7 @@ def fix_patch(name: str) -> str:
         " def answer() -> int:\n"
         '     """Return the answer."""\n'
         "-    return 41  # bug: should be 42\n"
-        f"+{FIX}"
+        f"+{FIX.rstrip()}{extra}\n"
     )
 
 
@@ -47,12 +48,10 @@ def app_dir(tmp_path: Path, upstream: FakeIndex, body: str = "") -> Path:
 
 
 def index_files(app: Path) -> list[str]:
+    """The names of the wheels and sdists in the app's hotfix-index/ (none if it is missing)."""
     root = app / "hotfix-index"
-    return (
-        sorted(p.name for p in root.rglob("*") if p.suffix in (".whl", ".gz"))
-        if root.exists()
-        else []
-    )
+    found = root.rglob("*") if root.exists() else ()
+    return sorted(p.name for p in found if p.name.endswith((".whl", ".tar.gz")))
 
 
 def make_app(

@@ -12,7 +12,15 @@ import tarfile
 import zipfile
 from pathlib import Path
 
-__all__ = ["dist_name", "make_listing_sdist", "make_listing_wheel", "make_sdist", "make_wheel"]
+__all__ = [
+    "dist_name",
+    "make_listing_sdist",
+    "make_listing_wheel",
+    "make_module_wheel",
+    "make_sdist",
+    "make_setuptools_sdist",
+    "make_wheel",
+]
 
 
 def dist_name(name: str) -> str:
@@ -99,4 +107,56 @@ def make_listing_wheel(directory: Path, name: str, version: str, tag: str = "py3
     """A file named like a wheel that is not one: enough for code that only lists it."""
     path = directory / f"{name}-{version}-{tag}.whl"
     path.write_bytes(b"not really a wheel: the index only lists it")
+    return path
+
+
+def make_setuptools_sdist(
+    dest: Path,
+    name: str,
+    version: str,
+    module: str,
+    *,
+    src: bool = False,
+    files: dict[str, str] | None = None,
+) -> Path:
+    """A minimal real sdist (PKG-INFO, pyproject.toml with setuptools, one package); `files`
+    (relative path → text) replaces the package's `__init__.py` when given."""
+    base = f"{name}-{version}"
+    files = {
+        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        "pyproject.toml": (
+            '[build-system]\nrequires = ["setuptools>=61"]\n'
+            'build-backend = "setuptools.build_meta"\n\n'
+            f'[project]\nname = "{name}"\nversion = "{version}"\n'
+        ),
+        **(files if files is not None else {f"{'src/' if src else ''}{name}/__init__.py": module}),
+    }
+    path = dest / f"{base}.tar.gz"
+    dest.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tar:
+        for rel, text in files.items():
+            data = text.encode()
+            info = tarfile.TarInfo(f"{base}/{rel}")
+            info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
+            tar.addfile(info, io.BytesIO(data))
+    return path
+
+
+def make_module_wheel(dest: Path, name: str, version: str, module: str) -> Path:
+    """A pure-Python wheel written by hand, so pip installs upstream without building."""
+    path = dest / f"{name}-{version}-py3-none-any.whl"
+    info = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": module.encode(),
+        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
+        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = "".join(
+        f"{rel},sha256={hashlib.sha256(data).hexdigest()},{len(data)}\n"
+        for rel, data in files.items()
+    )
+    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
+    with zipfile.ZipFile(path, "w") as zf:
+        for rel, data in files.items():
+            zf.writestr(rel, data)
     return path
