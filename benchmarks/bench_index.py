@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tests.test_index import make_sdist, make_wheel
+from tests.support.dists import make_sdist, make_wheel
 
 from pyhotfix.index import LocalIndex
 

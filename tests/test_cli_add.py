@@ -16,6 +16,7 @@ import pytest
 
 from pyhotfix.building import EnvCache
 from tests.conftest import Pyhotfix
+from tests.support.apps import app_dir, index_files
 from tests.support.fakeindex import FakeIndex
 from tests.support.projects import make_project, make_sdist, module_name
 
@@ -60,22 +61,9 @@ def git(cwd: Path, *args: str) -> str:
     ).stdout
 
 
-def app_dir(tmp_path: Path, upstream: FakeIndex, body: str = "") -> Path:
-    app = tmp_path / "app"
-    app.mkdir(parents=True, exist_ok=True)
-    (app / "hotfixes.toml").write_text(f'[settings]\nupstream = "{upstream.url}"\n\n{body}')
-    return app
-
-
 def patches_of(app: Path) -> list[object]:
     data = tomllib.loads((app / "hotfixes.toml").read_text())
     return list(data["hotfix"][NAME]["patches"])
-
-
-def index_files(app: Path) -> list[str]:
-    root = app / "hotfix-index"
-    found = root.rglob("*") if root.exists() else ()
-    return sorted(p.name for p in found if p.name.endswith((".whl", ".tar.gz")))
 
 
 # --- URL patches are stored beside the manifest ----------------------------------------------

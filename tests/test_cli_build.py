@@ -16,10 +16,9 @@ import pytest
 
 from pyhotfix.building import EnvCache
 from tests.conftest import Pyhotfix, Venv
+from tests.support.apps import FIX, app_dir, fix_patch, index_files
 from tests.support.fakeindex import FakeIndex
 from tests.support.projects import BACKENDS, make_project, make_sdist, module_name
-
-FIX = "    return 42  # fixed\n"
 
 
 @pytest.fixture(scope="module")
@@ -32,37 +31,6 @@ def upstream(tmp_path_factory: pytest.TempPathFactory, envs: EnvCache) -> Iterat
             project = make_project(root / name, name, "1.0", backend)
             index.add_file(make_sdist(project, root / "dist", envs))
         yield index
-
-
-def fix_patch(name: str) -> str:
-    """A git-style patch that fixes answer() in the project's package."""
-    mod = module_name(name)
-    return (
-        f"diff --git a/{mod}/__init__.py b/{mod}/__init__.py\n"
-        f"--- a/{mod}/__init__.py\n"
-        f"+++ b/{mod}/__init__.py\n"
-        "@@ -1,3 +1,3 @@\n"
-        " def answer() -> int:\n"
-        '     """Return the answer."""\n'
-        "-    return 41  # bug: should be 42\n"
-        f"+{FIX}"
-    )
-
-
-def app_dir(tmp_path: Path, upstream: FakeIndex, body: str = "") -> Path:
-    app = tmp_path / "app"
-    app.mkdir(parents=True, exist_ok=True)
-    (app / "hotfixes.toml").write_text(f'[settings]\nupstream = "{upstream.url}"\n\n{body}')
-    return app
-
-
-def index_files(app: Path) -> list[str]:
-    root = app / "hotfix-index"
-    return (
-        sorted(p.name for p in root.rglob("*") if p.suffix in (".whl", ".gz"))
-        if root.exists()
-        else []
-    )
 
 
 def install_and_check(venv: Venv, app: Path, name: str, version: str) -> None:

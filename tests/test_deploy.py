@@ -27,7 +27,6 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-import pyproject_hooks
 import pytest
 from uv import find_uv_bin
 
@@ -40,36 +39,13 @@ from pyhotfix.deploy.verify import VerifyOptions, read_env_file, verify
 from pyhotfix.errors import PyhotfixError
 from pyhotfix.index import LocalIndex
 from pyhotfix.lock import LockedFile, LockedHotfix, read_lock
-from pyhotfix.versioning import detect_backend
 from tests.conftest import Pyhotfix, Run, clean_pip_env
-from tests.support.projects import make_project, make_sdist
+from tests.support.apps import fix_patch
+from tests.support.projects import make_project, make_sdist, make_wheel
 
 NAME = "demo-pkg"
 MODULE = "demo_pkg"
 CURRENT = "1.0+hotfix.2"
-
-
-def fix_patch(extra: str = "") -> str:
-    return (
-        f"diff --git a/{MODULE}/__init__.py b/{MODULE}/__init__.py\n"
-        f"--- a/{MODULE}/__init__.py\n"
-        f"+++ b/{MODULE}/__init__.py\n"
-        "@@ -1,3 +1,3 @@\n"
-        " def answer() -> int:\n"
-        '     """Return the answer."""\n'
-        "-    return 41  # bug: should be 42\n"
-        f"+    return 42  # fixed{extra}\n"
-    )
-
-
-def make_wheel(project: Path, out_dir: Path, envs: EnvCache) -> Path:
-    """The upstream wheel (PyPI serves wheels too), built through the PEP 517 hook."""
-    info = detect_backend(project)
-    hooks = pyproject_hooks.BuildBackendHookCaller(
-        str(project), info.backend, python_executable=str(envs.environment(info.requires))
-    )
-    out_dir.mkdir(parents=True, exist_ok=True)
-    return out_dir / hooks.build_wheel(str(out_dir))
 
 
 class _QuietHandler(SimpleHTTPRequestHandler):
@@ -148,11 +124,11 @@ def world(
         app = root / "hotfixes"
         app.mkdir()
         (app / "hotfixes.toml").write_text(f'[settings]\nupstream = "{upstream.url}"\n')
-        (app / "fix.patch").write_text(fix_patch())
+        (app / "fix.patch").write_text(fix_patch(NAME))
         first = cli("add", f"{NAME}==1.0", "--patch", "fix.patch", cwd=app)
         assert first.code == 0, first.output
         stale = read_lock(app / "hotfixes.lock").hotfixes[NAME]
-        (app / "fix.patch").write_text(fix_patch(", for good"))
+        (app / "fix.patch").write_text(fix_patch(NAME, ", for good"))
         second = cli("build", cwd=app)
         assert second.code == 0, second.output
         assert read_lock(app / "hotfixes.lock").hotfixes[NAME].hotfix_version == CURRENT

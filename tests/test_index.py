@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import base64
 import functools
-import gzip
 import hashlib
 import http.server
-import io
 import json
 import multiprocessing
 import os
@@ -15,12 +12,10 @@ import re
 import shutil
 import subprocess
 import sys
-import tarfile
 import threading
 import zipfile
 from collections.abc import Iterator
 from datetime import UTC, datetime
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, unquote
@@ -32,6 +27,8 @@ from hypothesis import strategies as st
 from pyhotfix.errors import PublishError
 from pyhotfix.hashrecord import RECORD_NAME, HashRecord, stamp
 from pyhotfix.index import LOCK_NAME, DirStorage, FileDigest, IndexEntry, LocalIndex
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.pages import Page
 
 FIXED = datetime(2024, 5, 1, 12, 30, tzinfo=UTC)
 NAME = "My_Pkg.Extra"
@@ -40,77 +37,6 @@ CANON = "my-pkg-extra"
 
 def fixed_now() -> datetime:
     return FIXED
-
-
-# -- building small real distributions -----------------------------------------------------------
-
-
-def _dist(name: str) -> str:
-    return re.sub(r"[-_.]+", "_", name).lower()
-
-
-def _metadata(name: str, version: str, requires_python: str | None) -> str:
-    text = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test package\n"
-    if requires_python:
-        text += f"Requires-Python: {requires_python}\n"
-    return text + "\nA long description.\n"
-
-
-def make_wheel(
-    dest: Path,
-    name: str,
-    version: str,
-    *,
-    requires_python: str | None = None,
-    body: str = "",
-    meta_version: str | None = None,
-) -> Path:
-    """A valid pure-Python wheel; byte-identical for identical arguments (fixed zip timestamps)."""
-    dist = _dist(name)
-    info = f"{dist}-{version}.dist-info"
-    files = {
-        f"{dist}/__init__.py": f'VERSION = "{version}"\n{body}',
-        f"{info}/METADATA": _metadata(name, meta_version or version, requires_python),
-        f"{info}/WHEEL": (
-            "Wheel-Version: 1.0\nGenerator: pyhotfix-tests\nRoot-Is-Purelib: true\n"
-            "Tag: py3-none-any\n"
-        ),
-    }
-    record = ""
-    for path, text in files.items():
-        data = text.encode()
-        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-        record += f"{path},sha256={digest},{len(data)}\n"
-    files[f"{info}/RECORD"] = record + f"{info}/RECORD,,\n"
-    dest.mkdir(parents=True, exist_ok=True)
-    out = dest / f"{dist}-{version}-py3-none-any.whl"
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path, text in files.items():
-            zf.writestr(zipfile.ZipInfo(path, (2020, 1, 1, 0, 0, 0)), text)
-    return out
-
-
-def make_sdist(
-    dest: Path, name: str, version: str, *, requires_python: str | None = None, body: str = ""
-) -> Path:
-    dist = _dist(name)
-    top = f"{dist}-{version}"
-    files = {
-        f"{top}/PKG-INFO": _metadata(name, version, requires_python),
-        f"{top}/pyproject.toml": f'[project]\nname = "{name}"\nversion = "{version}"\n',
-        f"{top}/{dist}/__init__.py": f'VERSION = "{version}"\n{body}',
-    }
-    dest.mkdir(parents=True, exist_ok=True)
-    out = dest / f"{top}.tar.gz"
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as tar:
-        for path, text in files.items():
-            data = text.encode()
-            member = tarfile.TarInfo(path)
-            member.size, member.mtime, member.mode = len(data), 1577836800, 0o644
-            tar.addfile(member, io.BytesIO(data))
-    out.write_bytes(gzip.compress(buf.getvalue(), mtime=0))
-    return out
 
 
 def sha256(path: Path) -> str:
@@ -134,36 +60,6 @@ def snapshot(root: Path) -> dict[str, bytes]:
 
 
 # -- parsing pages ---------------------------------------------------------------------------------
-
-
-class Page(HTMLParser):
-    def __init__(self, text: str) -> None:
-        super().__init__(convert_charrefs=True)
-        self.anchors: list[tuple[dict[str, str | None], str]] = []
-        self.meta: list[tuple[str, str]] = []
-        self._open: dict[str, str | None] | None = None
-        self._text = ""
-        self.feed(text)
-        self.close()
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._open, self._text = dict(attrs), ""
-        elif tag == "meta":
-            d = dict(attrs)
-            self.meta.append((d.get("name") or "", d.get("content") or ""))
-
-    def handle_data(self, data: str) -> None:
-        if self._open is not None:
-            self._text += data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._open is not None:
-            self.anchors.append((self._open, self._text))
-            self._open = None
-
-    def by_text(self) -> dict[str, dict[str, str | None]]:
-        return {text: attrs for attrs, text in self.anchors}
 
 
 def project_page(index: LocalIndex, canon: str = CANON) -> tuple[str, Page, dict[str, Any]]:

@@ -13,11 +13,9 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import io
 import json
 import os
 import subprocess
-import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -30,7 +28,8 @@ from hypothesis import strategies as st
 from pyhotfix.patching import PatchInput, apply_patches
 from pyhotfix.unpack import unpack_sdist
 from tests.conftest import Pyhotfix, Venv
-from tests.support.fakeindex import FakeIndex, _Handler
+from tests.support.dists import make_module_wheel, make_setuptools_sdist
+from tests.support.fakeindex import FakeIndex, FakeIndexHandler
 
 HEAD = '"""A fixture package."""\n\n\n'
 BUGGY = 'def answer() -> int:\n    """Return the answer."""\n    return 41  # bug: should be 42\n'
@@ -71,58 +70,6 @@ RELEASES: dict[str, dict[str, str]] = {
 }
 
 
-def sdist(
-    dest: Path,
-    name: str,
-    version: str,
-    module: str,
-    *,
-    src: bool = False,
-    files: dict[str, str] | None = None,
-) -> Path:
-    """A minimal real sdist (PKG-INFO, pyproject.toml with setuptools, one package); `files`
-    (relative path → text) replaces the package's `__init__.py` when given."""
-    base = f"{name}-{version}"
-    files = {
-        "PKG-INFO": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        "pyproject.toml": (
-            '[build-system]\nrequires = ["setuptools>=61"]\n'
-            'build-backend = "setuptools.build_meta"\n\n'
-            f'[project]\nname = "{name}"\nversion = "{version}"\n'
-        ),
-        **(files if files is not None else {f"{'src/' if src else ''}{name}/__init__.py": module}),
-    }
-    path = dest / f"{base}.tar.gz"
-    dest.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(path, "w:gz") as tar:
-        for rel, text in files.items():
-            data = text.encode()
-            info = tarfile.TarInfo(f"{base}/{rel}")
-            info.size, info.mtime, info.mode = len(data), 1_700_000_000, 0o644
-            tar.addfile(info, io.BytesIO(data))
-    return path
-
-
-def wheel(dest: Path, name: str, version: str, module: str) -> Path:
-    """A pure-Python wheel written by hand, so pip installs upstream without building."""
-    path = dest / f"{name}-{version}-py3-none-any.whl"
-    info = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": module.encode(),
-        f"{info}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode(),
-        f"{info}/WHEEL": b"Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    record = "".join(
-        f"{rel},sha256={hashlib.sha256(data).hexdigest()},{len(data)}\n"
-        for rel, data in files.items()
-    )
-    files[f"{info}/RECORD"] = (record + f"{info}/RECORD,,\n").encode()
-    with zipfile.ZipFile(path, "w") as zf:
-        for rel, data in files.items():
-            zf.writestr(rel, data)
-    return path
-
-
 def fix_patch(name: str) -> str:
     before = (HEAD + BUGGY + OTHER).splitlines(keepends=True)
     after = (HEAD + FIXED + OTHER).splitlines(keepends=True)
@@ -131,7 +78,7 @@ def fix_patch(name: str) -> str:
     )
 
 
-class _EtagHandler(_Handler):
+class _EtagHandler(FakeIndexHandler):
     """The fake index's pages with ETags; a matching If-None-Match gets 304 Not Modified."""
 
     def _send(
@@ -168,9 +115,9 @@ class Upstream(FakeIndex):
 def serve_releases(index: FakeIndex, root: Path, releases: dict[str, dict[str, str]]) -> None:
     for name, versions in releases.items():
         for version, module in versions.items():
-            index.add_file(sdist(root, name, version, module))
+            index.add_file(make_setuptools_sdist(root, name, version, module))
             if version == "1.0":
-                index.add_file(wheel(root, name, version, module))
+                index.add_file(make_module_wheel(root, name, version, module))
 
 
 @pytest.fixture(scope="module")
@@ -409,10 +356,14 @@ def test_rebase_continue_refuses_an_unresolved_modify_delete(
 ) -> None:
     with Upstream() as index:
         up = tmp_path / "up"
-        index.add_file(sdist(up, "foxtrot", "1.0", "", files={"foxtrot.py": HEAD + BUGGY + OTHER}))
+        index.add_file(
+            make_setuptools_sdist(
+                up, "foxtrot", "1.0", "", files={"foxtrot.py": HEAD + BUGGY + OTHER}
+            )
+        )
         moved = {"foxtrot/__init__.py": "from foxtrot.core import answer\n"}
         moved["foxtrot/core.py"] = FOXTROT_CORE
-        index.add_file(sdist(up, "foxtrot", "1.1", "", files=moved))
+        index.add_file(make_setuptools_sdist(up, "foxtrot", "1.1", "", files=moved))
         app = make_app(tmp_path, index.url, [])
         patch = fix_patch("foxtrot").replace("foxtrot/__init__.py", "foxtrot.py")
         (app / "patches" / "fix.patch").write_text(patch)
@@ -688,7 +639,7 @@ def test_edit_commit_round_trip(tmp_path: Path, upstream: Upstream, pyhotfix: Py
 
     # The new patch applies on a clean checkout of the sdist, after the first one.
     clean = unpack_sdist(
-        sdist(tmp_path / "clean", "charlie", "1.0", RELEASES["charlie"]["1.0"]),
+        make_setuptools_sdist(tmp_path / "clean", "charlie", "1.0", RELEASES["charlie"]["1.0"]),
         tmp_path / "clean-tree",
     )
     series = [
@@ -901,7 +852,7 @@ def test_series_with_a_multi_mail_patch(tmp_path: Path) -> None:
         env=env,
         capture_output=True,
     ).stdout
-    old = sdist(tmp_path / "dist", "pkg", "1.0", HEAD + BUGGY + OTHER)
+    old = make_setuptools_sdist(tmp_path / "dist", "pkg", "1.0", HEAD + BUGGY + OTHER)
     new_file = b"--- /dev/null\n+++ b/pkg/extra.py\n@@ -0,0 +1 @@\n+EXTRA = 1\n"
     # A two-mail mbox (two commits), then a plain diff: the series must still map them apart.
     patches = [PatchInput("two.mbox", mbox, ""), PatchInput("new-file.diff", new_file, "")]
@@ -915,7 +866,9 @@ def test_series_with_a_multi_mail_patch(tmp_path: Path) -> None:
         fresh = Series(series.root, series.pristine, series.patches)
         assert series.diff(member.base, member.tip) == fresh.diff(member.base, member.tip)
     assert (second.base, second.tip) in series.diffs, "one commit: its diff came with the log"
-    new = sdist(tmp_path / "dist", "pkg", "1.1", '"""Release 1.1."""\n\n\n' + BUGGY + OTHER)
+    new = make_setuptools_sdist(
+        tmp_path / "dist", "pkg", "1.1", '"""Release 1.1."""\n\n\n' + BUGGY + OTHER
+    )
     onto = import_release(series, new, tmp_path / "release", "1.1")
     outcomes, head = replay(series, onto)
     assert [o.state for o in outcomes] == [APPLIES, APPLIES]
@@ -1008,13 +961,17 @@ def test_releases_that_move_files(tmp_path: Path) -> None:
         replay,
     )
 
-    old = sdist(tmp_path / "dist", "golf", "1.0", HEAD + BUGGY + OTHER)
+    old = make_setuptools_sdist(tmp_path / "dist", "golf", "1.0", HEAD + BUGGY + OTHER)
     patches = [PatchInput("fix.patch", fix_patch("golf").encode(), "")]
     series = build_series(old, patches, tmp_path / "work", "golf 1.0")
-    fixed = sdist(tmp_path / "dist", "golf", "1.1", HEAD + FIXED + OTHER_11, src=True)
+    fixed = make_setuptools_sdist(
+        tmp_path / "dist", "golf", "1.1", HEAD + FIXED + OTHER_11, src=True
+    )
     outcomes, _ = replay(series, import_release(series, fixed, tmp_path / "fixed", "1.1"))
     assert [o.state for o in outcomes] == [CONTAINED]
-    moved = sdist(tmp_path / "dist", "golf", "1.2", HEAD + BUGGY + OTHER_11, src=True)
+    moved = make_setuptools_sdist(
+        tmp_path / "dist", "golf", "1.2", HEAD + BUGGY + OTHER_11, src=True
+    )
     outcomes, head = replay(series, import_release(series, moved, tmp_path / "moved", "1.2"))
     assert [o.state for o in outcomes] == [APPLIES_3WAY]
     carried = series.git.text("show", f"{head}:src/golf/__init__.py")
@@ -1035,7 +992,7 @@ def test_status_verdicts_match_a_committing_replay(tmp_path: Path) -> None:
     for name in ("alpha", "bravo", "delta"):
         releases = RELEASES[name]
         dist = tmp_path / name / "dist"
-        base = sdist(dist, name, "1.0", releases["1.0"])
+        base = make_setuptools_sdist(dist, name, "1.0", releases["1.0"])
         patches = [
             PatchInput("fix.patch", fix_patch(name).encode(), ""),
             PatchInput("other.patch", other_patch(name).encode(), ""),
@@ -1044,7 +1001,7 @@ def test_status_verdicts_match_a_committing_replay(tmp_path: Path) -> None:
         for version, module in releases.items():
             if version == "1.0":
                 continue
-            path = sdist(dist, name, version, module)
+            path = make_setuptools_sdist(dist, name, version, module)
             commit = import_release(series, path, tmp_path / name / f"c-{version}", version)
             tree = import_release(
                 series, path, tmp_path / name / f"t-{version}", version, commit=False

@@ -28,12 +28,12 @@ import pytest
 from pyhotfix.errors import PublishError, UsageError
 from pyhotfix.hashrecord import RECORD_NAME
 from pyhotfix.index import LocalIndex, StaticIndex
-from pyhotfix.lock import LockedFile, LockedHotfix, lock_path, locked_update
-from pyhotfix.manifest import Settings, load_manifest
-from pyhotfix.pipeline import inputs_key
+from pyhotfix.manifest import Settings
 from pyhotfix.publish import ObjectIndex, resolve_target
 from tests.conftest import Pyhotfix, clean_pip_env
-from tests.test_index import Page, make_sdist, make_wheel
+from tests.support.apps import make_app
+from tests.support.dists import make_sdist, make_wheel
+from tests.support.pages import Page
 
 if importlib.util.find_spec("s3fs") is None or importlib.util.find_spec("moto") is None:
     pytest.skip("needs s3fs and moto[server] (the test extra)", allow_module_level=True)
@@ -161,50 +161,6 @@ class BucketSite:
 
 
 # -- an app with a lock and built files ------------------------------------------------------------
-
-
-def make_app(
-    tmp_path: Path, settings: str = "", versions: Sequence[str] = ("1.0+hotfix.1",)
-) -> Path:
-    """hotfixes.toml + hotfixes.lock for My_Pkg.Extra 1.0, its built files in hotfix-index/; the
-    lock's inputs match the manifest, so `pyhotfix build` finds it up to date."""
-    app = tmp_path / "app"
-    app.mkdir()
-    (app / "fix.patch").write_text("")
-    (app / "hotfixes.toml").write_text(
-        f'[settings]\n{settings}\n[hotfix."{NAME}"]\nversion = "1.0"\npatches = ["fix.patch"]\n'
-    )
-    built = LocalIndex(app / "hotfix-index")
-    dist = tmp_path / "dist"
-    for version in versions:
-        files = [make_wheel(dist, NAME, version), make_sdist(dist, NAME, version)]
-        built.publish(NAME, files, tracks=f"https://pypi.org/simple/{CANON}/")
-    number = int(versions[-1].rsplit(".", 1)[1])
-    manifest = load_manifest(app / "hotfixes.toml")
-    files = [make_wheel(dist, NAME, versions[-1]), make_sdist(dist, NAME, versions[-1])]
-    entry = LockedHotfix(
-        name=CANON,
-        version="1.0",
-        hotfix_version=versions[-1],
-        number=number,
-        label="hotfix",
-        inputs=inputs_key(manifest.get(NAME), manifest.settings.label, app),
-        upstream_url=f"https://files.example/{CANON}-1.0.tar.gz",
-        upstream_sha256="1" * 64,
-        patches=(),
-        files=tuple(
-            LockedFile(f.name, hashlib.sha256(f.read_bytes()).hexdigest(), f.stat().st_size)
-            for f in files
-        ),
-        backend="setuptools",
-        backend_version="70.0",
-        python="3.11",
-        pyhotfix="0",
-        source_date_epoch=315532800,
-    )
-    with locked_update(lock_path(app / "hotfixes.toml")) as entries:
-        entries[CANON] = entry
-    return app
 
 
 def listed_files(

@@ -14,6 +14,7 @@ import pytest
 from pyhotfix.building import EnvCache
 from pyhotfix.lock import read_lock
 from tests.conftest import Pyhotfix
+from tests.support.apps import app_dir, fix_patch, index_files
 from tests.support.fakeindex import FakeIndex
 from tests.support.projects import (
     BACKENDS,
@@ -22,7 +23,6 @@ from tests.support.projects import (
     module_name,
     strip_directory_entries,
 )
-from tests.test_cli_build import app_dir, fix_patch, index_files
 
 STABLE, UNSTABLE = "demo-stable", "demo-unstable"
 

@@ -30,7 +30,7 @@ from pyhotfix.index import LocalIndex
 from pyhotfix.serve import JSON_TYPE, Htpasswd, _md5_crypt, negotiate
 from pyhotfix.serve_limits import ConnectionLimits, connection_cap, overdue, waiting_since
 from tests.conftest import Pyhotfix, Venv, clean_pip_env
-from tests.test_index import make_sdist, make_wheel
+from tests.support.dists import make_sdist, make_wheel
 
 NAME = "My_Pkg.Extra"  # "+" comes from the local version: my_pkg_extra-1.0+hotfix.1-….whl
 CANON = "my-pkg-extra"

@@ -24,9 +24,9 @@ from pyhotfix.upload import (
     run_subprocess,
 )
 from tests.conftest import Pyhotfix, Venv
+from tests.support.apps import make_app
+from tests.support.dists import make_sdist, make_wheel
 from tests.support.registries import Registry, start_devpi, start_pypiserver
-from tests.test_index import make_sdist, make_wheel
-from tests.test_publish import make_app
 
 VERSION = "1.0+hotfix.1"
 

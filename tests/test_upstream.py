@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import hashlib
-import io
 import os
 import socket
-import tarfile
 import threading
 import time
 from pathlib import Path
@@ -34,28 +32,11 @@ from pyhotfix.upstream import (
     list_files,
 )
 from tests.conftest import Pyhotfix
+from tests.support.dists import make_listing_sdist, make_listing_wheel
 from tests.support.fakeindex import FakeIndex
 from tests.support.hostileserver import HostileServer
 from tests.support.projects import make_project, module_name
 from tests.support.projects import make_sdist as build_sdist
-
-
-def make_sdist(directory: Path, name: str, version: str) -> Path:
-    """A minimal sdist: <name>-<version>.tar.gz holding <name>-<version>/PKG-INFO."""
-    stem = f"{name}-{version}"
-    pkg_info = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n".encode()
-    path = directory / f"{stem}.tar.gz"
-    with tarfile.open(path, "w:gz") as tar:
-        info = tarfile.TarInfo(f"{stem}/PKG-INFO")
-        info.size = len(pkg_info)
-        tar.addfile(info, io.BytesIO(pkg_info))
-    return path
-
-
-def make_wheel(directory: Path, name: str, version: str, tag: str = "py3-none-any") -> Path:
-    path = directory / f"{name}-{version}-{tag}.whl"
-    path.write_bytes(b"not really a wheel: the index only lists it")
-    return path
 
 
 def sha256_of(path: Path) -> str:
@@ -95,9 +76,9 @@ def dists(tmp_path: Path) -> Path:
 
 @pytest.mark.parametrize("formats", ["json", "html", "both"])
 def test_list_files_parses_both_formats_identically(formats: str, dists: Path) -> None:
-    sdist = make_sdist(dists, "demo_pkg", "1.0")
-    wheel = make_wheel(dists, "demo_pkg", "1.0")
-    old = make_sdist(dists, "demo_pkg", "0.9")
+    sdist = make_listing_sdist(dists, "demo_pkg", "1.0")
+    wheel = make_listing_wheel(dists, "demo_pkg", "1.0")
+    old = make_listing_sdist(dists, "demo_pkg", "0.9")
     with FakeIndex(formats=formats) as index:
         index.add_file(sdist, requires_python="<4,>=3.8")
         index.add_file(wheel, sha256=None)
@@ -141,7 +122,7 @@ def test_list_files_parses_both_formats_identically(formats: str, dists: Path) -
 
 def test_fake_index_negotiates_the_format(dists: Path) -> None:
     with FakeIndex() as index, httpx.Client() as client:
-        index.add_file(make_wheel(dists, "demo", "1.0"))
+        index.add_file(make_listing_wheel(dists, "demo", "1.0"))
         preferred = client.get(index.url + "demo/", headers={"Accept": ACCEPT})
         html = client.get(index.url + "demo/", headers={"Accept": "text/html"})
     assert preferred.headers["content-type"] == "application/vnd.pypi.simple.v1+json"
@@ -253,11 +234,11 @@ def test_invalid_version_is_an_upstream_error() -> None:
 
 
 def test_fetch_sdist_downloads_and_caches(dists: Path, cache: Cache) -> None:
-    sdist = make_sdist(dists, "demo", "1.0")
+    sdist = make_listing_sdist(dists, "demo", "1.0")
     with FakeIndex() as index:
         index.add_file(sdist)
-        index.add_file(make_wheel(dists, "demo", "1.0"))
-        index.add_file(make_sdist(dists, "demo", "2.0"))
+        index.add_file(make_listing_wheel(dists, "demo", "1.0"))
+        index.add_file(make_listing_sdist(dists, "demo", "2.0"))
         result = fetch_sdist(index.url, "Demo", "1.0", cache)
         assert index.requests == ["/simple/demo/", "/files/demo-1.0.tar.gz"]
 
@@ -277,7 +258,7 @@ def test_fetch_sdist_downloads_and_caches(dists: Path, cache: Cache) -> None:
 
 def test_fetch_sdist_refetches_when_the_blob_is_gone(dists: Path, cache: Cache) -> None:
     with FakeIndex() as index:
-        index.add_file(make_sdist(dists, "demo", "1.0"))
+        index.add_file(make_listing_sdist(dists, "demo", "1.0"))
         first = fetch_sdist(index.url, "demo", "1.0", cache)
         first.path.unlink()
         second = fetch_sdist(index.url, "demo", "1.0", cache)
@@ -286,7 +267,7 @@ def test_fetch_sdist_refetches_when_the_blob_is_gone(dists: Path, cache: Cache) 
 
 
 def test_fetch_sdist_without_index_hash_records_the_computed_one(dists: Path, cache: Cache) -> None:
-    sdist = make_sdist(dists, "demo", "1.0")
+    sdist = make_listing_sdist(dists, "demo", "1.0")
     with FakeIndex(formats="html") as index:
         index.add_file(sdist, sha256=None)
         result = fetch_sdist(index.url, "demo", "1.0", cache)
@@ -296,7 +277,7 @@ def test_fetch_sdist_without_index_hash_records_the_computed_one(dists: Path, ca
 
 
 def test_hash_mismatch_is_refused_and_nothing_is_cached(dists: Path, cache: Cache) -> None:
-    sdist = make_sdist(dists, "demo", "1.0")
+    sdist = make_listing_sdist(dists, "demo", "1.0")
     lie = "0" * 64
     with FakeIndex() as index:
         index.add_file(sdist, sha256=lie)
@@ -310,7 +291,7 @@ def test_hash_mismatch_is_refused_and_nothing_is_cached(dists: Path, cache: Cach
 
 
 def test_credentials_in_the_url_become_basic_auth(dists: Path, cache: Cache) -> None:
-    sdist = make_sdist(dists, "demo", "1.0")
+    sdist = make_listing_sdist(dists, "demo", "1.0")
     with FakeIndex(auth=("alice", "s3cr%t")) as index:
         index.add_file(sdist)
         authed = index.url.replace("http://", "http://alice:s3cr%25t@")
@@ -352,7 +333,7 @@ def test_netrc_credentials(
     netrc.write_text("machine 127.0.0.1 login carol password from-netrc\n")
     monkeypatch.setenv("NETRC", str(netrc))
     with FakeIndex(auth=("carol", "from-netrc")) as index:
-        index.add_file(make_sdist(dists, "demo", "1.0"))
+        index.add_file(make_listing_sdist(dists, "demo", "1.0"))
         assert fetch_sdist(index.url, "demo", "1.0", cache).filename == "demo-1.0.tar.gz"
 
 
@@ -630,7 +611,8 @@ def file_index(tmp_path: Path) -> LocalIndex:
     dist_dir = tmp_path / "local-dists"
     dist_dir.mkdir()
     index.publish(
-        "demo", [make_sdist(dist_dir, "demo", "1.0"), make_sdist(dist_dir, "demo", "1.1")]
+        "demo",
+        [make_listing_sdist(dist_dir, "demo", "1.0"), make_listing_sdist(dist_dir, "demo", "1.1")],
     )
     return index
 
@@ -654,7 +636,7 @@ def test_a_file_index_with_relative_links_and_hashes(tmp_path: Path, cache: Cach
     # Laid out like /opt/pypi: pages under simple/, files in a sibling directory.
     files = tmp_path / "mirror" / "files"
     files.mkdir(parents=True)
-    sdist = make_sdist(files, "demo", "2.0")
+    sdist = make_listing_sdist(files, "demo", "2.0")
     good, bad = sha256_of(sdist), "0" * 64
     page = tmp_path / "mirror" / "simple" / "demo" / "index.html"
     page.parent.mkdir(parents=True)

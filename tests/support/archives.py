@@ -17,6 +17,24 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+__all__ = [
+    "MTIME",
+    "Entry",
+    "TarKind",
+    "directory",
+    "file",
+    "gnu_longname_bomb",
+    "gzip_bomb",
+    "hardlink",
+    "path_max_symlink_chain",
+    "pax_header_bomb",
+    "repeated_gzip_zeros",
+    "symlink",
+    "write_tar",
+    "write_zip",
+    "zip_with_lying_size",
+]
+
 TarKind = Literal["file", "dir", "symlink", "hardlink", "chr", "blk", "fifo"]
 _TAR_TYPES: dict[TarKind, bytes] = {
     "file": tarfile.REGTYPE,

@@ -25,6 +25,8 @@ from packaging.utils import (
     parse_wheel_filename,
 )
 
+__all__ = ["HTML_TYPE", "JSON_TYPE", "FakeIndex", "FakeIndexHandler"]
+
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 HTML_TYPE = "text/html"
 
@@ -75,7 +77,7 @@ class _Server(ThreadingHTTPServer):
         self.server_name, self.server_port = str(host), int(port)
 
 
-class _Handler(BaseHTTPRequestHandler):
+class FakeIndexHandler(BaseHTTPRequestHandler):
     server: _Server
 
     def log_message(self, format: str, *args: Any) -> None:
@@ -204,7 +206,7 @@ class FakeIndex:
         self._blobs: dict[str, bytes] = {}
         self._raw: dict[str, tuple[bytes, str]] = {}
         self.requests: list[str] = []
-        self._server = _Server(("127.0.0.1", 0), _Handler)
+        self._server = _Server(("127.0.0.1", 0), FakeIndexHandler)
         self._server.index = self
         # A short poll interval: shutdown() waits for it, once per test.
         self._thread = threading.Thread(

@@ -22,6 +22,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+__all__ = ["HostileServer"]
+
 
 class _Server(ThreadingHTTPServer):
     daemon_threads = True

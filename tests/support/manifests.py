@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pyhotfix.lock import Lock, LockedFile, LockedHotfix, LockedPatch, lock_path, render_lock
 
+__all__ = ["write_lock", "write_manifest"]
+
 
 def write_manifest(
     directory: Path, hotfixes: Mapping[str, str], *, reason: str | None = None

@@ -21,6 +21,18 @@ import pyproject_hooks
 from pyhotfix.building import EnvCache
 from pyhotfix.versioning import detect_backend
 
+__all__ = [
+    "BACKENDS",
+    "DEFAULT_BODY",
+    "make_c_extension_project",
+    "make_env_probe_project",
+    "make_project",
+    "make_sdist",
+    "make_wheel",
+    "module_name",
+    "strip_directory_entries",
+]
+
 BACKENDS = (
     "setuptools-setup.py",
     "setuptools-setup.cfg",
@@ -508,3 +520,13 @@ def strip_directory_entries(sdist: Path, dest: Path, *, mtime_step: int = 0) -> 
             member.mtime += i * mtime_step
             tout.addfile(member, tin.extractfile(member) if member.isfile() else None)
     return dest
+
+
+def make_wheel(project: Path, out_dir: Path, envs: EnvCache) -> Path:
+    """The upstream wheel (PyPI serves wheels too), built through the PEP 517 hook."""
+    info = detect_backend(project)
+    hooks = pyproject_hooks.BuildBackendHookCaller(
+        str(project), info.backend, python_executable=str(envs.environment(info.requires))
+    )
+    out_dir.mkdir(parents=True, exist_ok=True)
+    return out_dir / hooks.build_wheel(str(out_dir))

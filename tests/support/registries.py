@@ -25,6 +25,8 @@ from pathlib import Path
 
 import httpx
 
+__all__ = ["Registry", "start_devpi", "start_pypiserver"]
+
 _START_TIMEOUT = 60.0  # both start in ~1 s here; generous for a loaded 2-core CI machine
 _STOP_TIMEOUT = 10.0
 _PORT_TRIES = 3  # a free port can be taken between probing it and the server binding it

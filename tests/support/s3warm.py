@@ -12,6 +12,8 @@ from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 
 from pyhotfix.publish import _S3_CONFIG, S3Storage
 
+__all__ = ["SESSION", "s3_storage"]
+
 SESSION = AioSession()
 
 
