@@ -102,15 +102,9 @@ class Site:
         if req.method not in ("GET", "HEAD"):
             return self._error(req, 405, b"Allow: GET, HEAD\r\n")
         if self.auth is not None:
-            header = req.headers.get("authorization")
-            ok = self.auth_cache.get(header) if header is not None else False
-            if ok is None:
-                assert header is not None
-                if self.auth.is_slow(header):
-                    return NeedsAuth(header)
-                ok = self.remember_auth(header, self.auth.check(header))
-            if not ok:
-                return self._error(req, 401, b'WWW-Authenticate: Basic realm="pyhotfix"\r\n')
+            refused = self._authorize(req, self.auth)
+            if refused is not None:
+                return refused
         parsed = split_target(req.target)
         if parsed == 400:
             return self.bad_request(400), None, True
@@ -137,6 +131,19 @@ class Site:
             if name == canon:
                 return self._file(req, f"{self.simple}/{name}/{filename}", filename)
         return self._error(req, 404)
+
+    def _authorize(self, req: Request, auth: Htpasswd) -> Reply | NeedsAuth | None:
+        """None when the request may proceed; else a 401, or `NeedsAuth` for a slow check."""
+        header = req.headers.get("authorization")
+        ok = self.auth_cache.get(header) if header is not None else False
+        if ok is None:
+            assert header is not None
+            if auth.is_slow(header):
+                return NeedsAuth(header)
+            ok = self.remember_auth(header, auth.check(header))
+        if not ok:
+            return self._error(req, 401, b'WWW-Authenticate: Basic realm="pyhotfix"\r\n')
+        return None
 
     def remember_auth(self, header: str, ok: bool) -> bool:
         if len(self.auth_cache) >= 1024:
