@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 from pyhotfix.deploy import reqfile
 from pyhotfix.errors import PatchError
 from pyhotfix.patching import _parse_patch
-from pyhotfix.serve import _MAX_HEADERS, _parse_head, _parse_range, _Request
+from pyhotfix.serve.http import MAX_HEADERS, Request, parse_head, parse_range
 
 # Fast enough for every run: the whole file stays well under 20 s.
 FAST = settings(max_examples=150, deadline=None)
@@ -225,11 +225,11 @@ _HEAD_PIECES = st.sampled_from(
     )
 )
 def test_request_head_parser_returns_a_request_or_its_documented_rejection(head: bytes) -> None:
-    parsed = _parse_head(head)
+    parsed = parse_head(head)
     if isinstance(parsed, int):
         assert parsed in (400, 431, 505)
     else:
-        assert isinstance(parsed, _Request)
+        assert isinstance(parsed, Request)
         assert parsed.http10 or "host" in parsed.headers
 
 
@@ -239,7 +239,7 @@ def test_request_head_parser_returns_a_request_or_its_documented_rejection(head:
     target=_TARGET,
     http10=st.booleans(),
     fields=st.dictionaries(
-        _TOKEN.map(lambda t: "x-" + t.lower()), _VALUE, max_size=_MAX_HEADERS - 2
+        _TOKEN.map(lambda t: "x-" + t.lower()), _VALUE, max_size=MAX_HEADERS - 2
     ),
     host=_VALUE,
     name_case=st.sampled_from([str.lower, str.upper, str.title]),
@@ -256,8 +256,8 @@ def test_well_formed_request_head_parses_to_its_parts(
     all_fields = {"host": host, **fields}
     lines = [f"{method} {target} HTTP/1.{0 if http10 else 1}"]
     lines += [f"{name_case(name)}: \t{value} " for name, value in all_fields.items()]
-    parsed = _parse_head("\r\n".join(lines).encode("latin-1"))
-    assert isinstance(parsed, _Request), parsed
+    parsed = parse_head("\r\n".join(lines).encode("latin-1"))
+    assert isinstance(parsed, Request), parsed
     assert (parsed.method, parsed.target, parsed.http10) == (method, target, http10)
     assert parsed.headers == all_fields
     assert not parsed.has_body
@@ -266,7 +266,7 @@ def test_well_formed_request_head_parses_to_its_parts(
 @FAST
 @given(spec=st.text(max_size=40), size=st.integers(min_value=0, max_value=10**12))
 def test_range_parser_answers_within_bounds_for_any_header(spec: str, size: int) -> None:
-    parsed = _parse_range(spec, size)
+    parsed = parse_range(spec, size)
     if isinstance(parsed, tuple):
         first, last = parsed
         assert 0 <= first <= last < size
@@ -285,7 +285,7 @@ def test_generated_range_selects_the_bytes_it_names(
     size: int, first: int, length: int | None, unit: str
 ) -> None:
     last = None if length is None else first + length
-    parsed = _parse_range(f"{unit}={first}-{'' if last is None else last}", size)
+    parsed = parse_range(f"{unit}={first}-{'' if last is None else last}", size)
     if first >= size:
         assert parsed == 416
     else:
@@ -295,7 +295,7 @@ def test_generated_range_selects_the_bytes_it_names(
 @FAST
 @given(size=st.integers(min_value=0, max_value=10**9), suffix=st.integers(0, 2 * 10**9))
 def test_generated_suffix_range_selects_the_tail(size: int, suffix: int) -> None:
-    parsed = _parse_range(f"bytes=-{suffix}", size)
+    parsed = parse_range(f"bytes=-{suffix}", size)
     if suffix == 0 or size == 0:
         assert parsed == 416
     else:

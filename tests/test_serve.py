@@ -27,8 +27,9 @@ from uv import find_uv_bin
 
 from pyhotfix.errors import UsageError
 from pyhotfix.index import LocalIndex
-from pyhotfix.serve import JSON_TYPE, Htpasswd, _md5_crypt, negotiate
-from pyhotfix.serve_limits import ConnectionLimits, connection_cap, overdue, waiting_since
+from pyhotfix.serve import JSON_TYPE, Htpasswd, negotiate
+from pyhotfix.serve.auth import md5_crypt
+from pyhotfix.serve.limits import ConnectionLimits, connection_cap, overdue, waiting_since
 from tests.conftest import Pyhotfix, Venv, clean_pip_env
 from tests.support.dists import make_sdist, make_wheel
 
@@ -539,7 +540,7 @@ def test_methods_other_than_get_and_head_get_405(server: Server, method: str) ->
 
 @dataclass
 class FakeConnection:
-    """The fields `serve_limits` reads; a plain value, to test the policy without sockets."""
+    """The fields `serve.limits` reads; a plain value, to test the policy without sockets."""
 
     closed: bool = False
     busy: bool = False
@@ -879,8 +880,8 @@ MD5 = "$1$xyz$h7QbM9DpbC0kXrwYTqevl1"
 
 
 def test_md5_crypt_matches_openssl() -> None:
-    assert _md5_crypt("sécret pw".encode(), b"abcdefgh", "$apr1$") == APR1
-    assert _md5_crypt(b"pw", b"xyz", "$1$") == MD5
+    assert md5_crypt("sécret pw".encode(), b"abcdefgh", "$apr1$") == APR1
+    assert md5_crypt(b"pw", b"xyz", "$1$") == MD5
 
 
 def basic(user: str, password: str) -> dict[str, str]:

@@ -10,7 +10,7 @@ connection or a slow request head); when every connection is busy answering, the
 503 and is closed.
 
 The policy (`overdue`, `waiting_since`) is pure, over the few fields a connection exposes
-(`Watched`); the server's `_Connection` provides them.
+(`Watched`); the server's `connection.Connection` provides them.
 """
 
 from __future__ import annotations
