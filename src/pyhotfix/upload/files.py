@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from packaging.utils import (
 from pyhotfix.distfile import dist_kind, file_sha256_size, parse_dist_filename
 from pyhotfix.errors import PublishError
 
-__all__ = ["LocalFile", "canonical_project", "inspect_file"]
+__all__ = ["LocalFile", "canonical_project", "inspect_file", "local_files"]
 
 
 @dataclass(frozen=True)
@@ -58,3 +59,21 @@ def inspect_file(path: Path, canon: NormalizedName) -> LocalFile:
             f"Could not read {path} ({exc.strerror or exc}); nothing was uploaded."
         ) from exc
     return LocalFile(path, filename, sha256, kind == "wheel")
+
+
+def local_files(files: Sequence[Path], canon: NormalizedName) -> dict[str, LocalFile]:
+    """The files to publish by filename, each checked; the same filename twice must be the
+    same bytes, and there must be at least one."""
+    local: dict[str, LocalFile] = {}
+    for path in files:
+        item = inspect_file(Path(path), canon)
+        seen = local.get(item.filename)
+        if seen is not None and seen.sha256 != item.sha256:
+            raise PublishError(
+                f"Two different files named {item.filename} were given ({seen.path} and "
+                f"{item.path}); publish only one of them. Nothing was uploaded."
+            )
+        local[item.filename] = item
+    if not local:
+        raise PublishError(f"Nothing to publish for {canon}: no files were given.")
+    return local

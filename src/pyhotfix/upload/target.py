@@ -48,7 +48,7 @@ from pyhotfix.upload.credentials import (
     scrub_secrets,
 )
 from pyhotfix.upload.failures import describe_state, refusal_error, told
-from pyhotfix.upload.files import LocalFile, canonical_project, inspect_file
+from pyhotfix.upload.files import LocalFile, canonical_project, local_files
 from pyhotfix.upload.reader import RegistryReader
 from pyhotfix.upload.registries import UPLOAD_URL_SHAPES, RegistryKind, registry_kind, yank_message
 from pyhotfix.upload.runner import Runner, RunResult, run_subprocess, uv_bin
@@ -87,26 +87,9 @@ class UploadTarget:
         self._environ = dict(os.environ if environ is None else environ)
         self._pypirc_path = Path.home() / ".pypirc" if pypirc is None else pypirc
         self._pypirc: list[PypircRepo] | None = None
-        url_credentials: tuple[str, str] | None = None
         if "://" not in upload_url:
-            repo = next((r for r in self._pypirc_repos() if r.name == upload_url), None)
-            if repo is None:
-                raise UsageError(
-                    f"{upload_url!r} is neither an upload URL (https://…) nor the name of a "
-                    f"repository in {self._pypirc_path}. Give the registry's upload URL ("
-                    f"{UPLOAD_URL_SHAPES})."
-                )
-            upload_url = repo.repository
-        parts = urlsplit(upload_url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
-            raise UsageError(
-                f"{redact(upload_url)!r} is not an http(s) upload URL. Give the registry's "
-                f"upload URL ({UPLOAD_URL_SHAPES})."
-            )
-        if parts.username or parts.password:
-            url_credentials = (unquote(parts.username or ""), unquote(parts.password or ""))
-            parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
-        self.upload_url = urlunsplit(parts)
+            upload_url = self._pypirc_repository(upload_url)
+        self.upload_url, url_credentials = _split_upload_url(upload_url)
         self.description = redact(upload_url)  # "Published to <description>"
         self._url_credentials = url_credentials
         self._reader = RegistryReader(
@@ -115,6 +98,17 @@ class UploadTarget:
         self._runner = runner
         self._verify_timeout = verify_timeout
         self._credentials: Credentials | None = None
+
+    def _pypirc_repository(self, name: str) -> str:
+        """The upload URL of the ~/.pypirc section `name`."""
+        repo = next((r for r in self._pypirc_repos() if r.name == name), None)
+        if repo is None:
+            raise UsageError(
+                f"{name!r} is neither an upload URL (https://…) nor the name of a "
+                f"repository in {self._pypirc_path}. Give the registry's upload URL ("
+                f"{UPLOAD_URL_SHAPES})."
+            )
+        return repo.repository
 
     # -- PublishTarget ----------------------------------------------------------------------
 
@@ -174,74 +168,84 @@ class UploadTarget:
         """
         del tracks
         canon = canonical_project(name)
-        local: dict[str, LocalFile] = {}
-        for path in files:
-            item = inspect_file(Path(path), canon)
-            seen = local.get(item.filename)
-            if seen is not None and seen.sha256 != item.sha256:
-                raise PublishError(
-                    f"Two different files named {item.filename} were given ({seen.path} and "
-                    f"{item.path}); publish only one of them. Nothing was uploaded."
-                )
-            local[item.filename] = item
-        if not local:
-            raise PublishError(f"Nothing to publish for {canon}: no files were given.")
+        local = local_files(files, canon)
         credentials = self._resolve_credentials()
         with self._reader.client() as client:
-            unchanged: list[str] = []
-            conflicts: list[str] = []
-            new: list[LocalFile] = []
-            with told("Nothing was uploaded."):
-                before = self._reader.listing(client, canon) or {}
-                registry_sha = {
-                    f: self._reader.sha256(client, before[f])[0] for f in local if f in before
-                }
-            for filename in sorted(local):
-                if filename not in registry_sha:
-                    new.append(local[filename])
-                elif registry_sha[filename] == local[filename].sha256:
-                    unchanged.append(filename)
-                else:
-                    conflicts.append(
-                        f"{filename} (registry sha256 {registry_sha[filename][:12]}…, "
-                        f"new {local[filename].sha256[:12]}…)"
-                    )
-            if conflicts:
-                raise PublishError(
-                    f"Refused to publish to {self._where()}: the registry already has a file with "
-                    f"the same name but different content: {'; '.join(conflicts)}. Published "
-                    "files are never overwritten, because installers and lock files have already "
-                    "recorded their hashes. Nothing was uploaded. Bump the hotfix number "
-                    "(+hotfix.N+1) and publish the rebuilt files under their new names."
-                )
+            new, unchanged = self._precheck(client, canon, local)
             if not new:
                 return PublishResult(canon, (), tuple(unchanged))
-            # Wheels first (uv's order too): should a later file fail, a wheel alone installs
-            # without a build, an sdist alone needs one at every install.
-            new.sort(key=lambda f: (not f.is_wheel, f.filename))
-            # One `uv publish` per file (~20 ms each): uv stops at the first refusal, and a
-            # refusal can be harmless (below), after which the other files must still go up.
-            unverified = (
-                "The upload may have gone through: run the publish again to check (files "
-                "already there with the same bytes are skipped)."
-            )
-            for item in new:
-                run = self._upload(item, credentials)
-                if run.returncode != 0:
-                    with told(unverified):
-                        there, other, missing = self._verify(client, canon, new, poll=False)
-                    if item.filename in there:
-                        # Another publish of these very bytes got there first (the registry
-                        # said "exists"): verified all the same.
-                        continue
-                    raise self._upload_error(run, credentials, there, other, missing, unchanged)
-            with told(unverified):
-                there, other, missing = self._verify(client, canon, new, poll=True)
-            if other or missing:
-                raise self._upload_error(
-                    RunResult(0, ""), credentials, there, other, missing, unchanged
-                )
+            there = self._upload_all(client, canon, new, credentials, unchanged)
             return PublishResult(canon, tuple(sorted(there)), tuple(unchanged))
+
+    def _precheck(
+        self, client: httpx.Client, canon: NormalizedName, local: Mapping[str, LocalFile]
+    ) -> tuple[list[LocalFile], list[str]]:
+        """(files to upload, filenames already there with the same bytes), read from the page
+        before anything is sent; a file there with other bytes refuses the whole call."""
+        unchanged: list[str] = []
+        conflicts: list[str] = []
+        new: list[LocalFile] = []
+        with told("Nothing was uploaded."):
+            before = self._reader.listing(client, canon) or {}
+            registry_sha = {
+                f: self._reader.sha256(client, before[f])[0] for f in local if f in before
+            }
+        for filename in sorted(local):
+            if filename not in registry_sha:
+                new.append(local[filename])
+            elif registry_sha[filename] == local[filename].sha256:
+                unchanged.append(filename)
+            else:
+                conflicts.append(
+                    f"{filename} (registry sha256 {registry_sha[filename][:12]}…, "
+                    f"new {local[filename].sha256[:12]}…)"
+                )
+        if conflicts:
+            raise PublishError(
+                f"Refused to publish to {self._where()}: the registry already has a file with "
+                f"the same name but different content: {'; '.join(conflicts)}. Published "
+                "files are never overwritten, because installers and lock files have already "
+                "recorded their hashes. Nothing was uploaded. Bump the hotfix number "
+                "(+hotfix.N+1) and publish the rebuilt files under their new names."
+            )
+        return new, unchanged
+
+    def _upload_all(
+        self,
+        client: httpx.Client,
+        canon: NormalizedName,
+        new: list[LocalFile],
+        credentials: Credentials,
+        unchanged: Sequence[str],
+    ) -> list[str]:
+        """Upload `new`, then read the page until each is listed with its sha256: the files
+        uploaded and verified, or PublishError saying which file is where."""
+        # Wheels first (uv's order too): should a later file fail, a wheel alone installs
+        # without a build, an sdist alone needs one at every install.
+        new.sort(key=lambda f: (not f.is_wheel, f.filename))
+        # One `uv publish` per file (~20 ms each): uv stops at the first refusal, and a
+        # refusal can be harmless (below), after which the other files must still go up.
+        unverified = (
+            "The upload may have gone through: run the publish again to check (files "
+            "already there with the same bytes are skipped)."
+        )
+        for item in new:
+            run = self._upload(item, credentials)
+            if run.returncode != 0:
+                with told(unverified):
+                    there, other, missing = self._verify(client, canon, new, poll=False)
+                if item.filename in there:
+                    # Another publish of these very bytes got there first (the registry
+                    # said "exists"): verified all the same.
+                    continue
+                raise self._upload_error(run, credentials, there, other, missing, unchanged)
+        with told(unverified):
+            there, other, missing = self._verify(client, canon, new, poll=True)
+        if other or missing:
+            raise self._upload_error(
+                RunResult(0, ""), credentials, there, other, missing, unchanged
+            )
+        return there
 
     def yank(self, name: str, version: str, reason: str | None) -> list[str]:
         """Registries do not offer PEP 592 yanking through the upload API: raises PublishError
@@ -367,3 +371,18 @@ class UploadTarget:
         return yank_message(
             self._kind(), canon, version, self.upload_url, self._where(), reason, undo=undo
         )
+
+
+def _split_upload_url(upload_url: str) -> tuple[str, tuple[str, str] | None]:
+    """(the http(s) upload URL without userinfo, (username, password) from its userinfo)."""
+    parts = urlsplit(upload_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(
+            f"{redact(upload_url)!r} is not an http(s) upload URL. Give the registry's "
+            f"upload URL ({UPLOAD_URL_SHAPES})."
+        )
+    url_credentials: tuple[str, str] | None = None
+    if parts.username or parts.password:
+        url_credentials = (unquote(parts.username or ""), unquote(parts.password or ""))
+        parts = parts._replace(netloc=parts.netloc.rpartition("@")[2])
+    return urlunsplit(parts), url_credentials
