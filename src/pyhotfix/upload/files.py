@@ -6,18 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import (
-    InvalidName,
-    InvalidSdistFilename,
-    InvalidWheelFilename,
-    NormalizedName,
-    canonicalize_name,
-)
+from packaging.utils import InvalidSdistFilename, InvalidWheelFilename, NormalizedName
 
 from pyhotfix.distfile import dist_kind, file_sha256_size, parse_dist_filename
 from pyhotfix.errors import PublishError
 
-__all__ = ["LocalFile", "canonical_project", "inspect_file", "local_files"]
+__all__ = ["LocalFile", "inspect_file", "local_files"]
 
 
 @dataclass(frozen=True)
@@ -26,16 +20,6 @@ class LocalFile:
     filename: str
     sha256: str
     is_wheel: bool
-
-
-def canonical_project(name: str) -> NormalizedName:
-    try:
-        return canonicalize_name(name, validate=True)
-    except InvalidName as exc:
-        raise PublishError(
-            f"{name!r} is not a valid project name: use letters, digits, '.', '-' and '_', "
-            "starting and ending with a letter or digit."
-        ) from exc
 
 
 def inspect_file(path: Path, canon: NormalizedName) -> LocalFile:

@@ -37,6 +37,7 @@ from urllib.parse import unquote, urlsplit, urlunsplit
 import httpx
 from packaging.utils import NormalizedName
 
+from pyhotfix.distfile import canonical_project
 from pyhotfix.errors import PublishError, UsageError
 from pyhotfix.httpclient import redact
 from pyhotfix.index import IndexEntry, PublishResult
@@ -48,7 +49,7 @@ from pyhotfix.upload.credentials import (
     scrub_secrets,
 )
 from pyhotfix.upload.failures import describe_state, refusal_error, told
-from pyhotfix.upload.files import LocalFile, canonical_project, local_files
+from pyhotfix.upload.files import LocalFile, local_files
 from pyhotfix.upload.reader import RegistryReader
 from pyhotfix.upload.registries import UPLOAD_URL_SHAPES, RegistryKind, registry_kind, yank_message
 from pyhotfix.upload.runner import Runner, RunResult, run_subprocess, uv_bin
