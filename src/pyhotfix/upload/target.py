@@ -27,7 +27,6 @@ environment variables, and used for reading the simple page too when it is on th
 from __future__ import annotations
 
 import contextlib
-import glob
 import os
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -52,7 +51,7 @@ from pyhotfix.upload.failures import describe_state, refusal_error, told
 from pyhotfix.upload.files import LocalFile, local_files
 from pyhotfix.upload.reader import RegistryReader
 from pyhotfix.upload.registries import UPLOAD_URL_SHAPES, RegistryKind, registry_kind, yank_message
-from pyhotfix.upload.runner import Runner, RunResult, run_subprocess, uv_bin
+from pyhotfix.upload.runner import Runner, RunResult, run_subprocess, uv_publish_call
 
 __all__ = ["UploadTarget"]
 
@@ -281,27 +280,9 @@ class UploadTarget:
         return self._credentials
 
     def _upload(self, item: LocalFile, credentials: Credentials) -> RunResult:
-        env = {
-            k: v
-            for k, v in self._environ.items()
-            # Ours, resolved above, replace these; the others would redirect or change the run.
-            if not k.startswith(("UV_PUBLISH_", "TWINE_", "PYHOTFIX_UPLOAD_"))
-        }
-        env.update({"UV_NO_PROGRESS": "1", "NO_COLOR": "1"})
-        if credentials.username is not None:
-            env["UV_PUBLISH_USERNAME"] = credentials.username
-        if credentials.password is not None:
-            env["UV_PUBLISH_PASSWORD"] = credentials.password
-        argv = [
-            uv_bin(),
-            "publish",
-            "--no-config",  # a uv.toml / pyproject.toml nearby must not change the target
-            # Trusted publishing is PyPI's, which refuses local versions anyway; uv's attempt
-            # at it without credentials costs ~12 s of retries and a confusing message.
-            *("--trusted-publishing", "never"),
-            *("--publish-url", self.upload_url),
-            glob.escape(str(item.path.absolute())),  # uv reads its file arguments as globs
-        ]
+        argv, env = uv_publish_call(
+            self.upload_url, item.path, credentials.username, credentials.password, self._environ
+        )
         run = self._runner(argv, env)
         return RunResult(run.returncode, self._scrub(run.output))
 
