@@ -5,6 +5,8 @@ pypiserver/devpi) are in test_upload.py."""
 from __future__ import annotations
 
 import string
+import tempfile
+from pathlib import Path
 from typing import get_args
 
 import pytest
@@ -14,6 +16,7 @@ from packaging.utils import canonicalize_name
 
 from pyhotfix.distfile import canonical_project
 from pyhotfix.errors import PublishError
+from pyhotfix.upload.credentials import read_pypirc
 from pyhotfix.upload.failures import describe_state, summarize
 from pyhotfix.upload.registries import (
     REGISTRIES,
@@ -136,3 +139,64 @@ def test_invalid_project_names_refused(name: str) -> None:
 @given(st.from_regex(r"[A-Za-z0-9]([A-Za-z0-9._-]{0,20}[A-Za-z0-9])?", fullmatch=True))
 def test_valid_project_names_normalized(name: str) -> None:
     assert canonical_project(name) == canonicalize_name(name)
+
+
+@FAST
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "[distutils]\n",
+                "index-servers =\n    pypi\n    private\n",
+                "index-servers = missing\n",
+                "[private]\n",
+                "[pypi]\n",
+                "repository = https://h.example/simple/\n",
+                "repository =\n",
+                "username = u\n",
+                "password = p%s{x}\n",
+                "[private\n",
+                "no section line\n",
+                "=\n",
+            ]
+        ),
+        max_size=12,
+    )
+    | st.text(max_size=300)
+)
+def test_read_pypirc_returns_repositories_or_a_publish_error(lines: list[str] | str) -> None:
+    text = lines if isinstance(lines, str) else "".join(lines)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / ".pypirc"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        try:
+            repos = read_pypirc(path)
+        except PublishError as exc:
+            assert str(exc).startswith(f"{path} could not be read (")
+            return
+    for repo in repos:
+        assert repo.repository and repo.repository == repo.repository.strip()
+        assert repo.username != "" and repo.password != ""
+
+
+def test_read_pypirc_sections_and_defaults(tmp_path: Path) -> None:
+    path = tmp_path / ".pypirc"
+    assert read_pypirc(path) == []
+    path.write_text(
+        "[distutils]\nindex-servers =\n    pypi\n    private\n    absent\n"
+        "[private]\nrepository = https://h.example/legacy/ \nusername = me\npassword = 100%\n",
+        encoding="utf-8",
+    )
+    pypi, private = read_pypirc(path)
+    assert (pypi.name, pypi.repository, pypi.username, pypi.password) == (
+        "pypi",
+        "https://upload.pypi.org/legacy/",
+        None,
+        None,
+    )
+    assert (private.repository, private.username, private.password) == (
+        "https://h.example/legacy/",
+        "me",
+        "100%",
+    )
+    assert "100%" not in repr(private)

@@ -5,8 +5,8 @@
 
 The upload itself is `uv publish` (uv is already a runtime dependency): it starts in ~0.02 s
 (twine: ~0.3 s), quotes the registry's own reason when it refuses a file, and needs no extra
-packages. What twine would add is reading ~/.pypirc; that is done here (below), so the same
-credentials work.
+packages. What twine would add is reading ~/.pypirc; `pyhotfix.upload.credentials` does that,
+so the same credentials work.
 
 Immutability, which the upload API itself does not promise (a volatile devpi index or pypiserver
 with ``--overwrite`` replaces files silently), is enforced around the upload:
