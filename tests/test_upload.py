@@ -15,11 +15,11 @@ import pytest
 from pyhotfix.errors import PublishError, UsageError
 from pyhotfix.upload import (
     Credentials,
+    PypircRepo,
     Runner,
     RunResult,
     UploadTarget,
-    _pypirc,
-    _PypircRepo,
+    read_pypirc,
     resolve_credentials,
     run_subprocess,
 )
@@ -488,8 +488,8 @@ def test_credential_precedence(tmp_path: Path) -> None:
         "password = rc%pass\n"
     )
 
-    def repos() -> list[_PypircRepo]:
-        return _pypirc(pypirc)
+    def repos() -> list[PypircRepo]:
+        return read_pypirc(pypirc)
 
     everything = {
         "PYHOTFIX_UPLOAD_USERNAME": "ph-user",
@@ -520,7 +520,7 @@ def test_credential_precedence(tmp_path: Path) -> None:
     assert (creds.username, creds.password) == ("__token__", "tok")
     assert resolve_credentials(url, {"PATH": ""}).describe() == "no credentials were found"
 
-    def broken() -> list[_PypircRepo]:
+    def broken() -> list[PypircRepo]:
         raise AssertionError("~/.pypirc must not be read when the environment has both")
 
     assert resolve_credentials(url, everything, broken).password == "ph-pass"

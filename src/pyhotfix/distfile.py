@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import BinaryIO, Literal
 
 from packaging.utils import (
+    InvalidName,
     NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
@@ -31,6 +32,7 @@ __all__ = [
     "METADATA_MAX",
     "DistFilename",
     "DistKind",
+    "canonical_project",
     "check_metadata",
     "dist_kind",
     "file_sha256_size",
@@ -200,3 +202,14 @@ def _core_fields(text: bytes) -> dict[str, str]:
         if current is not None:
             fields[current] = value.strip()
     return fields
+
+
+def canonical_project(name: str) -> NormalizedName:
+    """`name` normalized (PEP 503) for publishing; PublishError when it is no valid project name."""
+    try:
+        return canonicalize_name(name, validate=True)
+    except InvalidName as exc:
+        raise PublishError(
+            f"{name!r} is not a valid project name: use letters, digits, '.', '-' and '_', "
+            "starting and ending with a letter or digit."
+        ) from exc
