@@ -616,11 +616,39 @@ def test_commits_are_deterministic(tmp_path: Path) -> None:
     assert heads[0] == heads[1]
 
 
-def test_existing_git_directory_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["directory", "gitdir file", "dangling symlink"])
+def test_sdist_shipping_its_own_git_is_refused_before_git_runs(tmp_path: Path, kind: str) -> None:
+    """An sdist whose .git sets core.fsmonitor and a hooks path must not get git run in it."""
     root = make_sdist(tmp_path)
-    (root / ".git").mkdir()
-    with pytest.raises(PatchError, match=r"already contains \.git"):
-        apply_patches(root, [])
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil-git"
+    write(
+        evil,
+        {
+            "HEAD": "ref: refs/heads/main\n",
+            "config": f'[core]\n\tfsmonitor = "touch {marker}; false"\n\thooksPath = hooks\n',
+            "objects/.keep": "",
+            "refs/heads/.keep": "",
+            "hooks/pre-commit": f"#!/bin/sh\ntouch {marker}\n",
+        },
+    )
+    if kind == "directory":
+        shutil.copytree(evil, root / ".git")
+    elif kind == "gitdir file":
+        (root / ".git").write_text(f"gitdir: {evil}\n")
+    else:
+        os.symlink(tmp_path / "missing", root / ".git")
+    content = b"--- a/magic/__init__.py\n+++ b/magic/__init__.py\n@@ -1 +1 @@\n-x\n+y\n"
+    with pytest.raises(PatchError) as info:
+        apply_patches(root, [patch("fix.patch", content)], target="magic 1.0")
+    message = str(info.value)
+    assert "The sdist of magic 1.0 itself contains a .git entry" in message
+    assert "refuses to patch it" in message
+    assert "nothing was built or published" in message
+    assert "publish an sdist without .git" in message
+    assert "Unpack the sdist into a fresh directory" not in message
+    assert not marker.exists()
+    assert os.path.lexists(root / ".git")  # left as found; the caller discards the tree
 
 
 def test_not_a_patch(tmp_path: Path) -> None:

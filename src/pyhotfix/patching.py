@@ -1253,10 +1253,14 @@ def apply_patches(
     repository still in it: the caller must discard the whole tree and must not build it.
     """
     target_name = target or root.name
-    if (root / ".git").exists():
+    # lexists: a .git file ("gitdir: ...") or a dangling .git symlink redirects git just the same.
+    if os.path.lexists(root / ".git"):
         raise PatchError(
-            f"The unpacked sdist {root} already contains .git, so pyhotfix cannot create its "
-            "working repository there. Unpack the sdist into a fresh directory."
+            f"The sdist of {target_name} itself contains a .git entry ({root / '.git'}). "
+            "pyhotfix refuses to patch it: git would use that repository's configuration and "
+            "hooks, which whoever built the sdist controls, and nothing was built or published. "
+            "Ask the project to publish an sdist without .git (or hotfix a version whose sdist "
+            "has none)."
         )
     repo = _sdist_repo(root, runner)
     repo.must("init", "--quiet", "--template=", "--initial-branch=pyhotfix", ".")
