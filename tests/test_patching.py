@@ -833,7 +833,7 @@ def test_symlink_named_git_is_refused(tmp_path: Path) -> None:
 
 
 def test_tree_check_finds_hard_links_out_fifos_and_link_loops(tmp_path: Path) -> None:
-    from pyhotfix.treecheck import check_tree
+    from pyhotfix.patching.treecheck import check_tree
 
     root = make_sdist(tmp_path)
     secret = tmp_path / "secret"
@@ -935,7 +935,7 @@ def test_real_binary_delta_still_applies(tmp_path: Path) -> None:
 
 def test_read_patch_refuses_dev_zero_fifo_directory_and_huge_files(tmp_path: Path) -> None:
     from pyhotfix.errors import PatchFileError
-    from pyhotfix.patchfile import MAX_PATCH_BYTES
+    from pyhotfix.patching.files import MAX_PATCH_BYTES
 
     os.mkfifo(tmp_path / "fifo.patch")  # nobody writes: a blocking open would hang
     (tmp_path / "dir.patch").mkdir()
@@ -978,7 +978,7 @@ def test_missing_patch_file_error_names_manifest_line_and_key(tmp_path: Path) ->
 
 
 def test_url_patch_larger_than_the_cap_is_refused(tmp_path: Path) -> None:
-    from pyhotfix.patchfile import MAX_PATCH_BYTES
+    from pyhotfix.patching.files import MAX_PATCH_BYTES
 
     big = b"x" * (MAX_PATCH_BYTES + 1)
     with pytest.raises(PatchError, match="more than the limit"):
@@ -1042,7 +1042,7 @@ _LINK_DIRS = st.sampled_from(["", "a", "a/b", "c"])
 def test_tree_check_never_accepts_a_link_the_kernel_resolves_outside(
     tmp_path_factory: pytest.TempPathFactory, links: list[tuple[str, list[str]]]
 ) -> None:
-    from pyhotfix.treecheck import check_tree
+    from pyhotfix.patching.treecheck import check_tree
 
     base = tmp_path_factory.mktemp("tree")
     root = base / "root"
@@ -1066,8 +1066,8 @@ def test_tree_check_never_accepts_a_link_the_kernel_resolves_outside(
 
 
 def test_dep3_origin_keeps_mails_and_diffs_readable(tmp_path: Path) -> None:
-    from pyhotfix.dep3 import origin_of, subject_of, with_origin
-    from pyhotfix.patching import _parse_patch
+    from pyhotfix.patching.dep3 import origin_of, subject_of, with_origin
+    from pyhotfix.patching.diff import parse_patch
 
     repo = make_upstream(tmp_path)
     commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Fix answer")
@@ -1079,8 +1079,8 @@ def test_dep3_origin_keeps_mails_and_diffs_readable(tmp_path: Path) -> None:
         stored = with_origin(content, url)
         assert origin_of(stored) == url
         assert with_origin(stored, url) == stored  # idempotent
-        is_mbox, messages = _parse_patch("p", content)
-        stored_mbox, stored_messages = _parse_patch("p", stored)
+        is_mbox, messages = parse_patch("p", content)
+        stored_mbox, stored_messages = parse_patch("p", stored)
         assert stored_mbox == is_mbox
         assert [len(m.sections) for m in stored_messages] == [len(m.sections) for m in messages]
         assert [m.subject for m in stored_messages] == [m.subject for m in messages]
