@@ -6,14 +6,14 @@ sections into the units git applies (a whole plain diff, or one mail of an mbox)
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 from pyhotfix._git import Git
 from pyhotfix.errors import PatchError
 from pyhotfix.patching.binary import MAX_BINARY_TOTAL_BYTES, check_binary
-from pyhotfix.patching.diff import Section, parse_patch, split_lines
+from pyhotfix.patching.diff import Message, Section, parse_patch, split_lines
 from pyhotfix.patching.layout import (
     Ambiguous,
     Resolver,
@@ -70,15 +70,7 @@ def plan_patch(
         )
     probe = Resolver(tracked)
     p = choose_strip(messages, probe)
-    # Learn the layout mappings from every file the patch modifies before placing new files, so a
-    # new module lands next to the modified ones even when it comes first in the patch.
-    for msg in messages:
-        for sec in msg.sections:
-            if not is_creation(sec):
-                for name in existing_names(sec, p):
-                    if probe.existing(name, probe=True):
-                        break
-    tree = Resolver(tracked, probe.mappings)
+    tree = Resolver(tracked, _learn_mappings(messages, p, probe))
     skipped: list[str] = []
     mapped: list[tuple[str, str]] = []
     units: list[Unit] = []
@@ -105,21 +97,11 @@ def plan_patch(
                 )
             _check_symlink(item, label)
             item.eol = _content_eol(sec, repo.root / item.old if item.old else None)
-            for repo_path, sdist_path in ((item.repo_old, item.old), (item.repo_new, item.new)):
-                pair = (repo_path or "", sdist_path or "")
-                if repo_path and sdist_path and repo_path != sdist_path and pair not in mapped:
-                    mapped.append(pair)
+            _record_mapping(item, mapped)
             kept.append(item)
         if not kept:
             continue  # e.g. a commit of a PR that only touches tests
-        description = ""
-        if is_mbox and len(messages) > 1:
-            description = f" (commit {number}/{len(messages)} {msg.subject!r})"
-        elif is_mbox and msg.subject:
-            description = f" ({msg.subject!r})"
-        # git am needs an author; a hand-made mail without one is applied like a plain diff.
-        is_mail = msg.head is not None and re.search(rb"(?im)^From: ", msg.head) is not None
-        units.append(Unit(is_mail, description, kept, msg.head, msg.subject))
+        units.append(_unit(msg, number, len(messages), is_mbox, kept))
     if strict and skipped:
         raise PatchError(
             f"The patch {label} changes files that are not in the sdist of {target_name}: "
@@ -135,14 +117,60 @@ def plan_patch(
     return PatchPlan(units, skipped, mapped)
 
 
+def _learn_mappings(messages: list[Message], p: int, probe: Resolver) -> Sequence[tuple[str, str]]:
+    """The layout mappings learnt from every file the patch modifies, before placing new files, so
+    a new module lands next to the modified ones even when it comes first in the patch."""
+    for msg in messages:
+        for sec in msg.sections:
+            if not is_creation(sec):
+                for name in existing_names(sec, p):
+                    if probe.existing(name, probe=True):
+                        break
+    return probe.mappings
+
+
+def _record_mapping(item: Kept, mapped: list[tuple[str, str]]) -> None:
+    """Add the (repository path, sdist path) pairs of `item` that differ to `mapped`, once."""
+    for repo_path, sdist_path in ((item.repo_old, item.old), (item.repo_new, item.new)):
+        pair = (repo_path or "", sdist_path or "")
+        if repo_path and sdist_path and repo_path != sdist_path and pair not in mapped:
+            mapped.append(pair)
+
+
+def _unit(msg: Message, number: int, count: int, is_mbox: bool, kept: list[Kept]) -> Unit:
+    """What git applies for one mail (or a whole plain diff) and how messages name it."""
+    description = ""
+    if is_mbox and count > 1:
+        description = f" (commit {number}/{count} {msg.subject!r})"
+    elif is_mbox and msg.subject:
+        description = f" ({msg.subject!r})"
+    # git am needs an author; a hand-made mail without one is applied like a plain diff.
+    is_mail = msg.head is not None and re.search(rb"(?im)^From: ", msg.head) is not None
+    return Unit(is_mail, description, kept, msg.head, msg.subject)
+
+
 def _place(sec: Section, p: int, tree: Resolver, skipped: list[str], label: str) -> Kept | None:
     """Map one section onto the sdist and update the tree; None (and `skipped`) if absent."""
+    repo_old, repo_new = _repo_paths(sec, p, label)
+    creation, deletion = is_creation(sec), is_deletion(sec)
+    if creation and deletion:
+        return None  # an empty file created and removed: nothing to do
+    if creation:
+        return _place_creation(sec, tree, repo_new, skipped)
+    if not sec.is_git:
+        return _place_plain(sec, p, tree, deletion, repo_new or repo_old, skipped)
+    assert repo_old is not None
+    return _place_git(sec, tree, deletion, repo_old, repo_new, skipped)
 
-    def skip(*paths: str | None) -> None:
-        for path in paths:
-            if path and path not in skipped:
-                skipped.append(path)
 
+def _skip(skipped: list[str], *paths: str | None) -> None:
+    for path in paths:
+        if path and path not in skipped:
+            skipped.append(path)
+
+
+def _repo_paths(sec: Section, p: int, label: str) -> tuple[str | None, str | None]:
+    """The section's (old, new) repository paths at strip level `p`; None is /dev/null."""
     repo_old = sec.old.strip(p) if sec.old is not None else None
     repo_new = sec.new.strip(p) if sec.new is not None else None
     if (sec.old is not None and repo_old is None) or (sec.new is not None and repo_new is None):
@@ -151,40 +179,58 @@ def _place(sec: Section, p: int, tree: Resolver, skipped: list[str], label: str)
             f"The patch {label} names the path {raw!r}, which is not a relative path inside the "
             "project. Fix the path in the patch."
         )
-    creation, deletion = is_creation(sec), is_deletion(sec)
-    if creation and deletion:
-        return None  # an empty file created and removed: nothing to do
-    if creation:
-        if repo_new is None:
-            return None
-        new = tree.new(repo_new)
-        if new is None:
-            skip(repo_new)
-            return None
-        tree.add(new)
-        return Kept(sec, None, new, None, repo_new, "keep")
-    if not sec.is_git:
-        # Plain diffs name the same file twice (often "x.orig" and "x"): use whichever exists.
-        names = existing_names(sec, p)
-        source = next((n for n in names if n in tree.files), None)
-        path = source
-        if source is None:
-            for n in names:
-                path = tree.existing(n)
-                if path is not None:
-                    source = n
-                    break
-        if source is None or path is None:
-            skip(repo_new or repo_old)
-            return None
-        if deletion:
-            tree.remove(path)
-            return Kept(sec, path, None, source, None, "keep")
-        return Kept(sec, path, path, source, source, "keep")
-    assert repo_old is not None
+    return repo_old, repo_new
+
+
+def _place_creation(
+    sec: Section, tree: Resolver, repo_new: str | None, skipped: list[str]
+) -> Kept | None:
+    """A new file goes where its directory is in the sdist; skipped if the sdist lacks it."""
+    if repo_new is None:
+        return None
+    new = tree.new(repo_new)
+    if new is None:
+        _skip(skipped, repo_new)
+        return None
+    tree.add(new)
+    return Kept(sec, None, new, None, repo_new, "keep")
+
+
+def _place_plain(
+    sec: Section, p: int, tree: Resolver, deletion: bool, shown: str | None, skipped: list[str]
+) -> Kept | None:
+    """A plain diff's section; `shown` is the path reported when the sdist lacks the file."""
+    # Plain diffs name the same file twice (often "x.orig" and "x"): use whichever exists.
+    names = existing_names(sec, p)
+    source = next((n for n in names if n in tree.files), None)
+    path = source
+    if source is None:
+        for n in names:
+            path = tree.existing(n)
+            if path is not None:
+                source = n
+                break
+    if source is None or path is None:
+        _skip(skipped, shown)
+        return None
+    if deletion:
+        tree.remove(path)
+        return Kept(sec, path, None, source, None, "keep")
+    return Kept(sec, path, path, source, source, "keep")
+
+
+def _place_git(
+    sec: Section,
+    tree: Resolver,
+    deletion: bool,
+    repo_old: str,
+    repo_new: str | None,
+    skipped: list[str],
+) -> Kept | None:
+    """A git section changing, deleting, renaming or copying an existing file."""
     old = tree.existing(repo_old)
     if old is None:
-        skip(repo_old, repo_new)
+        _skip(skipped, repo_old, repo_new)
         return None
     if deletion:
         tree.remove(old)
