@@ -225,14 +225,8 @@ def _parse_hunks(lines: list[bytes], i: int) -> tuple[list[Hunk], int]:
     return hunks, i
 
 
-def _parse_git_section(lines: list[bytes], i: int) -> tuple[Section, int]:
-    n = len(lines)
-    a, b = _split_diff_git(_text(lines[i])[len("diff --git ") :])
-    sec = Section(is_git=True, crlf_headers=lines[i].endswith(b"\r\n"), old=Name(a), new=Name(b))
-    i += 1
-    while i < n and _text(lines[i]).startswith(_GIT_EXT):
-        sec.ext.append(_text(lines[i]))
-        i += 1
+def _take_ext_names(sec: Section) -> None:
+    """Rename/copy lines name the files without a/ b/ prefixes: they replace the diff line's."""
     for t in sec.ext:
         for key, attr in (("rename from ", "old"), ("copy from ", "old"), ("rename to ", "new")):
             if t.startswith(key):
@@ -242,13 +236,31 @@ def _parse_git_section(lines: list[bytes], i: int) -> tuple[Section, int]:
         if t.startswith("copy to "):
             value = t[len("copy to ") :]
             sec.new = Name(_take_quoted(value)[0] if value.startswith('"') else value, True)
-    if i < n and _text(lines[i]) == "GIT binary patch":
-        j = i + 1
-        while j < n and _BINARY_BLOCK.match(lines[j]):  # forward and reverse blocks
+
+
+def _binary_patch_end(lines: list[bytes], i: int) -> int:
+    """The index after the `GIT binary patch` block whose first line is lines[i]."""
+    n = len(lines)
+    j = i + 1
+    while j < n and _BINARY_BLOCK.match(lines[j]):  # forward and reverse blocks
+        j += 1
+        while j < n and lines[j].strip():
             j += 1
-            while j < n and lines[j].strip():
-                j += 1
-            j += 1 if j < n else 0
+        j += 1 if j < n else 0
+    return j
+
+
+def _parse_git_section(lines: list[bytes], i: int) -> tuple[Section, int]:
+    n = len(lines)
+    a, b = _split_diff_git(_text(lines[i])[len("diff --git ") :])
+    sec = Section(is_git=True, crlf_headers=lines[i].endswith(b"\r\n"), old=Name(a), new=Name(b))
+    i += 1
+    while i < n and _text(lines[i]).startswith(_GIT_EXT):
+        sec.ext.append(_text(lines[i]))
+        i += 1
+    _take_ext_names(sec)
+    if i < n and _text(lines[i]) == "GIT binary patch":
+        j = _binary_patch_end(lines, i)
         sec.binary = lines[i:j]
         i = j
     elif (
