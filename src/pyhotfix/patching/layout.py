@@ -164,24 +164,18 @@ class Resolver:
 
 
 def is_creation(sec: Section) -> bool:
-    if sec.old is None:
-        return True
-    # diff -N writes absent files as empty with an epoch timestamp instead of /dev/null.
-    return (
-        not sec.is_git
-        and bool(EPOCH.match(sec.old_stamp))
-        and all(h.old_len == 0 for h in sec.hunks)
-    )
+    lengths = (h.old_len for h in sec.hunks)
+    return sec.old is None or _is_epoch_side(sec, sec.old_stamp, lengths)
 
 
 def is_deletion(sec: Section) -> bool:
-    if sec.new is None:
-        return True
-    return (
-        not sec.is_git
-        and bool(EPOCH.match(sec.new_stamp))
-        and all(h.new_len == 0 for h in sec.hunks)
-    )
+    lengths = (h.new_len for h in sec.hunks)
+    return sec.new is None or _is_epoch_side(sec, sec.new_stamp, lengths)
+
+
+def _is_epoch_side(sec: Section, stamp: str, lengths: Iterable[int]) -> bool:
+    """diff -N writes an absent file as empty with an epoch timestamp instead of /dev/null."""
+    return not sec.is_git and bool(EPOCH.match(stamp)) and all(n == 0 for n in lengths)
 
 
 def existing_names(sec: Section, p: int) -> list[str]:
