@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ from pyhotfix._git import run_git
 from pyhotfix.errors import PatchError
 from pyhotfix.manifest import FilePatch, GitPatch, UrlPatch
 from pyhotfix.patching import PatchInput, apply_patches, read_patch, sha256_of
+from tests.conftest import Pyhotfix
+from tests.support.apps import app_dir, index_files
+from tests.support.archives import file, write_tar
+from tests.support.fakeindex import FakeIndex
 
 INIT_V1 = '''\
 """magic: detect file types."""
@@ -651,6 +656,43 @@ def test_sdist_shipping_its_own_git_is_refused_before_git_runs(tmp_path: Path, k
     assert os.path.lexists(root / ".git")  # left as found; the caller discards the tree
 
 
+def test_build_of_an_sdist_shipping_its_own_git_fails_closed(
+    tmp_path: Path, fresh_cache_pyhotfix: Pyhotfix
+) -> None:
+    """End to end (the red-team fixture): `pyhotfix build` refuses, runs nothing of the sdist's
+    .git (core.fsmonitor, hooks) and publishes nothing."""
+    marker = tmp_path / "PWNED"
+    top = "gitty-1.0"
+    (tmp_path / "dist").mkdir()
+    sdist = write_tar(
+        tmp_path / "dist" / f"{top}.tar.gz",
+        [
+            file(f"{top}/PKG-INFO", b"Metadata-Version: 2.1\nName: gitty\nVersion: 1.0\n"),
+            file(f"{top}/pyproject.toml", b'[project]\nname = "gitty"\nversion = "1.0"\n'),
+            file(f"{top}/gitty/__init__.py", b"x = 1\n"),
+            file(f"{top}/.git/HEAD", b"ref: refs/heads/main\n"),
+            file(
+                f"{top}/.git/config",
+                f'[core]\n\tfsmonitor = "touch {marker}; false"\n\thooksPath = .githooks\n'.encode(),
+            ),
+            file(f"{top}/.githooks/pre-commit", f"#!/bin/sh\ntouch {marker}\n".encode(), 0o755),
+        ],
+    )
+    with FakeIndex() as upstream:
+        upstream.add_file(sdist)
+        body = '[hotfix.gitty]\nversion = "1.0"\npatches = ["fix.patch"]\n'
+        app = app_dir(tmp_path, upstream, body)
+        diff = "--- a/gitty/__init__.py\n+++ b/gitty/__init__.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+        (app / "fix.patch").write_text(diff)
+        run = fresh_cache_pyhotfix("build", cwd=app)
+    assert run.code == 1, run.output
+    assert "The sdist of gitty 1.0 itself contains a .git entry" in run.stderr
+    assert "publish an sdist without .git" in run.stderr
+    assert "Traceback" not in run.output
+    assert index_files(app) == []
+    assert not marker.exists()
+
+
 def test_not_a_patch(tmp_path: Path) -> None:
     root = make_sdist(tmp_path)
     with pytest.raises(PatchError, match=r"notes\.txt contains no diff"):
@@ -1109,3 +1151,34 @@ def test_patch_retargeting_an_existing_symlink_out_of_the_tree_is_refused(
     with pytest.raises(PatchError, match=r"retarget\.patch.*magic/alias\.py.*/root/\.ssh/id_rsa"):
         apply_patches(root, [patch("retarget.patch", mbox)], keep_git=keep_git)
     assert os.readlink(root / "magic/alias.py") == "__init__.py"
+
+
+# --------------------------------------------------------------------------------------------
+# The package's public names
+# --------------------------------------------------------------------------------------------
+
+
+def test_public_names_import_from_the_package_lazily() -> None:
+    """`from pyhotfix.patching import X` works for every name of __all__, but importing
+    `patching.files` (as a `build` with nothing to do does) loads no git or email code."""
+    code = (
+        "import sys, pyhotfix.pipeline, pyhotfix.patching.files\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pyhotfix.patching')))\n"
+        "print('email.policy' in sys.modules)\n"
+        "import pyhotfix.patching as p\n"
+        "print([getattr(p, n).__module__ for n in p.__all__ if hasattr(getattr(p, n), '__module__')])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    loaded, email_loaded, homes = proc.stdout.splitlines()
+    assert loaded == "['pyhotfix.patching', 'pyhotfix.patching.files']"
+    assert email_loaded == "False"
+    assert "pyhotfix.patching.apply" in homes and "pyhotfix.patching.sources" in homes
+
+
+def test_unknown_package_name_is_an_attribute_error() -> None:
+    import pyhotfix.patching
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        pyhotfix.patching.nope  # noqa: B018
+    assert set(pyhotfix.patching.__all__) <= set(dir(pyhotfix.patching))
