@@ -6,6 +6,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,10 @@ from pyhotfix._git import run_git
 from pyhotfix.errors import PatchError
 from pyhotfix.manifest import FilePatch, GitPatch, UrlPatch
 from pyhotfix.patching import PatchInput, apply_patches, read_patch, sha256_of
+from tests.conftest import Pyhotfix
+from tests.support.apps import app_dir, index_files
+from tests.support.archives import file, write_tar
+from tests.support.fakeindex import FakeIndex
 
 INIT_V1 = '''\
 """magic: detect file types."""
@@ -616,11 +621,76 @@ def test_commits_are_deterministic(tmp_path: Path) -> None:
     assert heads[0] == heads[1]
 
 
-def test_existing_git_directory_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize("kind", ["directory", "gitdir file", "dangling symlink"])
+def test_sdist_shipping_its_own_git_is_refused_before_git_runs(tmp_path: Path, kind: str) -> None:
+    """An sdist whose .git sets core.fsmonitor and a hooks path must not get git run in it."""
     root = make_sdist(tmp_path)
-    (root / ".git").mkdir()
-    with pytest.raises(PatchError, match=r"already contains \.git"):
-        apply_patches(root, [])
+    marker = tmp_path / "PWNED"
+    evil = tmp_path / "evil-git"
+    write(
+        evil,
+        {
+            "HEAD": "ref: refs/heads/main\n",
+            "config": f'[core]\n\tfsmonitor = "touch {marker}; false"\n\thooksPath = hooks\n',
+            "objects/.keep": "",
+            "refs/heads/.keep": "",
+            "hooks/pre-commit": f"#!/bin/sh\ntouch {marker}\n",
+        },
+    )
+    if kind == "directory":
+        shutil.copytree(evil, root / ".git")
+    elif kind == "gitdir file":
+        (root / ".git").write_text(f"gitdir: {evil}\n")
+    else:
+        os.symlink(tmp_path / "missing", root / ".git")
+    content = b"--- a/magic/__init__.py\n+++ b/magic/__init__.py\n@@ -1 +1 @@\n-x\n+y\n"
+    with pytest.raises(PatchError) as info:
+        apply_patches(root, [patch("fix.patch", content)], target="magic 1.0")
+    message = str(info.value)
+    assert "The sdist of magic 1.0 itself contains a .git entry" in message
+    assert "refuses to patch it" in message
+    assert "nothing was built or published" in message
+    assert "publish an sdist without .git" in message
+    assert "Unpack the sdist into a fresh directory" not in message
+    assert not marker.exists()
+    assert os.path.lexists(root / ".git")  # left as found; the caller discards the tree
+
+
+def test_build_of_an_sdist_shipping_its_own_git_fails_closed(
+    tmp_path: Path, fresh_cache_pyhotfix: Pyhotfix
+) -> None:
+    """End to end (the red-team fixture): `pyhotfix build` refuses, runs nothing of the sdist's
+    .git (core.fsmonitor, hooks) and publishes nothing."""
+    marker = tmp_path / "PWNED"
+    top = "gitty-1.0"
+    (tmp_path / "dist").mkdir()
+    sdist = write_tar(
+        tmp_path / "dist" / f"{top}.tar.gz",
+        [
+            file(f"{top}/PKG-INFO", b"Metadata-Version: 2.1\nName: gitty\nVersion: 1.0\n"),
+            file(f"{top}/pyproject.toml", b'[project]\nname = "gitty"\nversion = "1.0"\n'),
+            file(f"{top}/gitty/__init__.py", b"x = 1\n"),
+            file(f"{top}/.git/HEAD", b"ref: refs/heads/main\n"),
+            file(
+                f"{top}/.git/config",
+                f'[core]\n\tfsmonitor = "touch {marker}; false"\n\thooksPath = .githooks\n'.encode(),
+            ),
+            file(f"{top}/.githooks/pre-commit", f"#!/bin/sh\ntouch {marker}\n".encode(), 0o755),
+        ],
+    )
+    with FakeIndex() as upstream:
+        upstream.add_file(sdist)
+        body = '[hotfix.gitty]\nversion = "1.0"\npatches = ["fix.patch"]\n'
+        app = app_dir(tmp_path, upstream, body)
+        diff = "--- a/gitty/__init__.py\n+++ b/gitty/__init__.py\n@@ -1 +1 @@\n-x = 1\n+x = 2\n"
+        (app / "fix.patch").write_text(diff)
+        run = fresh_cache_pyhotfix("build", cwd=app)
+    assert run.code == 1, run.output
+    assert "The sdist of gitty 1.0 itself contains a .git entry" in run.stderr
+    assert "publish an sdist without .git" in run.stderr
+    assert "Traceback" not in run.output
+    assert index_files(app) == []
+    assert not marker.exists()
 
 
 def test_not_a_patch(tmp_path: Path) -> None:
@@ -805,7 +875,7 @@ def test_symlink_named_git_is_refused(tmp_path: Path) -> None:
 
 
 def test_tree_check_finds_hard_links_out_fifos_and_link_loops(tmp_path: Path) -> None:
-    from pyhotfix.treecheck import check_tree
+    from pyhotfix.patching.treecheck import check_tree
 
     root = make_sdist(tmp_path)
     secret = tmp_path / "secret"
@@ -907,7 +977,7 @@ def test_real_binary_delta_still_applies(tmp_path: Path) -> None:
 
 def test_read_patch_refuses_dev_zero_fifo_directory_and_huge_files(tmp_path: Path) -> None:
     from pyhotfix.errors import PatchFileError
-    from pyhotfix.patchfile import MAX_PATCH_BYTES
+    from pyhotfix.patching.files import MAX_PATCH_BYTES
 
     os.mkfifo(tmp_path / "fifo.patch")  # nobody writes: a blocking open would hang
     (tmp_path / "dir.patch").mkdir()
@@ -950,7 +1020,7 @@ def test_missing_patch_file_error_names_manifest_line_and_key(tmp_path: Path) ->
 
 
 def test_url_patch_larger_than_the_cap_is_refused(tmp_path: Path) -> None:
-    from pyhotfix.patchfile import MAX_PATCH_BYTES
+    from pyhotfix.patching.files import MAX_PATCH_BYTES
 
     big = b"x" * (MAX_PATCH_BYTES + 1)
     with pytest.raises(PatchError, match="more than the limit"):
@@ -1014,7 +1084,7 @@ _LINK_DIRS = st.sampled_from(["", "a", "a/b", "c"])
 def test_tree_check_never_accepts_a_link_the_kernel_resolves_outside(
     tmp_path_factory: pytest.TempPathFactory, links: list[tuple[str, list[str]]]
 ) -> None:
-    from pyhotfix.treecheck import check_tree
+    from pyhotfix.patching.treecheck import check_tree
 
     base = tmp_path_factory.mktemp("tree")
     root = base / "root"
@@ -1038,8 +1108,8 @@ def test_tree_check_never_accepts_a_link_the_kernel_resolves_outside(
 
 
 def test_dep3_origin_keeps_mails_and_diffs_readable(tmp_path: Path) -> None:
-    from pyhotfix.dep3 import origin_of, subject_of, with_origin
-    from pyhotfix.patching import _parse_patch
+    from pyhotfix.patching.dep3 import origin_of, subject_of, with_origin
+    from pyhotfix.patching.diff import parse_patch
 
     repo = make_upstream(tmp_path)
     commit_change(repo, {"src/magic/__init__.py": fix_answer(INIT_V1)}, "Fix answer")
@@ -1051,8 +1121,8 @@ def test_dep3_origin_keeps_mails_and_diffs_readable(tmp_path: Path) -> None:
         stored = with_origin(content, url)
         assert origin_of(stored) == url
         assert with_origin(stored, url) == stored  # idempotent
-        is_mbox, messages = _parse_patch("p", content)
-        stored_mbox, stored_messages = _parse_patch("p", stored)
+        is_mbox, messages = parse_patch("p", content)
+        stored_mbox, stored_messages = parse_patch("p", stored)
         assert stored_mbox == is_mbox
         assert [len(m.sections) for m in stored_messages] == [len(m.sections) for m in messages]
         assert [m.subject for m in stored_messages] == [m.subject for m in messages]
@@ -1081,3 +1151,34 @@ def test_patch_retargeting_an_existing_symlink_out_of_the_tree_is_refused(
     with pytest.raises(PatchError, match=r"retarget\.patch.*magic/alias\.py.*/root/\.ssh/id_rsa"):
         apply_patches(root, [patch("retarget.patch", mbox)], keep_git=keep_git)
     assert os.readlink(root / "magic/alias.py") == "__init__.py"
+
+
+# --------------------------------------------------------------------------------------------
+# The package's public names
+# --------------------------------------------------------------------------------------------
+
+
+def test_public_names_import_from_the_package_lazily() -> None:
+    """`from pyhotfix.patching import X` works for every name of __all__, but importing
+    `patching.files` (as a `build` with nothing to do does) loads no git or email code."""
+    code = (
+        "import sys, pyhotfix.pipeline, pyhotfix.patching.files\n"
+        "print(sorted(m for m in sys.modules if m.startswith('pyhotfix.patching')))\n"
+        "print('email.policy' in sys.modules)\n"
+        "import pyhotfix.patching as p\n"
+        "print([getattr(p, n).__module__ for n in p.__all__ if hasattr(getattr(p, n), '__module__')])\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    loaded, email_loaded, homes = proc.stdout.splitlines()
+    assert loaded == "['pyhotfix.patching', 'pyhotfix.patching.files']"
+    assert email_loaded == "False"
+    assert "pyhotfix.patching.apply" in homes and "pyhotfix.patching.sources" in homes
+
+
+def test_unknown_package_name_is_an_attribute_error() -> None:
+    import pyhotfix.patching
+
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        pyhotfix.patching.nope  # noqa: B018
+    assert set(pyhotfix.patching.__all__) <= set(dir(pyhotfix.patching))

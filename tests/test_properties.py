@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from pyhotfix.deploy import reqfile
 from pyhotfix.errors import PatchError
-from pyhotfix.patching import _parse_patch
+from pyhotfix.patching.diff import parse_patch
 from pyhotfix.serve.http import MAX_HEADERS, Request, parse_head, parse_range
 
 # Fast enough for every run: the whole file stays well under 20 s.
@@ -72,7 +72,7 @@ _HOSTILE_PATCH = st.one_of(
 @given(_HOSTILE_PATCH)
 def test_patch_parser_raises_only_patch_error(content: bytes) -> None:
     try:
-        is_mbox, messages = _parse_patch("hostile.patch", content)
+        is_mbox, messages = parse_patch("hostile.patch", content)
     except PatchError:
         return
     assert isinstance(is_mbox, bool)
@@ -129,7 +129,7 @@ def test_generated_unified_diff_parses_into_its_files_and_hunks(
     files: list[tuple[str, list[list[tuple[str, str]]]]], eol: str, git: bool, preamble: str
 ) -> None:
     content = (preamble + _diff(files, eol, git)).encode()
-    is_mbox, messages = _parse_patch("gen.patch", content)
+    is_mbox, messages = parse_patch("gen.patch", content)
     assert not is_mbox
     (message,) = messages
     assert message.head is None
@@ -177,7 +177,7 @@ def test_generated_mbox_parses_into_one_message_per_mail(
             + _diff([(path, [body])], eol, git=True)
             + f"-- {eol}2.40.0{eol}{eol}"
         )
-    is_mbox, messages = _parse_patch("gen.mbox", text.encode())
+    is_mbox, messages = parse_patch("gen.mbox", text.encode())
     assert is_mbox
     assert [m.subject for m in messages] == [" ".join(s.split()) for s, _, _ in mails]
     for message, (_, path, body) in zip(messages, mails, strict=True):

@@ -34,7 +34,7 @@ from pyhotfix.lock import (
     read_lock,
 )
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, UrlPatch
-from pyhotfix.patchfile import read_patch_file
+from pyhotfix.patching.files import read_patch_file
 from pyhotfix.publish import PublishTarget, resolve_target
 
 if TYPE_CHECKING:

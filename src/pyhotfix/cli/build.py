@@ -160,7 +160,7 @@ def _parse_pinned(requirement: str) -> tuple[str, str]:
 def _patch_sources(
     values: Sequence[str], hashes: list[str], path: Path, name: str, made: list[Path]
 ) -> list[PatchSource]:
-    from pyhotfix.patchsources import patch_sources
+    from pyhotfix.patching.entries import patch_sources
     from pyhotfix.upstream import fetch_url
 
     def download(url: str, expected: str | None) -> Path:

@@ -19,7 +19,7 @@ from pyhotfix._git import Git, run_git, user_env
 from pyhotfix.errors import LifecycleError
 from pyhotfix.lifecycle.series import has_conflict_markers
 from pyhotfix.manifest import FilePatch, GitPatch, Manifest, PatchSource, UrlPatch
-from pyhotfix.patching import FORMAT_PATCH_ARGS
+from pyhotfix.patching.sources import FORMAT_PATCH_ARGS
 
 WORK_DIR = Path(".pyhotfix") / "work"
 _META_NAME = "pyhotfix-workspace.json"

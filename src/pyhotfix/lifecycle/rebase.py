@@ -61,7 +61,8 @@ from pyhotfix.lifecycle.series import (
 )
 from pyhotfix.lifecycle.workspace import read_patches
 from pyhotfix.manifest import FilePatch, HotfixSpec, PatchSource, load_manifest, set_hotfix_patches
-from pyhotfix.patching import MBOX_FROM, PatchInput
+from pyhotfix.patching import PatchInput
+from pyhotfix.patching.diff import MBOX_FROM
 from pyhotfix.pipeline import BuildContext, BuildOptions, HotfixResult, build_one, inputs_key
 from pyhotfix.upstream import fetch_sdist
 

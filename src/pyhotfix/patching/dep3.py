@@ -5,9 +5,9 @@ over time (e.g. the length of abbreviated hashes in `index` lines): a sha256 pin
 download would break a clean rebuild of an unchanged hotfix. The file records where it came from
 with a DEP-3 `Origin:` field (https://dep-team.pages.debian.net/deps/dep3/).
 
-Where the field goes keeps the file usable by git and by `patching`:
-- a plain diff gets a header block in front (`git apply` and `patching` skip text before the first
-  `diff`/`---` line);
+Where the field goes keeps the file usable by git and by `patching.diff`:
+- a plain diff gets a header block in front (`git apply` and `patching.diff` skip text before
+  the first `diff`/`---` line);
 - an mbox (`git format-patch`, GitHub's `.patch`) gets the field as a header line of its first
   mail, right after the `From <sha>` line: `git am` reads a block in front of the `From ` line
   as a mail of its own and stops ("Patch is empty"), while it ignores unknown mail headers.

@@ -1,7 +1,8 @@
 """Reading a patch file from disk, bounded: only a regular file of sane size, never a hang.
 
-Kept apart from `patching` (git, email parsing) so `pipeline.inputs_key`, which hashes the patch
-files of a `build` with nothing to do, imports almost nothing.
+Imports nothing else of `patching` (git, email parsing), and the package loads its other modules
+only on first use, so `pipeline.inputs_key`, which hashes the patch files of a `build` with
+nothing to do, imports almost nothing.
 """
 
 from __future__ import annotations

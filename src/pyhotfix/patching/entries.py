@@ -1,6 +1,6 @@
 """`pyhotfix add --patch VALUE…` → manifest patch entries, minus those the hotfix already has.
 
-- a path: must be a regular file of sane size (`patchfile`); recorded relative to the manifest;
+- a path: must be a regular file of sane size (`files`); recorded relative to the manifest;
 - an http(s):// or file:// URL: downloaded once and stored as `patches/<name>/NNNN-<slug>.patch`
   with a DEP-3 `Origin:` (`dep3`), listed as that file, so a forge regenerating its `.patch`
   output cannot break a rebuild; a URL already stored for the hotfix is not downloaded again;
@@ -19,7 +19,6 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from pyhotfix.dep3 import origin_of, subject_of, with_origin
 from pyhotfix.errors import PatchError, PyhotfixError, UsageError
 from pyhotfix.manifest import (
     FilePatch,
@@ -29,8 +28,9 @@ from pyhotfix.manifest import (
     Settings,
     load_manifest,
 )
-from pyhotfix.patchfile import read_patch_file
-from pyhotfix.patching import resolve_commit
+from pyhotfix.patching.dep3 import origin_of, subject_of, with_origin
+from pyhotfix.patching.files import read_patch_file
+from pyhotfix.patching.sources import resolve_commit
 
 __all__ = ["URL_PREFIXES", "patch_sources", "relative"]
 
