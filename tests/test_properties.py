@@ -368,7 +368,10 @@ _HASH = st.text(alphabet="0123456789abcdef", min_size=64, max_size=64).map(lambd
     extras=st.lists(_NAME, max_size=2, unique=True),
     version=_VERSION,
     hashes=st.lists(_HASH, max_size=3),
-    comment=st.one_of(st.none(), _LINE_TEXT.map(lambda t: "# " + t.strip()).map(str.strip)),
+    # A comment ending in a backslash continues onto the next line, as in pip: not a one-line case.
+    comment=st.one_of(
+        st.none(), _LINE_TEXT.map(lambda t: ("# " + t.strip()).strip().rstrip("\\"))
+    ),
     continued=st.booleans(),
     eol=st.sampled_from(["\n", "\r\n", ""]),
 )
