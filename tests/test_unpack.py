@@ -431,7 +431,14 @@ _MEASURE = textwrap.dedent(
             unpack_sdist(Path(archive), Path(archive).parent / f"dest-{i}")
         except UnsafeArchiveError as exc:
             messages.append(str(exc))
-    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)
+    # VmHWM: the peak of this process's own memory since exec. ru_maxrss is not that: Linux
+    # carries the parent's peak over fork and exec, so it reported pytest's size (272 MB once).
+    try:
+        with open("/proc/self/status") as status:
+            peak_kb = next(int(l.split()[1]) for l in status if l.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(peak_kb // 1024)
     print("\\n".join(messages))
     """
 )
@@ -455,7 +462,7 @@ def test_header_and_gzip_bombs_stay_small_and_fast(tmp_path: Path) -> None:
     )
     assert time.monotonic() - started < 20
     peak_mb, *messages = done.stdout.splitlines()
-    assert int(peak_mb) <= 200, f"peak memory {peak_mb} MB"
+    assert int(peak_mb) <= 100, f"peak memory {peak_mb} MB"  # measured: about 25 MB
     assert len(messages) == 3, done.stdout
     assert "pax-1.0.tar.gz" in messages[0] and "header of 629145600 bytes" in messages[0]
     assert "gnu-1.0.tar.gz" in messages[1] and "header of 629145600 bytes" in messages[1]
