@@ -11,6 +11,7 @@ import hashlib
 import os
 import platform
 import tarfile
+import tempfile
 import threading
 import time
 import zipfile
@@ -22,10 +23,12 @@ import pytest
 from packaging.metadata import Metadata
 from packaging.version import Version
 
-from pyhotfix.building import EnvCache, build
+from pyhotfix.building import BuiltDists, EnvCache, build
 from pyhotfix.errors import BuildError
+from pyhotfix.treeremove import remove_tree
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import BackendInfo, detect_backend, set_version
+from tests.support.intree import in_tree_backend_info, make_in_tree_backend_project
 from tests.support.projects import (
     BACKENDS,
     make_c_extension_project,
@@ -429,3 +432,61 @@ def test_make_sdist_with_uv_build(tmp_path: Path) -> None:
     sdist = make_sdist(project, tmp_path / "dist")
     assert sdist == tmp_path / "dist" / "demo_pkg-1.0.tar.gz"
     assert sdist_metadata(sdist).version == Version("1.0")
+
+
+def _in_tree_build(tmp_path: Path, envs: EnvCache, tag: str, source_mtime: int) -> BuiltDists:
+    project = make_in_tree_backend_project(tmp_path / f"src-{tag}", NAME, NEW)
+    backend_module = project / "tinybackend.py"
+    os.utime(backend_module, (source_mtime, source_mtime))  # a .pyc would record this time
+    built = build(
+        project,
+        NAME,
+        NEW,
+        tmp_path / f"out-{tag}",
+        source_date_epoch=SDE,
+        envs=envs,
+        backend=in_tree_backend_info(),
+    )
+    assert not list(project.rglob("*.pyc")), "the backend's import wrote bytecode into the tree"
+    return built
+
+
+def test_in_tree_backend_writes_no_bytecode_and_builds_reproducibly(
+    tmp_path: Path, envs: EnvCache
+) -> None:
+    """poetry-core builds itself with `backend-path = ["src"]`: importing the backend from the
+    tree put 105 .pyc files into the hotfix sdist that upstream's has not, different each time."""
+    first = _in_tree_build(tmp_path, envs, "1", 1_600_000_000)
+    second = _in_tree_build(tmp_path, envs, "2", 1_650_000_000)
+    with tarfile.open(first.sdist.path) as tar:
+        names = tar.getnames()
+    assert f"{SDIST.removesuffix('.tar.gz')}/tinybackend.py" in names
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n], names
+    assert first.sdist.sha256 == second.sdist.sha256
+    assert first.wheel.sha256 == second.wheel.sha256
+
+
+def test_a_deep_scratch_tree_of_the_backend_is_cleaned_up(
+    tmp_path: Path, envs: EnvCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend leaving a tree 1100 levels deep in its TMPDIR: the build's temporary directory
+    is still removed (shutil.rmtree raised RecursionError after the files were built)."""
+    temp_root = tmp_path / "temp"
+    temp_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
+    project = make_in_tree_backend_project(tmp_path / "src", NAME, NEW)
+    (project / "deep-tmp").write_text("1100")
+    try:
+        built = build(
+            project,
+            NAME,
+            NEW,
+            tmp_path / "out",
+            source_date_epoch=SDE,
+            envs=envs,
+            backend=in_tree_backend_info(),
+        )
+        assert built.wheel.path.is_file()
+        assert list(temp_root.iterdir()) == []
+    finally:
+        remove_tree(temp_root)  # pytest's own cleanup of tmp_path would recurse per level

@@ -48,6 +48,7 @@ from pyhotfix._atomic import open_atomic
 from pyhotfix.buildenv import backend_environment, installer_environment, prefix_map_flag
 from pyhotfix.distfile import file_sha256_size, sdist_pkg_info
 from pyhotfix.errors import BuildError
+from pyhotfix.treeremove import remove_tree, temporary_directory
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import BackendInfo
 
@@ -131,13 +132,14 @@ class EnvCache:
             if self._ready(env_dir):  # another process finished it while we waited
                 return python
             if env_dir.exists():  # unfinished or broken: start over
-                shutil.rmtree(env_dir)
+                remove_tree(env_dir)
             staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
             try:
                 self._create(staging / "env", reqs)
                 os.rename(staging / "env", env_dir)
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    remove_tree(staging)
         return python
 
     def installed(self, env_python: Path) -> dict[str, str]:
@@ -225,8 +227,8 @@ def build(
     run upstream's code with only the allowed variables of `environ` (default: os.environ), see
     `pyhotfix.buildenv`.
     """
-    with tempfile.TemporaryDirectory(prefix="pyhotfix-build-") as tmp_name:
-        tmp = Path(tmp_name)
+    # Removed at any depth: the backend writes what it likes under HOME and TMPDIR in there.
+    with temporary_directory("pyhotfix-build-") as tmp:
         (tmp / "home").mkdir()  # the backend's HOME and TMPDIR (buildenv)
         (tmp / "tmp").mkdir()
         user_environ = os.environ if environ is None else environ
