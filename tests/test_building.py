@@ -490,3 +490,71 @@ def test_a_deep_scratch_tree_of_the_backend_is_cleaned_up(
         assert list(temp_root.iterdir()) == []
     finally:
         remove_tree(temp_root)  # pytest's own cleanup of tmp_path would recurse per level
+
+
+def _marker_sdist_project(dest: Path, marker: Path) -> Path:
+    """A project whose setup.py writes `marker` when anything builds it (as the red-team's
+    evilreq recorded the UV_INDEX_*_PASSWORD and HOME it was built with)."""
+    dest.mkdir(parents=True)
+    (dest / "setup.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('built')\n"
+        "from setuptools import setup\nsetup(name='evilreq', version='1.0')\n"
+    )
+    return dest
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "evilreq @ {uri}",
+        "evilreq @ https://example.invalid/evilreq-1.0.tar.gz",
+        "evilreq @ git+https://example.invalid/evilreq.git",
+    ],
+)
+def test_direct_reference_build_requirements_are_refused(
+    tmp_path: Path, upstream: Upstream, envs: EnvCache, reference: str
+) -> None:
+    """The red-team sdist: [build-system] requires "evilreq @ file:///…/evil", which uv built
+    with its own environment, index passwords included."""
+    marker = tmp_path / "evil-was-built"
+    evil = _marker_sdist_project(tmp_path / "evil", marker)
+    requirement = reference.format(uri=evil.as_uri())
+    root, _ = prepare(upstream("hatchling"), tmp_path / "src")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'requires = ["hatchling"', f'requires = ["{requirement}", "hatchling"'
+        )
+    )
+    info = detect_backend(root)
+    assert requirement in info.requires
+    with pytest.raises(BuildError) as excinfo:
+        build(root, NAME, NEW, tmp_path / "out", source_date_epoch=SDE, envs=envs, backend=info)
+    message = str(excinfo.value)
+    assert requirement in message and "direct reference" in message
+    assert not marker.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_requirements_are_installed_from_wheels_only(tmp_path: Path) -> None:
+    """A requirement only available as an sdist is not built by uv: a clear error instead."""
+    marker = tmp_path / "sdist-was-built"
+    project = _marker_sdist_project(tmp_path / "evil", marker)
+    links = tmp_path / "links"
+    links.mkdir()
+    with tarfile.open(links / "evilreq-1.0.tar.gz", "w:gz") as tar:
+        tar.add(project, arcname="evilreq-1.0")
+    environ = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "UV_NO_CONFIG": "1",
+        "UV_INDEX_URL": (tmp_path / "links").as_uri(),  # no network: only the local sdist
+        "UV_FIND_LINKS": str(links),
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+    }
+    cache = EnvCache(tmp_path / "envs", environ=environ)
+    with pytest.raises(BuildError) as excinfo:
+        cache.environment(["evilreq"])
+    message = str(excinfo.value)
+    assert "has no wheel" in message and "wheels only" in message and "UV_FIND_LINKS" in message
+    assert not marker.exists()
