@@ -43,7 +43,7 @@ def remove_contents(path: Path) -> None:
     # One level per entry: (its identity, the subdirectory names still to visit in it).
     stack: list[tuple[tuple[int, int], list[str]]] = []
     try:
-        stack.append((_identity(fd), _clear_files(fd)))
+        stack.append((_identity(fd), _clear_files(fd, unlock=False)))  # `path` keeps its mode
         while stack:
             _, subdirs = stack[-1]
             if subdirs:
@@ -94,10 +94,11 @@ def _unlink_quietly(fd: int, name: str) -> None:
         os.unlink(name, dir_fd=fd)
 
 
-def _clear_files(fd: int) -> list[str]:
+def _clear_files(fd: int, *, unlock: bool = True) -> list[str]:
     """Unlink every non-directory in the directory `fd`; return its subdirectories' names."""
-    with contextlib.suppress(OSError):
-        os.fchmod(fd, 0o700)  # a tree a build made read-only can still be emptied
+    if unlock:
+        with contextlib.suppress(OSError):
+            os.fchmod(fd, 0o700)  # a tree a build made read-only can still be emptied
     subdirs: list[str] = []
     with os.scandir(fd) as entries:
         for entry in entries:
