@@ -11,6 +11,7 @@ import hashlib
 import os
 import platform
 import tarfile
+import tempfile
 import threading
 import time
 import zipfile
@@ -22,10 +23,12 @@ import pytest
 from packaging.metadata import Metadata
 from packaging.version import Version
 
-from pyhotfix.building import EnvCache, build
+from pyhotfix.building import BuiltDists, EnvCache, build
 from pyhotfix.errors import BuildError
+from pyhotfix.treeremove import remove_tree
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import BackendInfo, detect_backend, set_version
+from tests.support.intree import in_tree_backend_info, make_in_tree_backend_project
 from tests.support.projects import (
     BACKENDS,
     make_c_extension_project,
@@ -429,3 +432,129 @@ def test_make_sdist_with_uv_build(tmp_path: Path) -> None:
     sdist = make_sdist(project, tmp_path / "dist")
     assert sdist == tmp_path / "dist" / "demo_pkg-1.0.tar.gz"
     assert sdist_metadata(sdist).version == Version("1.0")
+
+
+def _in_tree_build(tmp_path: Path, envs: EnvCache, tag: str, source_mtime: int) -> BuiltDists:
+    project = make_in_tree_backend_project(tmp_path / f"src-{tag}", NAME, NEW)
+    backend_module = project / "tinybackend.py"
+    os.utime(backend_module, (source_mtime, source_mtime))  # a .pyc would record this time
+    built = build(
+        project,
+        NAME,
+        NEW,
+        tmp_path / f"out-{tag}",
+        source_date_epoch=SDE,
+        envs=envs,
+        backend=in_tree_backend_info(),
+    )
+    assert not list(project.rglob("*.pyc")), "the backend's import wrote bytecode into the tree"
+    return built
+
+
+def test_in_tree_backend_writes_no_bytecode_and_builds_reproducibly(
+    tmp_path: Path, envs: EnvCache
+) -> None:
+    """poetry-core builds itself with `backend-path = ["src"]`: importing the backend from the
+    tree put 105 .pyc files into the hotfix sdist that upstream's has not, different each time."""
+    first = _in_tree_build(tmp_path, envs, "1", 1_600_000_000)
+    second = _in_tree_build(tmp_path, envs, "2", 1_650_000_000)
+    with tarfile.open(first.sdist.path) as tar:
+        names = tar.getnames()
+    assert f"{SDIST.removesuffix('.tar.gz')}/tinybackend.py" in names
+    assert not [n for n in names if n.endswith(".pyc") or "__pycache__" in n], names
+    assert first.sdist.sha256 == second.sdist.sha256
+    assert first.wheel.sha256 == second.wheel.sha256
+
+
+def test_a_deep_scratch_tree_of_the_backend_is_cleaned_up(
+    tmp_path: Path, envs: EnvCache, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A backend leaving a tree 1100 levels deep in its TMPDIR: the build's temporary directory
+    is still removed (shutil.rmtree raised RecursionError after the files were built)."""
+    temp_root = tmp_path / "temp"
+    temp_root.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp_root))
+    project = make_in_tree_backend_project(tmp_path / "src", NAME, NEW)
+    (project / "deep-tmp").write_text("1100")
+    try:
+        built = build(
+            project,
+            NAME,
+            NEW,
+            tmp_path / "out",
+            source_date_epoch=SDE,
+            envs=envs,
+            backend=in_tree_backend_info(),
+        )
+        assert built.wheel.path.is_file()
+        assert list(temp_root.iterdir()) == []
+    finally:
+        remove_tree(temp_root)  # pytest's own cleanup of tmp_path would recurse per level
+
+
+def _marker_sdist_project(dest: Path, marker: Path) -> Path:
+    """A project whose setup.py writes `marker` when anything builds it (as the red-team's
+    evilreq recorded the UV_INDEX_*_PASSWORD and HOME it was built with)."""
+    dest.mkdir(parents=True)
+    (dest / "setup.py").write_text(
+        f"import pathlib\npathlib.Path({str(marker)!r}).write_text('built')\n"
+        "from setuptools import setup\nsetup(name='evilreq', version='1.0')\n"
+    )
+    return dest
+
+
+@pytest.mark.parametrize(
+    "reference",
+    [
+        "evilreq @ {uri}",
+        "evilreq @ https://example.invalid/evilreq-1.0.tar.gz",
+        "evilreq @ git+https://example.invalid/evilreq.git",
+    ],
+)
+def test_direct_reference_build_requirements_are_refused(
+    tmp_path: Path, upstream: Upstream, envs: EnvCache, reference: str
+) -> None:
+    """The red-team sdist: [build-system] requires "evilreq @ file:///…/evil", which uv built
+    with its own environment, index passwords included."""
+    marker = tmp_path / "evil-was-built"
+    evil = _marker_sdist_project(tmp_path / "evil", marker)
+    requirement = reference.format(uri=evil.as_uri())
+    root, _ = prepare(upstream("hatchling"), tmp_path / "src")
+    pyproject = root / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text().replace(
+            'requires = ["hatchling"', f'requires = ["{requirement}", "hatchling"'
+        )
+    )
+    info = detect_backend(root)
+    assert requirement in info.requires
+    with pytest.raises(BuildError) as excinfo:
+        build(root, NAME, NEW, tmp_path / "out", source_date_epoch=SDE, envs=envs, backend=info)
+    message = str(excinfo.value)
+    assert requirement in message and "direct reference" in message
+    assert not marker.exists()
+    assert not (tmp_path / "out").exists()
+
+
+def test_build_requirements_are_installed_from_wheels_only(tmp_path: Path) -> None:
+    """A requirement only available as an sdist is not built by uv: a clear error instead."""
+    marker = tmp_path / "sdist-was-built"
+    project = _marker_sdist_project(tmp_path / "evil", marker)
+    links = tmp_path / "links"
+    links.mkdir()
+    with tarfile.open(links / "evilreq-1.0.tar.gz", "w:gz") as tar:
+        tar.add(project, arcname="evilreq-1.0")
+    environ = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(tmp_path / "home"),
+        "UV_NO_CONFIG": "1",
+        "UV_INDEX_URL": (tmp_path / "links").as_uri(),  # no network: only the local sdist
+        "UV_FIND_LINKS": str(links),
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+    }
+    cache = EnvCache(tmp_path / "envs", environ=environ)
+    with pytest.raises(BuildError) as excinfo:
+        cache.environment(["evilreq"])
+    message = str(excinfo.value)
+    assert "has no wheel" in message and "wheels only" in message and "UV_FIND_LINKS" in message
+    assert not marker.exists()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from pyhotfix.errors import ManifestError, UsageError
 from pyhotfix.manifest import (
     FilePatch,
     GitPatch,
+    Manifest,
     UrlPatch,
     _deep_nesting_line,
     find_manifest,
@@ -23,6 +25,7 @@ from pyhotfix.manifest import (
     parse_manifest,
     upsert_hotfix,
 )
+from tests.conftest import Pyhotfix
 
 GOOD = """\
 # team hotfixes
@@ -110,6 +113,43 @@ def test_defaults(tmp_path: Path) -> None:
             5,
             "names the same project",
         ),
+        # NUL and other control characters: Python's "embedded null byte" traceback before.
+        ('[settings]\nindex = "a\\u0000b"\n', 2, "settings.index is 'a\\x00b', with the control"),
+        (
+            '[settings]\nupstream = "https://e.invalid/\\u001b[31m"\n',
+            2,
+            "control character '\\x1b'",
+        ),
+        ('[settings]\nlabel = "hot\\tfix"\n', 2, "settings.label is 'hot\\tfix'"),
+        ('[hotfix.a]\nversion = "1.0"\npatches = ["a\\u0000b"]\n', 3, "hotfix.a.patches[0] is"),
+        (
+            '[hotfix.a]\nversion = "1.0"\npatches = [\n  "x.patch",\n  "a\\u0000b",\n]\n',
+            5,
+            "hotfix.a.patches[1] is 'a\\x00b'",
+        ),
+        (
+            '[hotfix.a]\nversion = "1.0"\npatches = [{ url = "https://e.invalid/\\u0085", '
+            'sha256 = "%s" }]\n' % ("a" * 64),
+            3,
+            "hotfix.a.patches[0] (url) is",
+        ),
+        (
+            '[hotfix.a]\nversion = "1.0"\npatches = [{ git = "r\\n", commit = "abcdef1" }]\n',
+            3,
+            "(git) is 'r\\n'",
+        ),
+        (
+            '[hotfix.a]\nversion = "1.0"\npatches = [{ git = "r", commit = "abcdef1\\n" }]\n',
+            3,
+            "(commit) is 'abcdef1\\n'",
+        ),
+        ('[hotfix.a]\nversion = "1.0\\n"\npatches = ["x"]\n', 2, "hotfix.a.version is '1.0\\n'"),
+        (
+            '[hotfix.a]\nversion = "1.0"\nreason = "x\\u0000"\npatches = ["x"]\n',
+            3,
+            "only tabs and line breaks",
+        ),
+        ('[hotfix."a\\u0000"]\nversion = "1.0"\npatches = ["x"]\n', None, "name 'a\\x00'"),
         ("[hotfix.a\n", None, "not valid TOML"),
         ("[other]\nx = 1\n", 1, "not a known table"),
     ],
@@ -292,16 +332,39 @@ _TOML_PIECES = st.sampled_from(
         '"',
         "\x00",
         "\u2028",
+        'index = "a\\u0000b"\n',
+        'patches = ["a\\u0000b", "c\\u0085"]\n',
+        "patches = [{ git = 'r', commit = 'abcdef1\\n' }]\n",
+        'reason = "two\\nlines\\tand a tab"\n',
+        'reason = "bell\\u0007"\n',
+        'version = "1.0\\r"\n',
         "\r\n",
     ]
 )
 
 
+def _strings(manifest: Manifest) -> list[str]:
+    """Every string a manifest holds except free text (reason)."""
+    found = [manifest.settings.index, manifest.settings.label]
+    found += [v for v in (manifest.settings.upstream, manifest.settings.endpoint_url) if v]
+    for spec in manifest.hotfixes:
+        found += [spec.name, spec.version]
+        for patch in spec.patches:
+            found += [v for k, v in vars(patch).items() if isinstance(v, str) and k != "where"]
+    return found
+
+
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(st.text(max_size=200), st.lists(_TOML_PIECES, max_size=12).map("".join)))
 def test_parser_raises_only_manifest_errors_on_any_text(text: str) -> None:
+    manifest = None
     with contextlib.suppress(ManifestError):
-        parse_manifest(text, Path("/nowhere/hotfixes.toml"))
+        manifest = parse_manifest(text, Path("/nowhere/hotfixes.toml"))
+    if manifest is not None:  # what loads holds no control character (reason: tabs, newlines)
+        for value in _strings(manifest):
+            assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", value), value
+        for spec in manifest.hotfixes:
+            assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", spec.reason or "")
     line = _deep_nesting_line(text, limit=3)  # the fallback locator terminates on any text
     assert line is None or 1 <= line <= text.count("\n") + 1
 
@@ -328,3 +391,21 @@ def test_errors_in_long_manifests_are_found_in_linear_time(tmp_path: Path, text:
     message = load_error(write(tmp_path, text))
     assert "line 20000" in message
     assert time.monotonic() - started < 20  # it was quadratic: minutes for 20,000 lines
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[settings]\nindex = "a\\u0000b"\n',
+        '[hotfix.a]\nversion = "1.0"\npatches = ["a\\u0000b"]\n',
+    ],
+)
+def test_cli_reports_a_nul_in_the_manifest_as_a_usage_error(
+    tmp_path: Path, pyhotfix: Pyhotfix, text: str
+) -> None:
+    """As the red team met it: `pyhotfix build` died with "ValueError: embedded null byte"."""
+    write(tmp_path, text)
+    run = pyhotfix("build", cwd=tmp_path)
+    assert run.code == 2, run.output
+    assert "Traceback" not in run.output
+    assert "hotfixes.toml, line" in run.output and "control character '\\x00'" in run.output

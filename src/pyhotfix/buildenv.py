@@ -164,7 +164,8 @@ def backend_environment(
 ) -> dict[str, str]:
     """The whole environment of a build hook interpreter: allowed variables only.
 
-    HOME and TMPDIR are `build_dir`/home and `build_dir`/tmp (the caller creates them), and C,
+    HOME and TMPDIR are `build_dir`/home and `build_dir`/tmp (the caller creates them), no
+    bytecode is written (PYTHONDONTWRITEBYTECODE: it would land in the tree being packed), and C,
     C++ and Rust flags get prefix maps (`c_prefix_map`, see `prefix_map_flag`) that replace
     `build_dir` (and `env_root`, the build environments' cache) with fixed paths, so compiled
     extensions are byte-identical wherever they are built.
@@ -179,6 +180,9 @@ def backend_environment(
         "TMPDIR": str(build_dir / "tmp"),
         "SOURCE_DATE_EPOCH": str(source_date_epoch),
         "PYTHONHASHSEED": "0",
+        # An in-tree backend (backend-path, as poetry-core builds itself) is imported from the
+        # tree being packed: bytecode written there would end up in the sdist, different each time.
+        "PYTHONDONTWRITEBYTECODE": "1",
     }
     maps = [(build_dir, _REMAPPED_PATH)] + ([(env_root, _REMAPPED_ENVS)] if env_root else [])
     c_maps = " ".join(f"{c_prefix_map}={path}={fixed}" for path, fixed in maps)

@@ -48,6 +48,7 @@ from pyhotfix._atomic import open_atomic
 from pyhotfix.buildenv import backend_environment, installer_environment, prefix_map_flag
 from pyhotfix.distfile import file_sha256_size, sdist_pkg_info
 from pyhotfix.errors import BuildError
+from pyhotfix.treeremove import remove_tree, temporary_directory
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import BackendInfo
 
@@ -131,13 +132,14 @@ class EnvCache:
             if self._ready(env_dir):  # another process finished it while we waited
                 return python
             if env_dir.exists():  # unfinished or broken: start over
-                shutil.rmtree(env_dir)
+                remove_tree(env_dir)
             staging = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=self.root))
             try:
                 self._create(staging / "env", reqs)
                 os.rename(staging / "env", env_dir)
             finally:
-                shutil.rmtree(staging, ignore_errors=True)
+                with contextlib.suppress(OSError):
+                    remove_tree(staging)
         return python
 
     def installed(self, env_python: Path) -> dict[str, str]:
@@ -165,12 +167,15 @@ class EnvCache:
         env_python = env_dir / "bin" / "python"
         if reqs:
             # Bytecode compiled now saves every later hook call from compiling the backend.
+            # --no-build: wheels only. uv would build an sdist with its own environment (index
+            # credentials, the real HOME), so no third-party build code runs in it.
             self._run(
                 [
                     uv,
                     "pip",
                     "install",
                     "--quiet",
+                    "--no-build",
                     "--compile-bytecode",
                     "--python",
                     str(env_python),
@@ -180,6 +185,10 @@ class EnvCache:
                 advice="Check that the package index is reachable and that these requirements "
                 "exist for this Python, then retry.",
                 cwd=env_dir.parent,
+                advice_if=(
+                    ("building from source is disabled", _NO_WHEEL_ADVICE),
+                    ("no usable wheels", _NO_WHEEL_ADVICE),
+                ),
             )
         marker = {
             "requires": reqs,
@@ -195,11 +204,23 @@ class EnvCache:
             self._uv = uv.find_uv_bin()
         return self._uv
 
-    def _run(self, cmd: list[str], *, what: str, advice: str, cwd: Path | None = None) -> str:
+    def _run(
+        self,
+        cmd: list[str],
+        *,
+        what: str,
+        advice: str,
+        cwd: Path | None = None,
+        advice_if: Sequence[tuple[str, str]] = (),
+    ) -> str:
+        """Run `cmd`; on failure a BuildError with `advice`, or the advice of the first
+        (text, advice) pair of `advice_if` whose text is in the output."""
         proc = subprocess.run(
             cmd, cwd=cwd, env=self.environ, capture_output=True, text=True, check=False
         )
         if proc.returncode != 0:
+            output = proc.stdout + proc.stderr
+            advice = next((a for text, a in advice_if if text in output), advice)
             raise BuildError(
                 f"Could not {what} (exit code {proc.returncode}). {advice}"
                 + _tail_block(Path(cmd[0]).name, proc.stdout + proc.stderr)
@@ -225,8 +246,8 @@ def build(
     run upstream's code with only the allowed variables of `environ` (default: os.environ), see
     `pyhotfix.buildenv`.
     """
-    with tempfile.TemporaryDirectory(prefix="pyhotfix-build-") as tmp_name:
-        tmp = Path(tmp_name)
+    # Removed at any depth: the backend writes what it likes under HOME and TMPDIR in there.
+    with temporary_directory("pyhotfix-build-") as tmp:
         (tmp / "home").mkdir()  # the backend's HOME and TMPDIR (buildenv)
         (tmp / "tmp").mkdir()
         user_environ = os.environ if environ is None else environ
@@ -504,16 +525,36 @@ def _satisfied(extra: Sequence[str], installed: Mapping[str, str]) -> bool:
     return True
 
 
+_NO_WHEEL_ADVICE = (
+    "A build requirement has no wheel for this Python and platform (see below). pyhotfix "
+    "installs build requirements from wheels only, so that no third-party build code runs with "
+    "uv's index credentials: build a wheel of it yourself and put it on your package index (or "
+    "in a directory named by UV_FIND_LINKS), then retry."
+)
+
+
 def _normalize_requirements(requires: Sequence[str]) -> list[str]:
+    """The requirements, normalized and sorted; invalid ones and direct references refused."""
     normalized = set()
     for text in requires:
         try:
-            normalized.add(str(Requirement(text)))
+            req = Requirement(text)
         except InvalidRequirement as exc:
             raise BuildError(
                 f"The build requirement {text!r} is not a valid PEP 508 requirement ({exc}); "
                 "fix [build-system] requires in pyproject.toml with a patch."
             ) from exc
+        if req.url is not None:
+            # A local path or URL would be fetched, and an sdist there built, by uv with its
+            # own environment; upstream build requirements name index packages.
+            raise BuildError(
+                f"The build requirement {text[:200]!r} is a direct reference (a path or URL, "
+                "not a package on an index); pyhotfix refuses those, as they make the build "
+                "fetch and run code from wherever they point. Replace it in [build-system] "
+                "requires of pyproject.toml with a patch (name the package and a version), and "
+                "make that package's wheel available on your index."
+            )
+        normalized.add(str(req))
     return sorted(normalized)
 
 

@@ -33,6 +33,11 @@ _PROJECT_NAME = re.compile(r"^([A-Z0-9]|[A-Z0-9][A-Z0-9._-]*[A-Z0-9])$", re.IGNO
 MAX_NAME_LENGTH = 200
 MAX_MANIFEST_BYTES = 10 * 1024 * 1024
 _TOML_POSITION = re.compile(r"\s*\(at line (\d+), column (\d+)\)$")
+# Control characters in a name, version, path, URL, hash or label are a mistake or an attack
+# (a NUL cannot even reach the system); free text (reason) may hold tabs and line breaks.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_CONTROL_IN_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_FREE_TEXT_KEYS = {"reason"}
 
 
 @dataclass(frozen=True)
@@ -235,6 +240,7 @@ def _deep_nesting_line(text: str, limit: int = 100) -> int | None:
 def parse_manifest(text: str, path: Path) -> Manifest:
     data = _parse_toml(text, path)
     where = _Locator(text, path)
+    _refuse_control_characters(data, where)
     for key in data:
         if key not in ("settings", "hotfix"):
             raise where.error(
@@ -264,6 +270,63 @@ def parse_manifest(text: str, path: Path) -> Manifest:
         seen[name] = written_name
         hotfixes.append(_parse_hotfix(written_name, table, where))
     return Manifest(path=path, settings=settings, hotfixes=tuple(hotfixes))
+
+
+def _refuse_control_characters(data: dict[str, Any], where: _Locator) -> None:
+    """Refuse a control character in any string of the manifest, table names and keys included.
+
+    Runs before the other checks, so nothing later meets a NUL (Python's `embedded null byte`).
+    """
+    stack: list[tuple[tuple[str | int, ...], Any]] = [((), data)]
+    while stack:
+        path, value = stack.pop()
+        if isinstance(value, dict):
+            for key, item in value.items():
+                _check_string(key, path, where, is_key=True)
+                stack.append(((*path, key), item))
+        elif isinstance(value, list):
+            stack.extend(((*path, i), item) for i, item in enumerate(value))
+        elif isinstance(value, str):
+            _check_string(value, path, where, free_text=path[-1:] == ("reason",))
+
+
+def _check_string(
+    text: str,
+    path: tuple[str | int, ...],
+    where: _Locator,
+    *,
+    free_text: bool = False,
+    is_key: bool = False,
+) -> None:
+    """`path` leads to the string (for a key: to the table holding it); names are clean there,
+    as a table's keys are checked before its values."""
+    found = (_CONTROL_IN_TEXT if free_text else _CONTROL).search(text)
+    if found is None:
+        return
+    # The locator knows [section], its keys and their list items; deeper parts are named.
+    split = 2 if path[:1] == ("hotfix",) and len(path) > 1 else 1
+    section = ".".join(map(str, path[:split])) or None
+    rest = path[split:]
+    key = str(rest[0]) if rest else None
+    if len(rest) > 1 and isinstance(rest[1], int):
+        key, rest = f"{key}[{rest[1]}]", rest[1:]
+    inner = ".".join(map(str, rest[1:]))
+    what = (
+        f"has the key or table name {shown_name(text)}"
+        if is_key
+        else (f"{'(' + inner + ') ' if inner else ''}is {shown_name(text)}")
+    )
+    allowed = (
+        "only tabs and line breaks are allowed in free text"
+        if free_text
+        else "a name, version, path, URL or label cannot hold one"
+    )
+    raise where.error(
+        section,
+        key,
+        f"{what}, with the control character {found.group()!r} at position {found.start()}; "
+        f"{allowed}. Remove it (a TOML escape such as \\u0000 writes one)",
+    )
 
 
 def _parse_settings(table: Any, where: _Locator) -> Settings:

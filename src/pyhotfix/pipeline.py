@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
-import tempfile
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +35,7 @@ from pyhotfix.lock import (
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, UrlPatch
 from pyhotfix.patching.files import read_patch_file
 from pyhotfix.publish import PublishTarget, resolve_target
+from pyhotfix.treeremove import temporary_directory
 
 if TYPE_CHECKING:
     # The build stages (and httpx) are imported only when something is built: a `build` with
@@ -280,8 +280,8 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
 
     patches = [read_patch(source, manifest.directory, fetch_patch) for source in spec.patches]
 
-    with tempfile.TemporaryDirectory(prefix=f"pyhotfix-{spec.name}-") as work:
-        work_dir = Path(work)
+    # Removed at any depth (treeremove): the tree in it is upstream content.
+    with temporary_directory(f"pyhotfix-{spec.name}-") as work_dir:
         context.on_stage(spec.name, "unpacking")
         tree = unpack_sdist(sdist.path, work_dir / "src", display_name=sdist.filename)
         source_date_epoch = _source_date_epoch(tree.newest_mtime)

@@ -21,7 +21,6 @@ import gzip
 import lzma
 import math
 import os
-import shutil
 import stat
 import struct
 import tarfile
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import IO, ClassVar, Literal, Protocol
 
 from pyhotfix.errors import UnsafeArchiveError
+from pyhotfix.treeremove import remove_contents
 
 
 @dataclass(frozen=True)
@@ -44,6 +44,9 @@ class UnpackLimits:
     max_member_bytes: int = 512 << 20
     max_header_bytes: int = 1 << 20  # one PAX or GNU long-name header
     max_path_chars: int = 4096  # PATH_MAX: longer paths break the tools that read the tree
+    # Path components of one member. Real sdists stay under 20 (deepest seen on PyPI: ~15);
+    # thousands of levels break recursive tools (rmtree, os.walk users) and cost time.
+    max_depth: int = 64
 
 
 @dataclass(frozen=True)
@@ -153,8 +156,8 @@ def _unreadable(shown: str, exc: Exception) -> UnsafeArchiveError:
 
 def _unpack(archive: Path, dest: Path, limits: UnpackLimits) -> SourceTree:
     dest_fd = os.open(dest, _DIR_FLAGS)
+    tree = _Tree(dest_fd, limits)
     try:
-        tree = _Tree(dest_fd, limits)
         with archive.open("rb") as raw:
             if raw.read(4) in (b"PK\x03\x04", b"PK\x05\x06"):
                 _read_zip(raw, tree, limits)
@@ -163,17 +166,14 @@ def _unpack(archive: Path, dest: Path, limits: UnpackLimits) -> SourceTree:
                 _read_tar(raw, tree, limits)
         top = tree.finish()
     finally:
+        tree.close()
         os.close(dest_fd)
     return SourceTree(root=dest / top, newest_mtime=tree.newest)
 
 
 def _clear(dest: Path) -> None:
-    """Remove what a refused archive wrote (dest was empty before); rmtree never follows links."""
-    for entry in os.scandir(dest):
-        if entry.is_dir(follow_symlinks=False):
-            shutil.rmtree(entry.path)
-        else:
-            os.unlink(entry.path)
+    """Remove what a refused archive wrote (dest was empty before), at any depth, no links followed."""
+    remove_contents(dest)
 
 
 def _member_parts(name: str, limits: UnpackLimits) -> tuple[str, ...]:
@@ -187,6 +187,11 @@ def _member_parts(name: str, limits: UnpackLimits) -> tuple[str, ...]:
             f"a member name is {len(name)} characters long (the limit is {limits.max_path_chars})"
         )
     parts = tuple(p for p in name.split("/") if p not in ("", "."))
+    if len(parts) > limits.max_depth:
+        raise _Refused(
+            f"the member {_q(name)} has {len(parts)} path components (the limit is "
+            f"{limits.max_depth}; no real sdist is nearly that deep)"
+        )
     if ".." in parts:
         raise _Refused(f"the member {_q(name)} uses '..' to point outside its directory")
     if any(len(p.encode("utf-8", "surrogateescape")) > 255 for p in parts):
@@ -223,6 +228,9 @@ class _Tree:
         self.total_bytes = 0
         self.newest = 0
         self.top: str | None = None
+        # The open directories of the last member's path: _chain[i] is _chain_parts[: i + 1].
+        self._chain: list[int] = []
+        self._chain_parts: tuple[str, ...] = ()
 
     # -- bookkeeping -------------------------------------------------------------------------
 
@@ -267,28 +275,47 @@ class _Tree:
             )
 
     def _parent_fd(self, parts: tuple[str, ...]) -> int:
-        """Open the directory that holds `parts`, creating missing ones, never through a link."""
-        fd = os.dup(self.dest_fd)
-        try:
-            for depth in range(1, len(parts)):
-                prefix = parts[:depth]
-                kind = self.kinds.get(prefix)
-                if kind is None:
-                    os.mkdir(prefix[-1], 0o700, dir_fd=fd)
-                    self.kinds[prefix] = "dir"
-                    self.dir_mtimes[prefix] = None
-                elif kind != "dir":
-                    raise _Refused(
-                        f"the member {_q('/'.join(parts))} goes through {_q('/'.join(prefix))}, which "
-                        f"is a {kind} in the archive (links through links are refused)"
-                    )
-                child = os.open(prefix[-1], _DIR_FLAGS, dir_fd=fd)
-                os.close(fd)
-                fd = child
-            return fd
-        except BaseException:
-            os.close(fd)
-            raise
+        """The directory that holds `parts`, creating missing ones, never through a link.
+
+        The descriptor is borrowed (closed by `close`): the chain of directories opened for the
+        last member is kept, so a member next to the previous one opens nothing, and the cost of
+        the archive is O(path components), not members x depth.
+        """
+        dir_parts = parts[:-1]
+        chain = self._chain
+        if dir_parts == self._chain_parts:  # the usual case: the same directory as before
+            return chain[-1] if chain else self.dest_fd
+        common = 0
+        while common < min(len(chain), len(dir_parts)) and (
+            self._chain_parts[common] == dir_parts[common]
+        ):
+            common += 1
+        while len(chain) > common:
+            os.close(chain.pop())
+        self._chain_parts = dir_parts[:common]
+        fd = chain[-1] if chain else self.dest_fd
+        for depth in range(common + 1, len(dir_parts) + 1):
+            prefix = dir_parts[:depth]
+            kind = self.kinds.get(prefix)
+            if kind is None:
+                os.mkdir(prefix[-1], 0o700, dir_fd=fd)
+                self.kinds[prefix] = "dir"
+                self.dir_mtimes[prefix] = None
+            elif kind != "dir":
+                raise _Refused(
+                    f"the member {_q('/'.join(parts))} goes through {_q('/'.join(prefix))}, which "
+                    f"is a {kind} in the archive (links through links are refused)"
+                )
+            fd = os.open(prefix[-1], _DIR_FLAGS, dir_fd=fd)
+            chain.append(fd)
+            self._chain_parts = prefix
+        return fd
+
+    def close(self) -> None:
+        """Close the directories `_parent_fd` keeps open."""
+        while self._chain:
+            os.close(self._chain.pop())
+        self._chain_parts = ()
 
     # -- members -----------------------------------------------------------------------------
 
@@ -299,11 +326,7 @@ class _Tree:
             self.dir_mtimes[parts] = mtime  # tar may list a directory again after its contents
             return
         self._claim(parts, "dir")
-        parent = self._parent_fd(parts)
-        try:
-            os.mkdir(parts[-1], 0o700, dir_fd=parent)
-        finally:
-            os.close(parent)
+        os.mkdir(parts[-1], 0o700, dir_fd=self._parent_fd(parts))
         self.dir_mtimes[parts] = mtime
 
     def add_file(
@@ -324,12 +347,9 @@ class _Tree:
         if not again:
             self._claim(parts, "file")
         parent = self._parent_fd(parts)
-        try:
-            if again:
-                os.unlink(parts[-1], dir_fd=parent)
-            out = os.open(parts[-1], _FILE_FLAGS, 0o600, dir_fd=parent)
-        finally:
-            os.close(parent)
+        if again:
+            os.unlink(parts[-1], dir_fd=parent)
+        out = os.open(parts[-1], _FILE_FLAGS, 0o600, dir_fd=parent)
         with os.fdopen(out, "wb") as sink:
             written = 0
             while chunk := read(_CHUNK):
@@ -359,11 +379,7 @@ class _Tree:
                 f"the member {_q('/'.join(parts))} is a hard link to {_q(target_name)}, which is not "
                 "a regular file extracted before it"
             )
-        parent = self._parent_fd(target)
-        try:
-            source = os.open(target[-1], _READ_FLAGS, dir_fd=parent)
-        finally:
-            os.close(parent)
+        source = os.open(target[-1], _READ_FLAGS, dir_fd=self._parent_fd(target))
         with os.fdopen(source, "rb") as src:
             self.add_file(parts, mode, mtime, self.file_sizes[target], src.read)
 
@@ -378,7 +394,7 @@ class _Tree:
         if len(target) > _MAX_LINK_TARGET:
             raise _Refused(f"the symlink {_q(name)} has a target of {len(target)} characters")
         self._claim(parts, "symlink")
-        os.close(self._parent_fd(parts))  # its parents are real directories, checked now
+        self._parent_fd(parts)  # its parents are real directories, checked now
         self.links.append((parts, target, mtime))
 
     # -- the end -----------------------------------------------------------------------------
@@ -418,19 +434,13 @@ class _Tree:
             self._check_link(parts, target)
         for parts, target, mtime in self.links:
             parent = self._parent_fd(parts)
-            try:
-                os.symlink(target, parts[-1], dir_fd=parent)
-                os.utime(parts[-1], (mtime, mtime), dir_fd=parent, follow_symlinks=False)
-            finally:
-                os.close(parent)
-        # Deepest first: setting a child's time does not touch its parent's, but creating it did.
-        for parts in sorted(self.dir_mtimes, key=len, reverse=True):
+            os.symlink(target, parts[-1], dir_fd=parent)
+            os.utime(parts[-1], (mtime, mtime), dir_fd=parent, follow_symlinks=False)
+        # Nothing is created from here on, so no directory time set below changes again; in
+        # path order, each directory's parent is already open (the chain in `_parent_fd`).
+        for parts in sorted(self.dir_mtimes):
             listed = self.dir_mtimes[parts]
-            parent = self._parent_fd(parts)
-            try:
-                fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=parent)
-            finally:
-                os.close(parent)
+            fd = os.open(parts[-1], _DIR_FLAGS, dir_fd=self._parent_fd(parts))
             try:
                 os.fchmod(fd, 0o755)
                 # Directories the archive does not list get a time from the archive, not the clock.
