@@ -77,25 +77,7 @@ def _verify(
         str(options.requirements) if options.requirements is not None else f"{options.project}/"
     )
     notes: list[str] = []
-    deploy_env: dict[str, str] = {}
-    s2i_env = app_dir / ".s2i" / "environment"
-    env_files = list(run_options.env_files)
-    if s2i_env.is_file() and s2i_env.absolute() not in {p.absolute() for p in env_files}:
-        env_files.insert(0, s2i_env)
-    for env_file in env_files:
-        values = read_env_file(env_file)
-        deploy_env.update(values)
-        if values:
-            shown = ", ".join(f"{k}={v}" for k, v in values.items())
-            name = env_file.relative_to(app_dir) if env_file.is_relative_to(app_dir) else env_file
-            notes.append(f"environment from {name}: {shown}")
-    deploy_env.update(options.env)
-    pattern = deployed_pattern(options)
-    if pattern is not None:
-        deploy_env = {k: pattern.sub(str(app_dir), v) for k, v in deploy_env.items()}
-        notes.append(
-            f"{options.deployed_at} (the deployed app) is read from a copy of {source_app_dir(options)}"
-        )
+    deploy_env = _deploy_env(options, run_options, app_dir, notes)
 
     base_env = install_base_env(options)
     install_env = {**base_env, **default_index_env(options.default_index), **deploy_env}
@@ -135,15 +117,46 @@ def _verify(
                 )
             )  # fmt: skip
     if options.deployed_at is not None:
-        # Report paths in the copy as the deployment sees them.
-        copy, deployed = str(app_dir), options.deployed_at.rstrip("/")
-        checks = [
-            replace(
-                c,
-                reason=c.reason.replace(copy, deployed),
-                source=c.source.replace(copy, deployed) if c.source else None,
-            )
-            for c in checks
-        ]
+        checks = _as_deployed(checks, app_dir, options.deployed_at)
     warnings = fragile_warnings(deployment, options, config, checks)
     return VerifyReport(target, tuple(checks), tuple(warnings), tuple(notes))
+
+
+def _deploy_env(
+    options: VerifyOptions, run_options: VerifyOptions, app_dir: Path, notes: list[str]
+) -> dict[str, str]:
+    """The variables the deployment sets: .s2i/environment, the --env-file files, then --env;
+    each file read is noted."""
+    deploy_env: dict[str, str] = {}
+    s2i_env = app_dir / ".s2i" / "environment"
+    env_files = list(run_options.env_files)
+    if s2i_env.is_file() and s2i_env.absolute() not in {p.absolute() for p in env_files}:
+        env_files.insert(0, s2i_env)
+    for env_file in env_files:
+        values = read_env_file(env_file)
+        deploy_env.update(values)
+        if values:
+            shown = ", ".join(f"{k}={v}" for k, v in values.items())
+            name = env_file.relative_to(app_dir) if env_file.is_relative_to(app_dir) else env_file
+            notes.append(f"environment from {name}: {shown}")
+    deploy_env.update(options.env)
+    pattern = deployed_pattern(options)
+    if pattern is not None:
+        deploy_env = {k: pattern.sub(str(app_dir), v) for k, v in deploy_env.items()}
+        notes.append(
+            f"{options.deployed_at} (the deployed app) is read from a copy of {source_app_dir(options)}"
+        )
+    return deploy_env
+
+
+def _as_deployed(checks: list[Check], app_dir: Path, deployed_at: str) -> list[Check]:
+    """The checks with paths in the copy written as the deployment sees them."""
+    copy, deployed = str(app_dir), deployed_at.rstrip("/")
+    return [
+        replace(
+            c,
+            reason=c.reason.replace(copy, deployed),
+            source=c.source.replace(copy, deployed) if c.source else None,
+        )
+        for c in checks
+    ]

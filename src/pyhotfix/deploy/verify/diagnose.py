@@ -42,19 +42,7 @@ def diagnose(
     expected = Version(build.hotfix_version)
     where = f" from {_index_of(source, deployment)}" if source else ""
     if got == expected:
-        problems = compare_files(installed, wheel) if wheel is not None else []
-        if problems:
-            return "FAIL", (
-                f"{installed.version}{where} is not the build in hotfixes.lock: "
-                f"{'; '.join(problems[:3])}. Another index or cache serves a different build "
-                f"under this version: {hash_pin_hint(options, deployment)}."
-            )
-        if wheel is None:
-            checked = "version matches"
-        else:
-            count = len(wheel)
-            checked = f"{count} file{'s match' if count != 1 else ' matches'} the built wheel"
-        return "ok", f"{checked}{where}"
+        return _same_version(installed, wheel, where, options, deployment)
     number = hotfix_number(installed.version, build.label)
     if number is not None and got.public == expected.public:
         current = build.number() or 0
@@ -69,15 +57,43 @@ def diagnose(
             f"{installer} kept it without looking at any index. Pin the exact hotfix version "
             f"({fix}) or pin it by URL (`pyhotfix export --format constraints`)."
         )
-    why = f"{pins} allows it{uv_note}"
+    why = f"{pins} allows it{uv_note}{_let_through(build, installer, config)}"
+    return "FAIL", f"got {_kind(installed.version)} {installed.version}{where}: {why}. Fix: {fix}."
+
+
+def _same_version(
+    installed: Installed,
+    wheel: Mapping[str, str] | None,
+    where: str,
+    options: VerifyOptions,
+    deployment: Deployment,
+) -> tuple[CheckResult, str]:
+    """The hotfix version is installed: ok when its files are the built wheel's."""
+    problems = compare_files(installed, wheel) if wheel is not None else []
+    if problems:
+        return "FAIL", (
+            f"{installed.version}{where} is not the build in hotfixes.lock: "
+            f"{'; '.join(problems[:3])}. Another index or cache serves a different build "
+            f"under this version: {hash_pin_hint(options, deployment)}."
+        )
+    if wheel is None:
+        checked = "version matches"
+    else:
+        count = len(wheel)
+        checked = f"{count} file{'s match' if count != 1 else ' matches'} the built wheel"
+    return "ok", f"{checked}{where}"
+
+
+def _let_through(build: HotfixBuild, installer: str, config: AppConfig) -> str:
+    """What in the configuration let another version win over the hotfix index."""
     if installer == "pip" and config.merges and not config.url_pinned(build.name):
-        why += (
+        return (
             f", and pip merges {'; '.join(config.merges)} with the default index and takes the "
             "best version"
         )
-    elif not config.merges and not config.url_pinned(build.name):
-        why += ", and nothing in the configuration points at the hotfix index"
-    return "FAIL", f"got {_kind(installed.version)} {installed.version}{where}: {why}. Fix: {fix}."
+    if not config.merges and not config.url_pinned(build.name):
+        return ", and nothing in the configuration points at the hotfix index"
+    return ""
 
 
 def _kind(version: str) -> str:

@@ -56,24 +56,14 @@ def run_scenario(
     before: dict[str, str] = {}
     environment = "fresh"
     if scenario == "existing":
-        # The upstream releases, installed before the hotfix configuration existed.
-        specs = [f"{b.name}=={b.version}" for b in deployment.hotfixes]
-        if installer == "pip":
-            cmd = [str(python), "-m", "pip", "install", "--no-deps"]
-        else:
-            cmd = [uv, "pip", "install", "--python", str(python), "--no-deps"]
-        # The index goes through the environment, never argv: its URL may carry credentials,
-        # and any local user can read a command line (ps, /proc).
-        env = {**base_env, **default_index_env(options.default_index)}
-        done = run_command(runner, [*cmd, *specs], root, env, INSTALL_TIMEOUT)
-        if done.returncode != 0:
+        first = _install_upstream(
+            deployment, options, installer, python, uv, root, base_env, runner
+        )
+        if isinstance(first, str):
             return rows(
-                "skipped",
-                f"could not install the upstream releases first: {last_lines(done.stderr)}",
-                "had upstream",
+                "skipped", f"could not install the upstream releases first: {first}", "had upstream"
             )
-        found = inspect_installed(python, [b.name for b in deployment.hotfixes], runner, root)
-        before = {name: i.version for name, i in found.items() if i is not None}
+        before = first
         environment = "had " + ", ".join(sorted(set(before.values()))) if before else "had upstream"
 
     names = [b.name for b in deployment.hotfixes]
@@ -84,15 +74,7 @@ def run_scenario(
         source = run.sources.get(build.name) or (installed.url if installed else None)
         result: CheckResult
         if not run.ok:
-            result, reason = "error", f"{installer} failed: {run.error}"
-            if installer == "pip" and config.uv_project:
-                reason += (
-                    " (pip does not read [tool.uv]: deployments that install with pip need the "
-                    "hotfix index in their own configuration, e.g. `pyhotfix export --format "
-                    "constraints`)"
-                )
-            if _S2I_ROOT in run.error and shown.deployed_at is None:
-                reason += f" (s2i puts the app in {_S2I_ROOT}: add --deployed-at {_S2I_ROOT})"
+            result, reason = "error", _install_failure(installer, run.error, config, shown)
         else:
             kept = before.get(build.name)
             wrong = installed is not None and installed.version not in (build.hotfix_version, kept)
@@ -117,3 +99,44 @@ def run_scenario(
             )
         )
     return rows_out
+
+
+def _install_upstream(
+    deployment: Deployment,
+    options: VerifyOptions,
+    installer: str,
+    python: Path,
+    uv: str,
+    root: Path,
+    base_env: Mapping[str, str],
+    runner: Runner,
+) -> dict[str, str] | str:
+    """Install the upstream releases, as before the hotfix configuration existed: the versions
+    then installed by name, or the installer's error lines."""
+    specs = [f"{b.name}=={b.version}" for b in deployment.hotfixes]
+    if installer == "pip":
+        cmd = [str(python), "-m", "pip", "install", "--no-deps"]
+    else:
+        cmd = [uv, "pip", "install", "--python", str(python), "--no-deps"]
+    # The index goes through the environment, never argv: its URL may carry credentials,
+    # and any local user can read a command line (ps, /proc).
+    env = {**base_env, **default_index_env(options.default_index)}
+    done = run_command(runner, [*cmd, *specs], root, env, INSTALL_TIMEOUT)
+    if done.returncode != 0:
+        return last_lines(done.stderr)
+    found = inspect_installed(python, [b.name for b in deployment.hotfixes], runner, root)
+    return {name: i.version for name, i in found.items() if i is not None}
+
+
+def _install_failure(installer: str, error: str, config: AppConfig, shown: VerifyOptions) -> str:
+    """Why the install failed, with the likely cause when the configuration shows one."""
+    reason = f"{installer} failed: {error}"
+    if installer == "pip" and config.uv_project:
+        reason += (
+            " (pip does not read [tool.uv]: deployments that install with pip need the "
+            "hotfix index in their own configuration, e.g. `pyhotfix export --format "
+            "constraints`)"
+        )
+    if _S2I_ROOT in error and shown.deployed_at is None:
+        reason += f" (s2i puts the app in {_S2I_ROOT}: add --deployed-at {_S2I_ROOT})"
+    return reason
