@@ -425,7 +425,8 @@ def test_advice_after_a_rebase_names_commands_that_work(
     tmp_path: Path, upstream: Upstream, pyhotfix: Pyhotfix, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from pyhotfix.deploy import load_deployment
-    from pyhotfix.deploy.verify import VerifyOptions, _hash_pin_hint
+    from pyhotfix.deploy.verify import VerifyOptions
+    from pyhotfix.deploy.verify.diagnose import hash_pin_hint
 
     app = make_app(tmp_path, upstream.url, ["alpha"])
     requirements = app / "requirements.txt"
@@ -439,7 +440,7 @@ def test_advice_after_a_rebase_names_commands_that_work(
     # the URL + sha256 constraints form is offered, and that command works.
     options = VerifyOptions(requirements=Path("requirements.txt"))
     monkeypatch.chdir(app)  # verify names the file as the user gave it, relative to here
-    hint = _hash_pin_hint(options, load_deployment(app / "hotfixes.toml"))
+    hint = hash_pin_hint(options, load_deployment(app / "hotfixes.toml"))
     assert "--hashes" not in hint
     assert "`pyhotfix export --format constraints -o hotfix-constraints.txt`" in hint
     exported = pyhotfix(
@@ -452,7 +453,7 @@ def test_advice_after_a_rebase_names_commands_that_work(
     requirements.write_text(
         requirements.read_text().replace("six==1.16.0", f"six==1.16.0 {six_hash}")
     )
-    hint = _hash_pin_hint(options, load_deployment(app / "hotfixes.toml"))
+    hint = hash_pin_hint(options, load_deployment(app / "hotfixes.toml"))
     assert "`pyhotfix pin -r requirements.txt --hashes`" in hint
     hashed = pyhotfix("pin", "-r", "requirements.txt", "--hashes", cwd=app)
     assert hashed.code == 0, hashed.output

@@ -30,6 +30,7 @@ from pyhotfix.upstream import (
     fetch_url,
     find_sdist,
     list_files,
+    pipconfig,
 )
 from tests.conftest import Pyhotfix
 from tests.support.dists import make_listing_sdist, make_listing_wheel
@@ -415,8 +416,8 @@ def no_pip_config(monkeypatch: pytest.MonkeyPatch) -> None:
     """Hide this machine's real pip configuration from the test."""
     for var in ("PIP_INDEX_URL", "PIP_CONFIG_FILE", "VIRTUAL_ENV"):
         monkeypatch.delenv(var, raising=False)
-    monkeypatch.setattr(upstream, "_pip_global_config_files", lambda: [])
-    monkeypatch.setattr(upstream, "_pip_user_config_files", lambda: [])
+    monkeypatch.setattr(pipconfig, "global_config_files", lambda: [])
+    monkeypatch.setattr(pipconfig, "user_config_files", lambda: [])
 
 
 def write_pip_conf(path: Path, url: str, key: str = "index-url") -> Path:

@@ -146,7 +146,7 @@ def make_client(index_url: str, timeout: float = 30.0) -> httpx.Client:
             f"{redact(index_url)} is not a valid URL ({scrub(str(exc), index_url)}). "
             "Correct it in hotfixes.toml ([settings] upstream, or the URL of a patch)."
         ) from exc
-    from pyhotfix.fileurl import FileTransport, refuse_redirect_off_http
+    from pyhotfix.upstream.fileurl import FileTransport, refuse_redirect_off_http
 
     origin = _origin(url) if (url.username or url.password) else None
     return httpx.Client(

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
@@ -161,13 +160,7 @@ def read_project_config(project: Path, env: Mapping[str, str], hotfixed: set[str
             data = {}
         project_table = data.get("project", {})
         deps = project_table.get("dependencies", []) if isinstance(project_table, dict) else []
-        for item in deps if isinstance(deps, list) else []:
-            if not isinstance(item, str):
-                continue
-            try:
-                req = Requirement(item)
-            except InvalidRequirement:
-                continue
+        for _, item, req in reqfile.dependency_requirements(deps):
             if canonicalize_name(req.name) in hotfixed:
                 pins.setdefault(canonicalize_name(req.name), []).append(
                     Pin(

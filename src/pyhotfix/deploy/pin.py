@@ -20,7 +20,13 @@ from packaging.version import InvalidVersion, Version
 from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment, HotfixBuild, hotfix_number
 from pyhotfix.deploy.export import INDEX_NAME
-from pyhotfix.deploy.reqfile import INDEX_OPTIONS, LogicalLine, RequirementsFile, parse_text
+from pyhotfix.deploy.reqfile import (
+    INDEX_OPTIONS,
+    LogicalLine,
+    RequirementsFile,
+    dependency_requirements,
+    parse_text,
+)
 from pyhotfix.errors import DeployError, UsageError
 
 INDEX_MARK = "# pyhotfix: hotfix index"  # how pin recognises the index line it wrote
@@ -397,13 +403,7 @@ def pin_pyproject(text: str, path: Path, deployment: Deployment) -> PinResult:
     def pin_array(array: Any, where: str) -> None:
         if not isinstance(array, list):
             return
-        for n, item in enumerate(array):
-            if not isinstance(item, str):
-                continue
-            try:
-                req = Requirement(item)
-            except InvalidRequirement:
-                continue
+        for n, item, req in dependency_requirements(array):
             build = deployment.get(req.name)
             if build is None:
                 continue
@@ -448,11 +448,11 @@ def pin_pyproject(text: str, path: Path, deployment: Deployment) -> PinResult:
     poetry = tool.get("poetry") if isinstance(tool, dict) else None
     poetry_deps = poetry.get("dependencies") if isinstance(poetry, dict) else None
     if isinstance(poetry_deps, dict):
-        _pin_poetry(doc, poetry_deps, deployment, path, named, changes, errors)
+        _pin_poetry(_PyprojectEdit(doc, deployment, path, named, changes, errors), poetry_deps)
     if errors:
         raise DeployError("\n".join(errors))
     if named and not isinstance(poetry_deps, dict):
-        _pin_uv(doc, deployment, path, named, changes, errors)
+        _pin_uv(_PyprojectEdit(doc, deployment, path, named, changes, errors))
     if errors:
         raise DeployError("\n".join(errors))
     notes = [
@@ -465,33 +465,49 @@ def pin_pyproject(text: str, path: Path, deployment: Deployment) -> PinResult:
     return PinResult(path, new_text, new_text != text, tuple(changes), tuple(notes))
 
 
+def _find_or_add_index(parent: Any, key: str, url: str, setting: tuple[str, object]) -> Any:
+    """The entry named INDEX_NAME in the array of tables parent[key], or None after adding one
+    with `url` and `setting` (uv's explicit = true, Poetry's priority = "explicit")."""
+    tables = parent.get(key)
+    if tables is None:
+        tables = tomlkit.aot()
+        parent[key] = tables
+    entry = next((t for t in tables if t.get("name") == INDEX_NAME), None)
+    if entry is None:
+        table = tomlkit.table()
+        table.add("name", INDEX_NAME)
+        table.add("url", url)
+        table.add(*setting)
+        tables.append(table)
+    return entry
+
+
 def _super_table(parent: Any, key: str) -> Any:
     if key not in parent:
         parent[key] = tomlkit.table(is_super_table=True)
     return parent[key]
 
 
-def _pin_uv(
-    doc: tomlkit.TOMLDocument,
-    deployment: Deployment,
-    path: Path,
-    named: set[str],
-    changes: list[PinChange],
-    errors: list[str],
-) -> None:
+@dataclass(frozen=True)
+class _PyprojectEdit:
+    """What pinning a pyproject.toml works on: the document, and what it gathers as it goes
+    (the hotfixed names it saw, the changes it made, the errors that stop it)."""
+
+    doc: tomlkit.TOMLDocument
+    deployment: Deployment
+    path: Path
+    named: set[str]
+    changes: list[PinChange]
+    errors: list[str]
+
+
+def _pin_uv(edit: _PyprojectEdit) -> None:
     """[[tool.uv.index]] "hotfix" (explicit) and [tool.uv.sources] NAME = {index = "hotfix"}."""
+    doc, deployment, path, named = edit.doc, edit.deployment, edit.path, edit.named
+    changes, errors = edit.changes, edit.errors
     uv = _super_table(_super_table(doc, "tool"), "uv")
-    indexes = uv.get("index")
-    if indexes is None:
-        indexes = tomlkit.aot()
-        uv["index"] = indexes
-    entry = next((i for i in indexes if i.get("name") == INDEX_NAME), None)
+    entry = _find_or_add_index(uv, "index", deployment.index_url, ("explicit", True))
     if entry is None:
-        table = tomlkit.table()
-        table.add("name", INDEX_NAME)
-        table.add("url", deployment.index_url)
-        table.add("explicit", True)
-        indexes.append(table)
         changes.append(PinChange("(index)", f"{path.name} [[tool.uv.index]]", "", INDEX_NAME))
     else:
         if entry.get("url") != deployment.index_url:
@@ -532,16 +548,10 @@ def _pin_uv(
         changes.append(PinChange(name, f"{path.name} [tool.uv.sources]", "", '{index = "hotfix"}'))
 
 
-def _pin_poetry(
-    doc: tomlkit.TOMLDocument,
-    deps: Any,
-    deployment: Deployment,
-    path: Path,
-    named: set[str],
-    changes: list[PinChange],
-    errors: list[str],
-) -> None:
+def _pin_poetry(edit: _PyprojectEdit, deps: Any) -> None:
     """[[tool.poetry.source]] "hotfix" (priority explicit) and each dependency's version/source."""
+    doc, deployment, path, named = edit.doc, edit.deployment, edit.path, edit.named
+    changes, errors = edit.changes, edit.errors
     from_project = frozenset(named)  # in [project] dependencies (Poetry 2 reads those too)
     in_project = set(named)
     found = False
@@ -596,17 +606,8 @@ def _pin_poetry(
     if not found:
         return
     poetry: Any = doc["tool"]["poetry"]
-    sources = poetry.get("source")
-    if sources is None:
-        sources = tomlkit.aot()
-        poetry["source"] = sources
-    entry = next((s for s in sources if s.get("name") == INDEX_NAME), None)
+    entry = _find_or_add_index(poetry, "source", deployment.index_url, ("priority", "explicit"))
     if entry is None:
-        source = tomlkit.table()
-        source.add("name", INDEX_NAME)
-        source.add("url", deployment.index_url)
-        source.add("priority", "explicit")
-        sources.append(source)
         changes.append(PinChange("(index)", f"{path.name} [[tool.poetry.source]]", "", INDEX_NAME))
     else:
         if entry.get("url") != deployment.index_url:

@@ -18,6 +18,7 @@ import shlex
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -199,6 +200,20 @@ def _with_options(base: LogicalLine, text: str, req_text: str) -> LogicalLine:
         else:
             options.append(Option(name, value if eq else None))
     return replace(base, requirement_text=req_text, options=tuple(options))
+
+
+def dependency_requirements(array: Any) -> Iterator[tuple[int, str, Requirement]]:
+    """(position, text, parsed) for each PEP 508 string in a TOML dependency array; anything
+    else (not a list, not a string, not a valid requirement) is skipped, as installers report it."""
+    if not isinstance(array, list):
+        return
+    for n, item in enumerate(array):
+        if not isinstance(item, str):
+            continue
+        try:
+            yield n, item, Requirement(item)
+        except InvalidRequirement:
+            continue
 
 
 def resolve_reference(value: str, including: Path) -> Path | None:
