@@ -165,6 +165,18 @@ def up_to_date(
     if locked is None or locked.inputs != key or locked.version != spec.version:
         return None
     filenames = [f.filename for f in locked.files]
+
+    def settled(status: BuildStatus, message: str | None = None) -> HotfixResult:
+        return HotfixResult(
+            name=spec.name,
+            version=spec.version,
+            hotfix_version=locked.hotfix_version,
+            files=tuple(filenames),
+            seconds=time.monotonic() - started,
+            status=status,
+            message=message,
+        )
+
     if not isinstance(index, StaticIndex):  # a registry: its own page check
         if not index.has_files(spec.name, filenames, {f.filename: f.sha256 for f in locked.files}):
             return None
@@ -172,25 +184,11 @@ def up_to_date(
         checks = check_hotfix(index, locked, full=False)
         changed = [c for c in checks if c.status == "mismatch"]
         if changed:
-            return HotfixResult(
-                name=spec.name,
-                version=spec.version,
-                hotfix_version=locked.hotfix_version,
-                files=tuple(filenames),
-                seconds=time.monotonic() - started,
-                status="failed",
-                message=" ".join(c.detail for c in changed) + " " + repair_advice(changed),
-            )
+            message = " ".join(c.detail for c in changed) + " " + repair_advice(changed)
+            return settled("failed", message)
         if any(c.status != "ok" for c in checks):
             return None  # missing or unlisted: the rebuild restores it
-    return HotfixResult(
-        name=spec.name,
-        version=spec.version,
-        hotfix_version=locked.hotfix_version,
-        files=tuple(filenames),
-        seconds=time.monotonic() - started,
-        status="up-to-date",
-    )
+    return settled("up-to-date")
 
 
 @dataclass(frozen=True)
