@@ -3,13 +3,12 @@ line and column, nesting too deep for the parser."""
 
 from __future__ import annotations
 
-import os
 import re
-import stat
 import tomllib
 from pathlib import Path
 from typing import Any
 
+from pyhotfix._files import ReadProblem, read_regular_file
 from pyhotfix.errors import ManifestError, UsageError
 from pyhotfix.manifest.values import MANIFEST_NAME
 
@@ -41,38 +40,35 @@ def find_manifest(start: Path) -> Path:
 def read_manifest_text(path: Path) -> str:
     """The manifest's text: a regular file of at most MAX_MANIFEST_BYTES, in UTF-8.
 
-    Opened non-blocking so a FIFO or device named as the manifest cannot hang us; checked with
-    fstat on the open file, so what is checked is what is read.
+    Read with `read_regular_file`: a FIFO or device named as the manifest cannot hang us, and
+    what is checked (fstat on the open file) is what is read.
     """
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
-    except OSError as exc:
-        raise ManifestError(
-            f"Cannot read the manifest {path}: {exc.strerror}. Check the path (-m/--manifest)."
-        ) from exc
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise ManifestError(
-                f"The manifest {path} is not a regular file. Give the path of a hotfixes.toml."
-            )
-        if info.st_size > MAX_MANIFEST_BYTES:
-            raise ManifestError(
-                f"The manifest {path} is {info.st_size} bytes; manifests are limited to "
-                f"{MAX_MANIFEST_BYTES // (1024 * 1024)} MiB. Check that it is the right file."
-            )
-        with os.fdopen(fd, "rb", closefd=False) as file:
-            data = file.read(MAX_MANIFEST_BYTES + 1)
-    except OSError as exc:
-        raise ManifestError(f"Cannot read the manifest {path}: {exc.strerror}.") from exc
-    finally:
-        os.close(fd)
-    if len(data) > MAX_MANIFEST_BYTES:  # grew after fstat
-        raise ManifestError(
-            f"The manifest {path} is over {MAX_MANIFEST_BYTES // (1024 * 1024)} MiB; "
-            "check that it is the right file."
-        )
+    data = read_regular_file(path, MAX_MANIFEST_BYTES, lambda problem: _read_error(path, problem))
     return decode_manifest(data, path)
+
+
+def _read_error(path: Path, problem: ReadProblem) -> ManifestError:
+    mib = MAX_MANIFEST_BYTES // (1024 * 1024)
+    if problem.kind == "cannot-open":
+        strerror = problem.error.strerror if problem.error else None
+        return ManifestError(
+            f"Cannot read the manifest {path}: {strerror}. Check the path (-m/--manifest)."
+        )
+    if problem.kind == "not-regular":
+        return ManifestError(
+            f"The manifest {path} is not a regular file. Give the path of a hotfixes.toml."
+        )
+    if problem.kind == "too-large" and problem.grew:
+        return ManifestError(
+            f"The manifest {path} is over {mib} MiB; check that it is the right file."
+        )
+    if problem.kind == "too-large":
+        return ManifestError(
+            f"The manifest {path} is {problem.size} bytes; manifests are limited to "
+            f"{mib} MiB. Check that it is the right file."
+        )
+    strerror = problem.error.strerror if problem.error else None
+    return ManifestError(f"Cannot read the manifest {path}: {strerror}.")
 
 
 def decode_manifest(data: bytes, path: Path) -> str:
