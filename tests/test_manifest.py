@@ -19,12 +19,12 @@ from pyhotfix.manifest import (
     GitPatch,
     Manifest,
     UrlPatch,
-    _deep_nesting_line,
     find_manifest,
     load_manifest,
     parse_manifest,
     upsert_hotfix,
 )
+from pyhotfix.manifest.read import deep_nesting_line
 from tests.conftest import Pyhotfix
 
 GOOD = """\
@@ -365,7 +365,7 @@ def test_parser_raises_only_manifest_errors_on_any_text(text: str) -> None:
             assert not re.search(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]", value), value
         for spec in manifest.hotfixes:
             assert not re.search(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]", spec.reason or "")
-    line = _deep_nesting_line(text, limit=3)  # the fallback locator terminates on any text
+    line = deep_nesting_line(text, limit=3)  # the fallback locator terminates on any text
     assert line is None or 1 <= line <= text.count("\n") + 1
 
 

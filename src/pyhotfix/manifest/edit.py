@@ -1,0 +1,145 @@
+"""Format-preserving edits of the manifest with tomlkit (comments, order and layout kept), each
+validated before it is written. tomlkit is imported inside the functions: loading never needs it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from packaging.utils import canonicalize_name
+
+from pyhotfix._atomic import write_atomic
+from pyhotfix.errors import ManifestError, UsageError
+from pyhotfix.manifest.names import shown_name
+from pyhotfix.manifest.read import parse_toml, read_manifest_text
+from pyhotfix.manifest.validate import check_exact_version, parse_manifest
+from pyhotfix.manifest.values import FilePatch, PatchSource, UrlPatch
+
+__all__ = ["patch_to_toml", "remove_hotfix", "set_hotfix_patches", "upsert_hotfix"]
+
+
+# --- editing, for `pyhotfix add` -------------------------------------------------------------
+
+
+def _edit_document(path: Path) -> Any:
+    """The manifest as a tomlkit document, after the same checks (and errors) as loading."""
+    import tomlkit  # only edits need it; loading uses tomllib
+    from tomlkit.exceptions import TOMLKitError
+
+    text = read_manifest_text(path)
+    parse_toml(text, path)  # syntax errors with line and column, nesting depth
+    try:
+        return tomlkit.parse(text)
+    except (TOMLKitError, RecursionError) as exc:
+        raise ManifestError(
+            f"{path}: cannot be edited: {exc}. Fix it by hand and run again."
+        ) from None
+
+
+def patch_to_toml(source: PatchSource) -> Any:
+    import tomlkit  # only edits need it; loading uses tomllib
+
+    if isinstance(source, FilePatch):
+        return source.path
+    table = tomlkit.inline_table()
+    if isinstance(source, UrlPatch):
+        table.update({"url": source.url, "sha256": source.sha256})
+    else:
+        table.update({"git": source.repo, "commit": source.commit})
+    return table
+
+
+def upsert_hotfix(
+    path: Path,
+    name: str,
+    version: str,
+    patches: Sequence[PatchSource],
+    reason: str | None,
+) -> None:
+    """Create or update [hotfix.NAME] in the manifest at `path`, keeping comments and order.
+
+    The version is set; patches not yet listed are appended in the order given; the result is
+    validated before it is written, so a bad edit never reaches the file.
+    """
+    import tomlkit  # only edits need it; loading uses tomllib
+
+    check_exact_version(version, lambda msg: UsageError(f"The version {msg}."))
+    document = _edit_document(path) if path.exists() else tomlkit.document()
+    hotfix_tables = document.setdefault("hotfix", tomlkit.table(is_super_table=True))
+    existing_key = next(
+        (k for k in hotfix_tables if canonicalize_name(k) == canonicalize_name(name)), None
+    )
+    if existing_key is None:
+        table = tomlkit.table()
+        table["version"] = version
+        array = tomlkit.array()
+        array.multiline(True)
+        table["patches"] = array
+        hotfix_tables[name] = table
+        existing_key = name
+    table = hotfix_tables[existing_key]
+    table["version"] = version
+    current = (
+        parse_manifest(tomlkit.dumps(document), path).get(name).patches
+        if table.get("patches")
+        else ()
+    )
+    array = table["patches"]
+    for source in patches:
+        if source not in current:
+            array.append(patch_to_toml(source))
+    if reason is not None:
+        table["reason"] = reason
+    new_text = tomlkit.dumps(document)
+    parse_manifest(new_text, path)  # validate before writing
+    write_atomic(path, new_text.encode("utf-8"))
+
+
+# --- editing, for `pyhotfix commit` / `rebase` / `retire` ------------------------------------
+
+
+def _write_validated(path: Path, document: Any) -> None:
+    import tomlkit  # only edits need it; loading uses tomllib
+
+    new_text = tomlkit.dumps(document)
+    parse_manifest(new_text, path)  # validate before writing
+    write_atomic(path, new_text.encode("utf-8"))
+
+
+def _hotfix_key(document: Any, path: Path, name: str) -> str:
+    hotfix_tables = document.get("hotfix", {})
+    key = next((k for k in hotfix_tables if canonicalize_name(k) == canonicalize_name(name)), None)
+    if key is None:
+        raise UsageError(f"{path} has no hotfix named {shown_name(name)}.")
+    return str(key)
+
+
+def set_hotfix_patches(path: Path, name: str, version: str, patches: Sequence[PatchSource]) -> None:
+    """Set [hotfix.NAME]'s version and replace its patch list (order as given), keeping the rest of
+    the file (comments, other keys) as it is; validated before writing."""
+    import tomlkit  # only edits need it; loading uses tomllib
+
+    check_exact_version(version, lambda msg: UsageError(f"The version {msg}."))
+    document = _edit_document(path)
+    table = document["hotfix"][_hotfix_key(document, path, name)]
+    table["version"] = version
+    current = parse_manifest(tomlkit.dumps(document), path).get(name).patches
+    if tuple(patches) != current:  # an unchanged list keeps its comments and layout
+        array = tomlkit.array()
+        array.multiline(True)
+        for source in patches:
+            array.append(patch_to_toml(source))
+        table["patches"] = array
+    _write_validated(path, document)
+
+
+def remove_hotfix(path: Path, name: str) -> None:
+    """Delete [hotfix.NAME] from the manifest, keeping everything else as it is."""
+
+    document = _edit_document(path)
+    hotfix_tables = document.get("hotfix", {})
+    del hotfix_tables[_hotfix_key(document, path, name)]
+    if not hotfix_tables:
+        del document["hotfix"]
+    _write_validated(path, document)
