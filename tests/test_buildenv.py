@@ -11,13 +11,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from pyhotfix.buildenv import (
+from pyhotfix.building import EnvCache, build
+from pyhotfix.building.environ import (
     backend_environment,
     installer_environment,
     prefix_map_flag,
     strip_userinfo,
 )
-from pyhotfix.building import EnvCache, build
 from pyhotfix.errors import BuildError
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.versioning import set_version

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import importlib
 import os
 import platform
 import tarfile
@@ -558,3 +559,19 @@ def test_build_requirements_are_installed_from_wheels_only(tmp_path: Path) -> No
     message = str(excinfo.value)
     assert "has no wheel" in message and "wheels only" in message and "UV_FIND_LINKS" in message
     assert not marker.exists()
+
+
+def test_package_modules_declare_their_public_names() -> None:
+    # One concept per module: each public module says what it offers, and the package facade
+    # keeps the names callers import (`from pyhotfix.building import build, EnvCache, ...`).
+    package = Path(importlib.import_module("pyhotfix.building").__file__ or "").parent
+    public = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
+    assert public == ["checks", "environ", "envs", "hooks", "repack"]
+    for stem in public:
+        module = importlib.import_module(f"pyhotfix.building.{stem}")
+        assert module.__all__, stem
+        for name in module.__all__:
+            assert not name.startswith("_") and hasattr(module, name), (stem, name)
+    facade = importlib.import_module("pyhotfix.building")
+    assert sorted(facade.__all__) == ["BuiltDists", "BuiltFile", "EnvCache", "build"]
+    assert facade.EnvCache is importlib.import_module("pyhotfix.building.envs").EnvCache

@@ -24,6 +24,18 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
+__all__ = [
+    "BACKEND_ALLOWED",
+    "BACKEND_ALLOWED_PREFIXES",
+    "INSTALLER_ALLOWED",
+    "INSTALLER_ALLOWED_PREFIXES",
+    "PrefixMapFlag",
+    "backend_environment",
+    "installer_environment",
+    "prefix_map_flag",
+    "strip_userinfo",
+]
+
 # Passed to upstream's build code, each only if the user set it.
 BACKEND_ALLOWED = frozenset(
     {
