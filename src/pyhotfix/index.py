@@ -90,7 +90,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from pyhotfix._atomic import open_atomic
+from pyhotfix._atomic import is_temp_name, open_atomic
 from pyhotfix.distfile import (
     check_metadata,
     dist_kind,
@@ -284,6 +284,11 @@ class Storage(Protocol):
         """The projects that have an index.json below simple/, sorted."""
         ...
 
+    def project_files(self, canon: str) -> list[str]:
+        """The names of the objects stored directly in simple/<canon>/ (pages, dists, .metadata,
+        anything else), sorted; leftover temporary files of an interrupted write are left out."""
+        ...
+
 
 class DirStorage:
     """A local directory. Serialised by flock() on a lock file beside simple/ (never served);
@@ -435,6 +440,16 @@ class DirStorage:
             ):
                 found.append(canon)
         return sorted(found)
+
+    def project_files(self, canon: str) -> list[str]:
+        where = self.root / "simple" / canon
+        try:
+            entries = list(os.scandir(where))
+        except (FileNotFoundError, NotADirectoryError):
+            return []
+        except OSError as exc:
+            raise PublishError(f"Could not read {where}: {exc.strerror}.") from exc
+        return sorted(e.name for e in entries if not is_temp_name(e.name))
 
     def _make_dirs(self, jobs: Sequence[_Write]) -> list[Path]:
         """Create the jobs' directories; returns the directories whose entries change (for fsync):

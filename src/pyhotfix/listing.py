@@ -13,9 +13,10 @@ if TYPE_CHECKING:
 
 __all__ = ["IndexState", "ListedHotfix", "ListedProblem", "list_hotfixes"]
 
-# "mismatch": a file in the index has other bytes than the lock records (or a page lists others)
+# "mismatch": a file in the index has other bytes than the lock records (or a page lists others),
+# or the index has files or page entries no publish could have made
 IndexState = Literal["yes", "no", "mismatch"]
-_CHANGED = ("mismatch", "page-mismatch")
+_CHANGED = ("mismatch", "page-mismatch", "unexpected")
 
 
 @dataclass(frozen=True)

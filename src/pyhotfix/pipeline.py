@@ -170,7 +170,8 @@ def up_to_date(
             return None
     else:
         checks = check_hotfix(index, locked, full=False)
-        changed = [c for c in checks if c.status == "mismatch"]
+        # A rebuild cannot replace changed bytes nor remove what someone else put there.
+        changed = [c for c in checks if c.status in ("mismatch", "unexpected")]
         if changed:
             return HotfixResult(
                 name=spec.name,

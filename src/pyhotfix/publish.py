@@ -241,6 +241,10 @@ class S3Storage:
     def list_projects(self) -> list[NormalizedName]:
         return self._run(self._list_projects())
 
+    def project_files(self, canon: str) -> list[str]:
+        keys = self._run(self._keys_under(f"simple/{canon}/"))
+        return sorted(k for k in keys if "/" not in k)
+
     # -- requests -------------------------------------------------------------------------------
 
     async def _call(self, method: str, key: str | None, **kwargs: Any) -> Any:
@@ -354,20 +358,22 @@ class S3Storage:
 
     async def _list_projects(self) -> list[NormalizedName]:
         found: list[NormalizedName] = []
-        start = f"{self.prefix}simple/"
+        for key in await self._keys_under("simple/"):
+            rest = key.split("/")
+            if len(rest) == 2 and rest[1] == "index.json" and canonicalize_name(rest[0]) == rest[0]:
+                found.append(canonicalize_name(rest[0]))
+        return sorted(found)
+
+    async def _keys_under(self, start: str) -> list[str]:
+        """Every key below `start` (relative to it), all pages of the listing."""
+        found: list[str] = []
+        prefix = f"{self.prefix}{start}"
         token: dict[str, str] = {}
         while True:
-            page = await self._call("list_objects_v2", None, Prefix=start, **token)
-            for item in page.get("Contents", []):
-                rest = str(item["Key"])[len(start) :].split("/")
-                if (
-                    len(rest) == 2
-                    and rest[1] == "index.json"
-                    and canonicalize_name(rest[0]) == rest[0]
-                ):
-                    found.append(canonicalize_name(rest[0]))
+            page = await self._call("list_objects_v2", None, Prefix=prefix, **token)
+            found.extend(str(item["Key"])[len(prefix) :] for item in page.get("Contents", []))
             if not page.get("IsTruncated"):
-                return sorted(found)
+                return found
             token = {"ContinuationToken": page["NextContinuationToken"]}
 
     async def _gather(self, jobs: Sequence[Awaitable[_T]]) -> list[_T]:
