@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pyhotfix.errors import PublishError
-from pyhotfix.hashrecord import RECORD_NAME, HashRecord, stamp
 from pyhotfix.index import LOCK_NAME, DirStorage, FileDigest, IndexEntry, LocalIndex
+from pyhotfix.index.hashrecord import RECORD_NAME, HashRecord, stamp
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.pages import Page
 

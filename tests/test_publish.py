@@ -26,8 +26,8 @@ import httpx
 import pytest
 
 from pyhotfix.errors import PublishError, UsageError
-from pyhotfix.hashrecord import RECORD_NAME
 from pyhotfix.index import LocalIndex, StaticIndex
+from pyhotfix.index.hashrecord import RECORD_NAME
 from pyhotfix.manifest import Settings
 from pyhotfix.publish import ObjectIndex, resolve_target
 from tests.conftest import Pyhotfix, clean_pip_env

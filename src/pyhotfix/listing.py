@@ -9,7 +9,7 @@ from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import Manifest
 
 if TYPE_CHECKING:
-    from pyhotfix.integrity import FileStatus
+    from pyhotfix.index.integrity import FileStatus
 
 __all__ = ["IndexState", "ListedHotfix", "ListedProblem", "list_hotfixes"]
 
@@ -54,7 +54,7 @@ def list_hotfixes(manifest: Manifest) -> list[ListedHotfix]:
     """One row per hotfix, in manifest order; reads the lock and the index (no build, no network
     for a local index)."""
     from pyhotfix.index import StaticIndex
-    from pyhotfix.integrity import check_hotfix
+    from pyhotfix.index.integrity import check_hotfix
     from pyhotfix.publish import resolve_target
 
     lock = read_lock(lock_path(manifest.path))

@@ -24,9 +24,10 @@ from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name
 
-from pyhotfix.index import FileDigest, IndexEntry, StaticIndex
+from pyhotfix.index.static import StaticIndex
+from pyhotfix.index.storage import FileDigest
 from pyhotfix.lock import LockedFile, LockedHotfix
-from pyhotfix.simpleapi import JSON_TYPE, PAGE_ERRORS, parse_page
+from pyhotfix.simpleapi import JSON_TYPE, PAGE_ERRORS, IndexEntry, parse_page
 
 __all__ = ["FileCheck", "FileStatus", "check_hotfix", "repair_advice"]
 
