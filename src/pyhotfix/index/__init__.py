@@ -67,11 +67,7 @@ from __future__ import annotations
 
 from pyhotfix.index.static import LocalIndex, StaticIndex
 from pyhotfix.index.storage import (
-    DIST_TYPE,
-    FILE_CACHE_CONTROL,
     LOCK_NAME,
-    METADATA_TYPE,
-    PAGE_CACHE_CONTROL,
     Blob,
     DirStorage,
     FileDigest,
@@ -83,11 +79,7 @@ from pyhotfix.index.transaction import PublishResult
 from pyhotfix.simpleapi import IndexEntry
 
 __all__ = [
-    "DIST_TYPE",
-    "FILE_CACHE_CONTROL",
     "LOCK_NAME",
-    "METADATA_TYPE",
-    "PAGE_CACHE_CONTROL",
     "Blob",
     "DirStorage",
     "FileDigest",

@@ -204,7 +204,8 @@ def _unexpected_links_and_files(
                 "unexpected",
                 (
                     f"{name} is stored in the index directory, but no page lists it and hotfixes.lock "
-                    "does not record it: it was put there by hand."
+                    "does not record it: it was put there by hand, or a publish was interrupted before "
+                    "listing it (then a rebuild makes it again)."
                 ),
             )
         )
