@@ -618,6 +618,27 @@ def test_check_and_publish_notice_a_changed_object_on_s3(
     assert bucket_objects(moto_endpoint, bucket) == before
 
 
+def test_check_notices_a_stray_object_on_s3(
+    tmp_path: Path, moto_endpoint: str, bucket: str, pyhotfix: Pyhotfix
+) -> None:
+    settings = f'index = "s3://{bucket}/hf"\nendpoint_url = "{moto_endpoint}"\n'
+    app = make_app(tmp_path, settings)
+    env = dict(AWS_ENV)
+    assert pyhotfix("publish", cwd=app, env=env).code == 0
+    client = s3_client(moto_endpoint)
+    client.put_object(Bucket=bucket, Key=f"hf/simple/{CANON}/{EVIL}", Body=b"not ours")
+    client.put_object(Bucket=bucket, Key=f"hf/simple/{CANON}/deeper/{EVIL}", Body=b"not served")
+    run = pyhotfix("check", "--json", cwd=app, env=env)
+    assert run.code == 1, run.output
+    found = {f["filename"]: f["status"] for f in json.loads(run.stdout)["files"]}
+    assert found == {
+        "my_pkg_extra-1.0+hotfix.1-py3-none-any.whl": "ok",
+        "my_pkg_extra-1.0+hotfix.1.tar.gz": "ok",
+        EVIL: "unexpected",
+        "deeper": "unexpected",
+    }
+
+
 def test_resolve_target_dispatch(tmp_path: Path) -> None:
     s = Settings(upstream=None, index="hotfix-index", label="hotfix")
     local = resolve_target(s, tmp_path)

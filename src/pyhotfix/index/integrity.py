@@ -182,33 +182,23 @@ def _unexpected_links_and_files(
     """index.html links to files index.json does not list, and stored files on no page (a
     locked one is `unlisted` already)."""
     found: list[tuple[str, FileStatus, str]] = []
-    for filename in sorted(html if isinstance(html, dict) else {}):
-        if filename not in entries and filename not in keys:
-            found.append(
-                (
-                    filename,
-                    "unexpected",
-                    (
-                        f"index.html links {filename} ({html[filename][1]}), which neither index.json "  # type: ignore[index]
-                        "nor hotfixes.lock lists: the page was changed by hand."
-                    ),
-                )
-            )
+    links = html if isinstance(html, dict) else {}
+    for filename in sorted(set(links) - set(entries) - set(keys)):
+        detail = (
+            f"index.html links {filename} ({links[filename][1]}), which neither index.json nor "
+            "hotfixes.lock lists: the page was changed by hand."
+        )
+        found.append((filename, "unexpected", detail))
     for name in index.storage.project_files(canon):
-        listed = name.removesuffix(".metadata") if name.endswith(".metadata") else name
+        listed = name.removesuffix(".metadata")
         if name in _PAGES or listed in entries or listed in keys:
             continue
-        found.append(
-            (
-                name,
-                "unexpected",
-                (
-                    f"{name} is stored in the index directory, but no page lists it and hotfixes.lock "
-                    "does not record it: it was put there by hand, or a publish was interrupted before "
-                    "listing it (then a rebuild makes it again)."
-                ),
-            )
+        detail = (
+            f"{name} is stored in the index directory, but no page lists it and hotfixes.lock "
+            "does not record it: it was put there by hand, or a publish was interrupted before "
+            "listing it (then a rebuild makes it again)."
         )
+        found.append((name, "unexpected", detail))
     return found
 
 

@@ -120,7 +120,8 @@ class S3Storage:
 
     def project_files(self, canon: str) -> list[str]:
         keys = self._run(self._keys_under(f"simple/{canon}/"))
-        return sorted(k for k in keys if "/" not in k)
+        # A deeper key shows as its first segment, as a directory does in a DirStorage listing.
+        return sorted({k.split("/", 1)[0] for k in keys})
 
     # -- requests -------------------------------------------------------------------------------
 

@@ -150,8 +150,9 @@ class Storage(Protocol):
         ...
 
     def project_files(self, canon: str) -> list[str]:
-        """The names of the objects stored directly in simple/<canon>/ (pages, dists, .metadata,
-        anything else), sorted; leftover temporary files of an interrupted write are left out."""
+        """The names stored directly in simple/<canon>/ (pages, dists, .metadata, anything else,
+        a subdirectory included), sorted; leftover temporary files of interrupted writes are left
+        out."""
         ...
 
 
