@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
-from packaging.utils import canonicalize_name
-
+from pyhotfix.index.pages import parse_record
+from pyhotfix.index.records import canonical, json_key
 from pyhotfix.index.static import StaticIndex
 from pyhotfix.index.storage import FileDigest
 from pyhotfix.lock import LockedFile, LockedHotfix
@@ -55,9 +55,11 @@ class FileCheck:
 def check_hotfix(index: StaticIndex, locked: LockedHotfix, *, full: bool) -> list[FileCheck]:
     """Check each file the lock records for `locked` against the index, then what else the
     project's pages list or its directory stores (see the module doc)."""
-    canon = canonicalize_name(locked.name)
-    entries = {e.filename: e for e in index.project_entries(locked.name)}
-    json_urls = _json_urls(index, canon) if entries else {}
+    canon = canonical(locked.name)
+    blob = index.storage.read(json_key(canon))  # read once: entries and their URLs
+    record = None if blob is None else parse_record(index.storage, canon, blob)
+    entries = {} if record is None else dict(record[0].entries)
+    json_urls = _json_urls(blob.data, canon) if blob is not None and entries else {}
     keys = {f.filename: f"simple/{canon}/{f.filename}" for f in locked.files}
     extra = sorted(set(entries) - set(keys))
     wanted = list(keys.values())
@@ -221,14 +223,11 @@ def _core_sha(entry: IndexEntry | None) -> str | None:
     return None if entry is None else entry.core_metadata_sha256
 
 
-def _json_urls(index: StaticIndex, canon: str) -> dict[str, str]:
-    """{filename: its absolute URL} from the project's index.json (already read and checked by
-    `project_entries`; a link the parser drops, e.g. javascript:, is simply absent)."""
-    blob = index.storage.read(f"simple/{canon}/index.json")
-    if blob is None:
-        return {}
+def _json_urls(page: bytes, canon: str) -> dict[str, str]:
+    """{filename: its absolute URL} from the project's index.json (already parsed as a record;
+    a link the page parser drops, e.g. javascript:, is simply absent)."""
     try:
-        return {f.filename: f.url for f in parse_page(blob.data, JSON_TYPE, _base(canon))}
+        return {f.filename: f.url for f in parse_page(page, JSON_TYPE, _base(canon))}
     except PAGE_ERRORS:
         return {}
 

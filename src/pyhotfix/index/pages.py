@@ -21,7 +21,7 @@ from pyhotfix.index.records import (
     parse_project,
     parse_root,
 )
-from pyhotfix.index.storage import PageWrite, Storage
+from pyhotfix.index.storage import Blob, PageWrite, Storage
 from pyhotfix.simpleapi import (
     JSON_TYPE,
     TEXT_HTML_UTF8,
@@ -35,6 +35,7 @@ __all__ = [
     "COMMIT_ATTEMPTS",
     "html_page",
     "json_page",
+    "parse_record",
     "pause",
     "read_project",
     "sync_html",
@@ -47,10 +48,14 @@ COMMIT_ATTEMPTS = 10
 
 
 def read_project(storage: Storage, canon: NormalizedName) -> tuple[ProjectState, str] | None:
+    """The project's record and the token it was read at; None when it has none."""
+    blob = storage.read(json_key(canon))
+    return None if blob is None else parse_record(storage, canon, blob)
+
+
+def parse_record(storage: Storage, canon: NormalizedName, blob: Blob) -> tuple[ProjectState, str]:
+    """`blob`, the project's index.json, parsed; PublishError saying how to repair it if corrupt."""
     key = json_key(canon)
-    blob = storage.read(key)
-    if blob is None:
-        return None
     try:
         return parse_project(json.loads(blob.data), canon), blob.token
     except (ValueError, CorruptRecord) as exc:  # ValueError covers JSON and UTF-8 errors
