@@ -998,3 +998,7 @@ def test_a_locked_file_linked_outside_the_index_is_a_page_mismatch(
     if page == "index.json":  # the cheap check reads index.json anyway
         row = json.loads(pyhotfix("list", "--json", cwd=app).stdout)[0]
         assert row["index"] == "mismatch", row
+        # A rebuild would publish the same bytes and leave the entry as it is: build fails.
+        nop = pyhotfix("build", cwd=app)
+        assert nop.code == 1 and "up-to-date" not in nop.stdout, nop.output
+        assert "evil.example" in nop.stderr and "index.json" in nop.stderr

@@ -29,7 +29,7 @@ from pyhotfix.index.storage import FileDigest
 from pyhotfix.lock import LockedFile, LockedHotfix
 from pyhotfix.simpleapi import JSON_TYPE, PAGE_ERRORS, IndexEntry, parse_page
 
-__all__ = ["FileCheck", "FileStatus", "check_hotfix", "repair_advice"]
+__all__ = ["FileCheck", "FileStatus", "check_hotfix", "rebuild_repairs", "repair_advice"]
 
 # ok: stored with the lock's bytes and listed with its sha256.
 # missing: not stored (deleted by hand, or never published there).
@@ -85,6 +85,15 @@ def check_hotfix(index: StaticIndex, locked: LockedHotfix, *, full: bool) -> lis
         found += _unexpected_links_and_files(index, canon, entries, keys, html)
     checks += [FileCheck(locked.name, n, s, d) for n, s, d in found if s != "ok"]
     return checks
+
+
+def rebuild_repairs(check: FileCheck) -> bool:
+    """True when rebuilding and publishing again repairs `check`'s problem (a missing file, an
+    unlisted one, a stale index.html); False for changed bytes, anything no publish made, and an
+    index.json link outside the index (a publish never rewrites an entry it already lists)."""
+    if check.status in ("mismatch", "unexpected"):
+        return False
+    return not (check.status == "page-mismatch" and check.detail.startswith("index.json links "))
 
 
 def _judge(
