@@ -25,8 +25,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pyhotfix.errors import PublishError
-from pyhotfix.hashrecord import RECORD_NAME, HashRecord, stamp
 from pyhotfix.index import LOCK_NAME, DirStorage, FileDigest, IndexEntry, LocalIndex
+from pyhotfix.index.hashrecord import RECORD_NAME, HashRecord, stamp
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.pages import Page
 
@@ -757,3 +757,65 @@ def test_any_record_file_reads_as_a_record(tmp_path: Path, raw: bytes, key: str)
     record.update({key: ((1, 2, 3, 4), "a" * 64)})
     assert HashRecord(tmp_path).lookup(key, (1, 2, 3, 4)) == "a" * 64
     assert all(p.parent == shard_dir for p in shard_dir.rglob("*"))
+
+
+# -- the project record's parser: any JSON is a record or CorruptRecord, and records round-trip --
+
+_FIELDS = st.fixed_dictionaries(
+    {
+        "filename": st.sampled_from(
+            ["demo-1.0.tar.gz", "demo-1.0+hotfix.1-py3-none-any.whl", "other-1.0.tar.gz", "x", ""]
+        ),
+        "url": st.text(max_size=20),
+        "hashes": st.one_of(
+            st.just({"sha256": "a" * 64}), st.dictionaries(st.text(max_size=6), st.text(max_size=6))
+        ),
+        "size": st.one_of(st.integers(-2, 10**6), st.booleans(), st.text(max_size=3)),
+        "upload-time": st.one_of(st.just("2024-05-01T12:00:00.000000Z"), st.integers()),
+        "yanked": st.one_of(st.booleans(), st.text(max_size=5), st.none()),
+        "core-metadata": st.one_of(st.just(False), st.just({"sha256": "b" * 64}), st.integers()),
+    },
+    optional={"requires-python": st.one_of(st.none(), st.text(max_size=8), st.integers())},
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    doc=st.one_of(
+        st.recursive(
+            st.none() | st.booleans() | st.integers() | st.text(max_size=10),
+            lambda inner: (
+                st.lists(inner, max_size=4)
+                | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+            ),
+            max_leaves=15,
+        ),
+        st.fixed_dictionaries(
+            {
+                "name": st.sampled_from(["demo", "other"]),
+                "meta": st.one_of(
+                    st.just({}),
+                    st.just({"tracks": ["https://pypi.org/simple/demo/"]}),
+                    st.integers(),
+                ),
+                "files": st.lists(_FIELDS, max_size=3),
+            }
+        ),
+    )
+)
+def test_any_project_record_parses_or_is_reported_corrupt(doc: object) -> None:
+    from packaging.utils import NormalizedName
+
+    from pyhotfix.index.records import CorruptRecord, parse_project
+    from pyhotfix.simpleapi import render_project_json
+
+    canon = NormalizedName("demo")
+    try:
+        state = parse_project(doc, canon)
+    except CorruptRecord:
+        return
+    entries = [state.entries[f] for f in sorted(state.entries)]
+    text = render_project_json(canon, entries, sorted(set(state.versions.values())), state.tracks)
+    again = parse_project(json.loads(text), canon)
+    assert again.entries == state.entries and again.tracks == state.tracks
+    assert again.versions == state.versions

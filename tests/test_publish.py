@@ -26,8 +26,8 @@ import httpx
 import pytest
 
 from pyhotfix.errors import PublishError, UsageError
-from pyhotfix.hashrecord import RECORD_NAME
 from pyhotfix.index import LocalIndex, StaticIndex
+from pyhotfix.index.hashrecord import RECORD_NAME
 from pyhotfix.manifest import Settings
 from pyhotfix.publish import ObjectIndex, resolve_target
 from tests.conftest import Pyhotfix, clean_pip_env
@@ -618,6 +618,27 @@ def test_check_and_publish_notice_a_changed_object_on_s3(
     assert bucket_objects(moto_endpoint, bucket) == before
 
 
+def test_check_notices_a_stray_object_on_s3(
+    tmp_path: Path, moto_endpoint: str, bucket: str, pyhotfix: Pyhotfix
+) -> None:
+    settings = f'index = "s3://{bucket}/hf"\nendpoint_url = "{moto_endpoint}"\n'
+    app = make_app(tmp_path, settings)
+    env = dict(AWS_ENV)
+    assert pyhotfix("publish", cwd=app, env=env).code == 0
+    client = s3_client(moto_endpoint)
+    client.put_object(Bucket=bucket, Key=f"hf/simple/{CANON}/{EVIL}", Body=b"not ours")
+    client.put_object(Bucket=bucket, Key=f"hf/simple/{CANON}/deeper/{EVIL}", Body=b"not served")
+    run = pyhotfix("check", "--json", cwd=app, env=env)
+    assert run.code == 1, run.output
+    found = {f["filename"]: f["status"] for f in json.loads(run.stdout)["files"]}
+    assert found == {
+        "my_pkg_extra-1.0+hotfix.1-py3-none-any.whl": "ok",
+        "my_pkg_extra-1.0+hotfix.1.tar.gz": "ok",
+        EVIL: "unexpected",
+        "deeper": "unexpected",
+    }
+
+
 def test_resolve_target_dispatch(tmp_path: Path) -> None:
     s = Settings(upstream=None, index="hotfix-index", label="hotfix")
     local = resolve_target(s, tmp_path)
@@ -845,3 +866,139 @@ def test_kill_9_at_every_step_never_lists_a_missing_file(
         root = get(f"{prefix}simple/index.html")
         assert root is not None and f"new-{k + 1}" in {t for _, t in Page(root.decode()).anchors}
     assert time.monotonic() - started < 60
+
+
+# -- tampering: what the lock does not record ----------------------------------------------------
+
+EVIL = "my_pkg_extra-1.0+hotfix.9-py3-none-any.whl"
+
+
+def add_page_entry(project: Path, filename: str, url: str, sha256: str) -> None:
+    """Add `filename` to both pages of `project` by hand, linking `url`."""
+    doc = json.loads((project / "index.json").read_text())
+    doc["files"].append(
+        {
+            "filename": filename,
+            "url": url,
+            "hashes": {"sha256": sha256},
+            "size": 8,
+            "upload-time": "2026-01-01T00:00:00.000000Z",
+            "yanked": False,
+        }
+    )
+    (project / "index.json").write_text(json.dumps(doc))
+    html = (project / "index.html").read_text()
+    link = f'<a href="{url}#sha256={sha256}">{filename}</a><br>\n  </body>'
+    (project / "index.html").write_text(html.replace("</body>", link))
+
+
+def statuses(pyhotfix: Pyhotfix, app: Path) -> tuple[int, dict[str, str]]:
+    run = pyhotfix("check", "--json", cwd=app)
+    assert "Traceback" not in run.output, run.output
+    return run.code, {f["filename"]: f["status"] for f in json.loads(run.stdout)["files"]}
+
+
+def test_files_of_earlier_hotfix_numbers_are_legitimate(tmp_path: Path, pyhotfix: Pyhotfix) -> None:
+    app = make_app(tmp_path, versions=("1.0+hotfix.1", "1.0+hotfix.2"))
+    code, found = statuses(pyhotfix, app)
+    assert code == 0 and set(found.values()) == {"ok"} and len(found) == 2, found
+    assert all("hotfix.2" in f for f in found)
+    assert json.loads(pyhotfix("list", "--json", cwd=app).stdout)[0]["index"] == "yes"
+    assert json.loads(pyhotfix("build", "--json", cwd=app).stdout)[0]["status"] == "up-to-date"
+
+    # ... but an earlier file whose bytes changed is named.
+    older = app / "hotfix-index" / "simple" / CANON / "my_pkg_extra-1.0+hotfix.1.tar.gz"
+    flip_a_byte(older)
+    code, found = statuses(pyhotfix, app)
+    assert code == 1 and found[older.name] == "mismatch", found
+
+
+def test_an_entry_linking_outside_the_index_and_a_stray_file_are_noticed(
+    tmp_path: Path, pyhotfix: Pyhotfix
+) -> None:
+    """The red-team finding: an extra entry on both pages linking elsewhere, its file stored."""
+    app = make_app(tmp_path)
+    project = app / "hotfix-index" / "simple" / CANON
+    add_page_entry(project, EVIL, f"https://evil.example/{EVIL}", "ab" * 32)
+    (project / EVIL).write_bytes(b"not ours")
+    before = files_of(app / "hotfix-index")
+
+    code, found = statuses(pyhotfix, app)
+    assert code == 1 and found[EVIL] == "unexpected", found
+    table = pyhotfix("check", cwd=app)
+    assert "evil.example" in table.stderr and "by hand" in table.stderr, table.output
+    row = json.loads(pyhotfix("list", "--json", cwd=app).stdout)[0]
+    assert row["index"] == "mismatch" and row["published"] is False
+    assert [p["status"] for p in row["problems"]] == ["unexpected"]
+    nop = pyhotfix("build", cwd=app)
+    assert nop.code == 1 and "up-to-date" not in nop.stdout and EVIL in nop.stderr, nop.output
+    assert files_of(app / "hotfix-index") == before, "no command changed the index"
+
+
+def test_a_page_entry_without_its_file_is_noticed(tmp_path: Path, pyhotfix: Pyhotfix) -> None:
+    app = make_app(tmp_path)
+    project = app / "hotfix-index" / "simple" / CANON
+    add_page_entry(project, EVIL, EVIL.replace("+", "%2B"), "ab" * 32)
+    code, found = statuses(pyhotfix, app)
+    assert code == 1 and found == {
+        "my_pkg_extra-1.0+hotfix.1-py3-none-any.whl": "ok",
+        "my_pkg_extra-1.0+hotfix.1.tar.gz": "ok",
+        EVIL: "unexpected",
+    }
+    assert json.loads(pyhotfix("list", "--json", cwd=app).stdout)[0]["index"] == "mismatch"
+    assert pyhotfix("build", cwd=app).code == 1
+
+
+def test_stored_files_and_html_links_no_page_lists_are_noticed(
+    tmp_path: Path, pyhotfix: Pyhotfix
+) -> None:
+    app = make_app(tmp_path)
+    project = app / "hotfix-index" / "simple" / CANON
+    (project / EVIL).write_bytes(b"not ours")
+    (project / f"{EVIL}.metadata").write_bytes(b"Name: x\n")
+    (project / ".index.json.0123456789ab.tmp").write_bytes(b"{")  # an interrupted write: fine
+    code, found = statuses(pyhotfix, app)
+    assert code == 1, found
+    assert found[EVIL] == "unexpected" and found[f"{EVIL}.metadata"] == "unexpected"
+    assert ".index.json.0123456789ab.tmp" not in found
+    for stray in (project / EVIL, project / f"{EVIL}.metadata"):
+        stray.unlink()
+    assert statuses(pyhotfix, app)[0] == 0
+
+    # A link on index.html only (index.json, the record, does not list it).
+    html = (project / "index.html").read_text()
+    link = f'<a href="{EVIL.replace("+", "%2B")}#sha256={"cd" * 32}">{EVIL}</a>'
+    (project / "index.html").write_text(html.replace("</body>", f"{link}</body>"))
+    code, found = statuses(pyhotfix, app)
+    assert code == 1 and found[EVIL] == "unexpected", found
+
+
+@pytest.mark.parametrize("page", ["index.html", "index.json"])
+def test_a_locked_file_linked_outside_the_index_is_a_page_mismatch(
+    tmp_path: Path, pyhotfix: Pyhotfix, page: str
+) -> None:
+    app = make_app(tmp_path)
+    project = app / "hotfix-index" / "simple" / CANON
+    wheel = "my_pkg_extra-1.0+hotfix.1-py3-none-any.whl"
+    quoted = wheel.replace("+", "%2B")
+    path = project / page
+    text = path.read_text()
+    href = f'"{quoted}#sha256=' if page == "index.html" else f'"url": "{quoted}"'
+    evil = (
+        f'"https://evil.example/{quoted}#sha256='
+        if page == "index.html"
+        else f'"url": "https://evil.example/{quoted}"'
+    )
+    assert href in text
+    path.write_text(text.replace(href, evil))
+    code, found = statuses(pyhotfix, app)
+    assert code == 1 and found[wheel] == "page-mismatch", found
+    detail = json.loads(pyhotfix("check", "--json", cwd=app).stdout)["files"]
+    assert any(page in f["detail"] and "evil.example" in f["detail"] for f in detail)
+    if page == "index.json":  # the cheap check reads index.json anyway
+        row = json.loads(pyhotfix("list", "--json", cwd=app).stdout)[0]
+        assert row["index"] == "mismatch", row
+        # A rebuild would publish the same bytes and leave the entry as it is: build fails.
+        nop = pyhotfix("build", cwd=app)
+        assert nop.code == 1 and "up-to-date" not in nop.stdout, nop.output
+        assert "evil.example" in nop.stderr and "index.json" in nop.stderr

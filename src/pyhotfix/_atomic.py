@@ -14,12 +14,17 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["open_atomic", "temp_name", "write_atomic"]
+__all__ = ["is_temp_name", "open_atomic", "temp_name", "write_atomic"]
 
 
 def temp_name(path: Path) -> Path:
     """The temp file used while `path` is written: hidden, beside it, unique per writer."""
     return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+
+
+def is_temp_name(name: str) -> bool:
+    """True for a name `temp_name` makes (a leftover of a write that was interrupted)."""
+    return name.startswith(".") and name.endswith(".tmp")
 
 
 @contextlib.contextmanager

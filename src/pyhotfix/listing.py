@@ -9,13 +9,14 @@ from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import Manifest
 
 if TYPE_CHECKING:
-    from pyhotfix.integrity import FileStatus
+    from pyhotfix.index.integrity import FileStatus
 
 __all__ = ["IndexState", "ListedHotfix", "ListedProblem", "list_hotfixes"]
 
-# "mismatch": a file in the index has other bytes than the lock records (or a page lists others)
+# "mismatch": a file in the index has other bytes than the lock records (or a page lists others),
+# or the index has files or page entries no publish could have made
 IndexState = Literal["yes", "no", "mismatch"]
-_CHANGED = ("mismatch", "page-mismatch")
+_CHANGED = ("mismatch", "page-mismatch", "unexpected")
 
 
 @dataclass(frozen=True)
@@ -53,7 +54,7 @@ def list_hotfixes(manifest: Manifest) -> list[ListedHotfix]:
     """One row per hotfix, in manifest order; reads the lock and the index (no build, no network
     for a local index)."""
     from pyhotfix.index import StaticIndex
-    from pyhotfix.integrity import check_hotfix
+    from pyhotfix.index.integrity import check_hotfix
     from pyhotfix.publish import resolve_target
 
     lock = read_lock(lock_path(manifest.path))

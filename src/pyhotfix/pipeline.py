@@ -154,7 +154,7 @@ def up_to_date(
     with the lock by size and by the hash the index recorded for their unchanged stat.
     """
     from pyhotfix.index import StaticIndex
-    from pyhotfix.integrity import check_hotfix, repair_advice
+    from pyhotfix.index.integrity import check_hotfix, rebuild_repairs, repair_advice
 
     # First, even when forced: a missing or bad patch file is a usage error (exit 2) for the run.
     key = inputs_key(spec, manifest.settings.label, manifest.directory)
@@ -182,7 +182,7 @@ def up_to_date(
             return None
     else:
         checks = check_hotfix(index, locked, full=False)
-        changed = [c for c in checks if c.status == "mismatch"]
+        changed = [c for c in checks if c.status != "ok" and not rebuild_repairs(c)]
         if changed:
             message = " ".join(c.detail for c in changed) + " " + repair_advice(changed)
             return settled("failed", message)

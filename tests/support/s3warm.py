@@ -10,7 +10,7 @@ import asyncio
 import s3fs
 from aiobotocore.session import AioSession  # type: ignore[import-untyped]
 
-from pyhotfix.publish import _S3_CONFIG, S3Storage
+from pyhotfix.index.s3 import S3_CONFIG, S3Storage
 
 __all__ = ["SESSION", "s3_storage"]
 
@@ -37,7 +37,7 @@ def s3_storage(url: str, endpoint_url: str) -> S3Storage:
     fs = s3fs.S3FileSystem(
         session=SESSION,
         client_kwargs={"endpoint_url": endpoint_url},
-        config_kwargs=_S3_CONFIG,
+        config_kwargs=S3_CONFIG,
         skip_instance_cache=True,
     )
     return S3Storage(url, endpoint_url=endpoint_url, fs=fs)

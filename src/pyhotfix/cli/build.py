@@ -200,7 +200,7 @@ def check(ctx: click.Context, names: tuple[str, ...], as_json: bool) -> None:
     from packaging.utils import canonicalize_name
 
     from pyhotfix.index import StaticIndex
-    from pyhotfix.integrity import check_hotfix, repair_advice
+    from pyhotfix.index.integrity import check_hotfix, repair_advice
     from pyhotfix.lock import lock_path, read_lock
 
     manifest = load_manifest(manifest_path(ctx))

@@ -19,7 +19,7 @@ from pyhotfix.cli.render import Column, print_error, print_line, print_table, sa
 if TYPE_CHECKING:
     from pyhotfix.deploy.pin import PinResult
     from pyhotfix.deploy.verify import VerifyReport
-    from pyhotfix.integrity import FileCheck
+    from pyhotfix.index.integrity import FileCheck
     from pyhotfix.lifecycle.status import HotfixStatus
     from pyhotfix.listing import ListedHotfix
     from pyhotfix.manifest import Manifest

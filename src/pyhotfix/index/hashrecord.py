@@ -23,6 +23,8 @@ from pathlib import Path
 
 from pyhotfix._atomic import write_atomic
 
+__all__ = ["RECORD_NAME", "HashRecord", "Stamp", "stamp"]
+
 RECORD_NAME = ".pyhotfix.hashes"
 _FORMAT = 1
 # A project's record larger than this is ignored (and rewritten): a hostile or runaway file must not
