@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import secrets
 from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
@@ -19,7 +18,7 @@ __all__ = ["is_temp_name", "open_atomic", "temp_name", "write_atomic"]
 
 def temp_name(path: Path) -> Path:
     """The temp file used while `path` is written: hidden, beside it, unique per writer."""
-    return path.with_name(f".{path.name}.{secrets.token_hex(6)}.tmp")
+    return path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
 
 
 def is_temp_name(name: str) -> bool:

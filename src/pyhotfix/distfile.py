@@ -11,8 +11,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import io
-import tarfile
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO, Literal
@@ -98,6 +96,8 @@ def stream_sha256_size(fileobj: BinaryIO) -> tuple[str, int]:
 def wheel_metadata(
     source: Path | io.BytesIO, filename: str, canon: NormalizedName, version: Version
 ) -> bytes:
+    import zipfile  # here: a no-op build imports this module but reads no archive
+
     try:
         with zipfile.ZipFile(source) as zf:
             found = [
@@ -135,6 +135,8 @@ def dist_info_matches(member: str, canon: NormalizedName, version: Version) -> b
 
 def sdist_pkg_info(source: Path | io.BytesIO, filename: str) -> bytes | None:
     """The sdist's top-level PKG-INFO, or None if it has none (legal for old sdists)."""
+    import tarfile
+    import zipfile
 
     def top_level(name: str) -> bool:
         parts = name.removeprefix("./").split("/")
