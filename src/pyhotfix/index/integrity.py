@@ -22,8 +22,9 @@ from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import unquote, urlsplit
 
+from pyhotfix.distfile import canonical_project
 from pyhotfix.index.pages import parse_record
-from pyhotfix.index.records import canonical, json_key
+from pyhotfix.index.records import json_key
 from pyhotfix.index.static import StaticIndex
 from pyhotfix.index.storage import FileDigest
 from pyhotfix.lock import LockedFile, LockedHotfix
@@ -55,7 +56,7 @@ class FileCheck:
 def check_hotfix(index: StaticIndex, locked: LockedHotfix, *, full: bool) -> list[FileCheck]:
     """Check each file the lock records for `locked` against the index, then what else the
     project's pages list or its directory stores (see the module doc)."""
-    canon = canonical(locked.name)
+    canon = canonical_project(locked.name)
     blob = index.storage.read(json_key(canon))  # read once: entries and their URLs
     record = None if blob is None else parse_record(index.storage, canon, blob)
     entries = {} if record is None else dict(record[0].entries)

@@ -9,7 +9,6 @@ from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 from packaging.utils import (
-    InvalidName,
     InvalidSdistFilename,
     InvalidWheelFilename,
     NormalizedName,
@@ -26,7 +25,6 @@ __all__ = [
     "ROOT_JSON",
     "CorruptRecord",
     "ProjectState",
-    "canonical",
     "check_tracks",
     "file_key",
     "format_time",
@@ -148,14 +146,6 @@ def _is_sha256(value: object) -> bool:
     )
 
 
-def canonical(name: str) -> NormalizedName:
-    try:
-        return canonicalize_name(name, validate=True)
-    except InvalidName as exc:
-        raise PublishError(
-            f"{name!r} is not a valid project name: use letters, digits, '.', '-' and '_', "
-            "starting and ending with a letter or digit."
-        ) from exc
 
 
 def check_tracks(url: str, canon: NormalizedName) -> str:

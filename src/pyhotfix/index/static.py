@@ -11,6 +11,7 @@ from pathlib import Path
 from packaging.utils import NormalizedName
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix.distfile import canonical_project
 from pyhotfix.errors import PublishError
 from pyhotfix.index.candidates import Candidate, inspect_file
 from pyhotfix.index.pages import (
@@ -22,7 +23,7 @@ from pyhotfix.index.pages import (
     sync_html,
     update_root,
 )
-from pyhotfix.index.records import ProjectState, canonical, check_tracks, json_key
+from pyhotfix.index.records import ProjectState, check_tracks, json_key
 from pyhotfix.index.storage import DirStorage, PageWrite, Storage
 from pyhotfix.index.transaction import PublishResult, publish_locked, utc_now
 from pyhotfix.simpleapi import IndexEntry
@@ -49,12 +50,12 @@ class StaticIndex:
 
     def project_entries(self, name: str) -> list[IndexEntry]:
         """The files listed for project `name`, sorted by filename; [] if it is not in the index."""
-        found = read_project(self.storage, canonical(name))
+        found = read_project(self.storage, canonical_project(name))
         return [] if found is None else [found[0].entries[f] for f in sorted(found[0].entries)]
 
     def project_tracks(self, name: str) -> tuple[str, ...]:
         """The upstream pages project `name` tracks (PEP 708); () if none or not in the index."""
-        found = read_project(self.storage, canonical(name))
+        found = read_project(self.storage, canonical_project(name))
         return () if found is None else found[0].tracks
 
     def has_files(
@@ -62,7 +63,7 @@ class StaticIndex:
     ) -> bool:
         """True if every filename is listed (and stored) for `name`, with the given sha256
         where `sha256s` has one: lets a caller skip a rebuild that is already published."""
-        canon = canonical(name)
+        canon = canonical_project(name)
         found = read_project(self.storage, canon)
         if found is None:
             return False
@@ -108,7 +109,7 @@ class StaticIndex:
         # Inspect (hash, read metadata) before taking the lock: it is the slow part.
         batch: dict[NormalizedName, dict[str, Candidate]] = {}
         for name, files in requests:
-            canon = canonical(name)
+            canon = canonical_project(name)
             per_project = batch.setdefault(canon, {})
             for path in files:
                 cand = inspect_file(Path(path), canon)
@@ -124,7 +125,7 @@ class StaticIndex:
             raise PublishError(f"Nothing to publish for {', '.join(empty)}: no files were given.")
         tracks_by_project: dict[NormalizedName, tuple[str, ...]] = {}
         for tname, url in (tracks or {}).items():
-            canon = canonical(tname)
+            canon = canonical_project(tname)
             tracks_by_project[canon] = (check_tracks(url, canon),)
 
         with self.storage.exclusive():
@@ -164,7 +165,7 @@ class StaticIndex:
 
     # -- internals ----------------------------------------------------------------------------
     def _set_yanked(self, name: str, version: str, yanked: str | bool) -> list[str]:
-        canon = canonical(name)
+        canon = canonical_project(name)
         try:
             wanted = Version(version)
         except InvalidVersion as exc:
