@@ -6,12 +6,13 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pyhotfix._atomic import open_atomic, write_atomic
+from pyhotfix._atomic import open_atomic, store_atomic, write_atomic
 
 
 class Boom(Exception):
@@ -100,3 +101,24 @@ def test_content_is_old_or_new_never_mixed(
         pass
     assert target.read_bytes() == (old if fail else new)
     assert _leftovers(directory) == []
+
+
+def test_store_atomic_names_the_file_after_writing_it(tmp_path: Path) -> None:
+    def write(out: BinaryIO) -> str:
+        out.write(b"content")
+        return "abc123"
+
+    dest = store_atomic(tmp_path / "tmp", write, lambda key: tmp_path / "blobs" / key)
+    assert dest == tmp_path / "blobs" / "abc123" and dest.read_bytes() == b"content"
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
+def test_store_atomic_stores_nothing_when_the_writer_fails(tmp_path: Path) -> None:
+    def write(out: BinaryIO) -> str:
+        out.write(b"partial")
+        raise ValueError("hash mismatch")
+
+    with pytest.raises(ValueError):
+        store_atomic(tmp_path / "tmp", write, lambda key: tmp_path / "blobs" / key)
+    assert list((tmp_path / "tmp").iterdir()) == []
+    assert not (tmp_path / "blobs").exists()

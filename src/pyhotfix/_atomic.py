@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-__all__ = ["is_temp_name", "open_atomic", "temp_name", "write_atomic"]
+__all__ = ["is_temp_name", "open_atomic", "store_atomic", "temp_name", "write_atomic"]
 
 
 def temp_name(path: Path) -> Path:
@@ -55,6 +55,37 @@ def write_atomic(path: Path, data: bytes, *, durable: bool = True) -> None:
     """Replace `path` with `data` atomically (see `open_atomic`)."""
     with open_atomic(path, durable=durable) as out:
         out.write(data)
+
+
+def store_atomic(
+    tmp_dir: Path, write: Callable[[BinaryIO], str], dest_for: Callable[[str], Path]
+) -> Path:
+    """Like `open_atomic` for a file whose name is known only once it is written (a content
+    hash): `write` fills a temp file in `tmp_dir` and returns the key; the file then replaces
+    `dest_for(key)` (same file system as `tmp_dir`), durably. Two writers of the same content
+    both win; on any exception nothing is stored."""
+    tmp_dir.mkdir(parents=True, exist_ok=True)
+    tmp = temp_name(tmp_dir / "store")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o666)
+    try:
+        with open(fd, "wb") as out:
+            key = write(out)
+            out.flush()
+            os.fsync(out.fileno())
+        dest = dest_for(key)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(tmp, dest)
+        except PermissionError:
+            # Windows refuses to replace a file another process has open; same content anyway.
+            if not dest.is_file():
+                raise
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    _fsync_directory(dest.parent)
+    return dest
 
 
 def _fsync_directory(directory: Path) -> None:

@@ -7,13 +7,13 @@ import hashlib
 import json
 import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 import platformdirs
 
+from pyhotfix._atomic import store_atomic, write_atomic
 from pyhotfix.errors import UpstreamError
 
 __all__ = ["HEX64", "Cache", "WriteFn", "default_cache_dir"]
@@ -32,33 +32,6 @@ def default_cache_dir() -> Path:
 
 
 WriteFn = Callable[[BinaryIO], str]
-
-
-def _write_atomically(tmp_dir: Path, dest_for: Callable[[str], Path], write: WriteFn) -> Path:
-    """Write through `write` into a temp file in `tmp_dir`, then os.replace it into place.
-
-    `write` returns a key that names the destination (the content hash for blobs). Readers never
-    see a partial file and concurrent writers of the same content simply both win.
-    """
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=tmp_dir, prefix=".tmp-", suffix=".part")
-    tmp = Path(name)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            key = write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())  # so a crash cannot leave an empty file under a valid name
-        dest = dest_for(key)
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        try:
-            os.replace(tmp, dest)
-        except PermissionError:
-            # Windows refuses to replace a file another process has open; same content anyway.
-            if not dest.is_file():
-                raise
-        return dest
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 class Cache:
@@ -114,7 +87,7 @@ class Cache:
     def store(self, write: WriteFn) -> Path:
         """Store what `write` writes under the sha256 it returns; it may raise to store nothing."""
         try:
-            return _write_atomically(self.root / "tmp", self._blob_path, write)
+            return store_atomic(self.root / "tmp", write, self._blob_path)
         except OSError as exc:
             raise self._unwritable(exc) from exc
 
@@ -131,13 +104,9 @@ class Cache:
     def put_record(self, key: str, value: dict[str, Any]) -> None:
         path = self._record_path(key)
         data = json.dumps({"key": key, "value": value}, indent=2, sort_keys=True).encode()
-
-        def write(fh: BinaryIO) -> str:
-            fh.write(data)
-            return key
-
         try:
-            _write_atomically(path.parent, lambda _key: path, write)
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_atomic(path, data)
         except OSError as exc:
             raise self._unwritable(exc) from exc
 
