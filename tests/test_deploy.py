@@ -14,7 +14,6 @@ import json
 import os
 import re
 import shutil
-import socketserver
 import subprocess
 import sys
 import threading
@@ -23,7 +22,7 @@ import zipfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +40,7 @@ from pyhotfix.index import LocalIndex
 from pyhotfix.lock import LockedFile, LockedHotfix, read_lock
 from tests.conftest import Pyhotfix, Run, clean_pip_env
 from tests.support.apps import fix_patch
+from tests.support.loopback import LoopbackServer
 from tests.support.projects import make_project, make_sdist, make_wheel
 
 NAME = "demo-pkg"
@@ -53,18 +53,10 @@ class _QuietHandler(SimpleHTTPRequestHandler):
         pass
 
 
-class _Server(ThreadingHTTPServer):
-    def server_bind(self) -> None:
-        # No reverse DNS lookup of the loopback address (it can stall in sandboxes).
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
-
-
 @contextmanager
 def serve_directory(root: Path) -> Iterator[str]:
     """A static web server on 127.0.0.1 over `root`, as deployments would reach the index."""
-    server = _Server(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
+    server = LoopbackServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
     thread = threading.Thread(
         target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
     )

@@ -10,10 +10,9 @@ import base64
 import hashlib
 import html
 import json
-import socketserver
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -24,6 +23,8 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
+
+from tests.support.loopback import LoopbackServer
 
 __all__ = ["HTML_TYPE", "JSON_TYPE", "FakeIndex", "FakeIndexHandler"]
 
@@ -66,15 +67,8 @@ def _prefers_json(accept: str) -> bool:
     return quality[JSON_TYPE] > 0 and quality[JSON_TYPE] >= quality[HTML_TYPE]
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(LoopbackServer):
     index: FakeIndex
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind does a reverse DNS lookup (getfqdn), which can stall on
-        # sandboxed machines; loopback needs none.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
 
 
 class FakeIndexHandler(BaseHTTPRequestHandler):

@@ -16,24 +16,19 @@ so a client that fails to stop only makes its test fail, never hang.
 from __future__ import annotations
 
 import gzip
-import socketserver
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import TracebackType
+
+from tests.support.loopback import LoopbackServer
 
 __all__ = ["HostileServer"]
 
 
-class _Server(ThreadingHTTPServer):
+class _Server(LoopbackServer):
     daemon_threads = True
     owner: HostileServer
-
-    def server_bind(self) -> None:
-        # Skip HTTPServer's reverse DNS lookup (getfqdn): it can stall on sandboxed machines.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name, self.server_port = str(host), int(port)
 
 
 class _Handler(BaseHTTPRequestHandler):
