@@ -154,3 +154,20 @@ def test_sdist_without_directory_entries_rebuilds_identically_later(
     again = pyhotfix("build", cwd=clone)
     assert again.code == 0, again.output
     assert digests(clone) == digests(app)
+
+
+def test_a_rebuild_pins_the_locked_backend_release() -> None:
+    from pyhotfix.pipeline import with_backend_version
+    from pyhotfix.versioning import BackendInfo
+
+    info = BackendInfo(
+        "setuptools.build_meta", ("setuptools>=61; python_version>'3'", "wheel"), (), "setuptools"
+    )
+    pinned = with_backend_version(info, "84.2.1")
+    assert pinned.requires == ('setuptools==84.2.1; python_version > "3"', "wheel")
+    # a backend not named in its requirements is added; "unknown" and in-tree backends are not
+    bare = BackendInfo("flit_core.buildapi", ("other",), (), "flit-core")
+    assert with_backend_version(bare, "3.9").requires == ("other", "flit-core==3.9")
+    assert with_backend_version(info, "unknown") == info
+    intree = BackendInfo("backend", ("dep",), (".",), "mypkg")
+    assert with_backend_version(intree, "1.0") == intree

@@ -7,6 +7,7 @@ passed in through `BuildContext`.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import shutil
@@ -45,6 +46,7 @@ if TYPE_CHECKING:
     from pyhotfix.building import BuiltDists, EnvCache
     from pyhotfix.patching import PatchInput
     from pyhotfix.upstream import Cache
+    from pyhotfix.versioning import BackendInfo
 
 # The zip format cannot store dates before 1980; wheels need SOURCE_DATE_EPOCH at or after it.
 _MIN_SOURCE_DATE_EPOCH = 315532800
@@ -294,6 +296,10 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
         )
         context.on_stage(spec.name, "versioning")
         backend = set_version(patched.root, spec.name, hotfix_version)
+        if same_inputs and locked is not None:
+            # A rebuild of a locked N uses the backend release that made it: a newer one may
+            # write other bytes, and the lock check below would (rightly) refuse them.
+            backend = with_backend_version(backend, locked.backend_version)
         context.on_stage(spec.name, "building")
         built = build(
             patched.root,
@@ -335,6 +341,38 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
         status="built",
         warnings=warnings,
     )
+
+
+def with_backend_version(backend: BackendInfo, version: str) -> BackendInfo:
+    """`backend` whose build requirements pin its own distribution to `version` (the others,
+    and an in-tree backend, stay as they are)."""
+    from packaging.requirements import InvalidRequirement, Requirement
+    from packaging.utils import canonicalize_name
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        Version(version)
+    except InvalidVersion:
+        return backend  # "unknown": nothing to pin to
+    wanted = canonicalize_name(backend.distribution)
+    requires: list[str] = []
+    pinned = False
+    for text in backend.requires:
+        try:
+            req = Requirement(text)
+        except InvalidRequirement:
+            requires.append(text)
+            continue
+        if canonicalize_name(req.name) == wanted and req.url is None:
+            extras = f"[{','.join(sorted(req.extras))}]" if req.extras else ""
+            marker = f"; {req.marker}" if req.marker else ""
+            requires.append(f"{req.name}{extras}=={version}{marker}")
+            pinned = True
+        else:
+            requires.append(text)
+    if not pinned and not backend.backend_path:
+        requires.append(f"{backend.distribution}=={version}")
+    return dataclasses.replace(backend, requires=tuple(requires))
 
 
 def _check_against_lock(
