@@ -128,7 +128,7 @@ def apply_patches(
 
     applied: list[AppliedPatch] = []
     # Listed once, then kept up to date from what each patch changed (no ls-files per patch).
-    tracked = repo.tracked()
+    tracked = _added_paths(root, repo)
     for patch in patches:
         plan = plan_patch(patch, repo, tracked, target_name, strict)
         for unit in plan.units:
@@ -136,7 +136,7 @@ def apply_patches(
         _check_binary_results(root, patch.label, plan)
         # Each unit that applied made exactly one commit (git am of one mail, or apply + commit),
         # so the commit before the patch is HEAD~units: no rev-parse needed.
-        files = repo.changed(f"HEAD~{len(plan.units)}")
+        files = _paths_of(plan)
         _update_tracked(tracked, root, files)
         applied.append(
             AppliedPatch(
@@ -150,6 +150,38 @@ def apply_patches(
     if not keep_git:
         shutil.rmtree(root / ".git")
     return PatchedTree(root=root, applied=tuple(applied))
+
+
+def _added_paths(root: Path, repo: Git) -> set[str]:
+    """What `git ls-files` lists after `git add --all --force` of the tree: every file and
+    symlink outside `.git`, without running git. A nested repository (a directory holding its own
+    `.git`) is listed by git as one entry: then git is asked."""
+    paths: set[str] = set()
+    for current, dirs, files in os.walk(root):
+        here = Path(current)
+        if here == root:
+            dirs[:] = [d for d in dirs if d != ".git"]
+        elif ".git" in dirs or ".git" in files:
+            return repo.tracked()
+        for name in files:
+            paths.add((here / name).relative_to(root).as_posix())
+        for name in dirs:
+            if os.path.islink(here / name):
+                paths.add((here / name).relative_to(root).as_posix())
+    return paths
+
+
+def _paths_of(plan: PatchPlan) -> tuple[str, ...]:
+    """The sdist paths the plan's units changed (what `git diff --name-only --no-renames` of
+    their commits lists), from the plan itself: no git process."""
+    found = {
+        path
+        for unit in plan.units
+        for item in unit.kept
+        for path in (item.old, item.new)
+        if path is not None
+    }
+    return tuple(sorted(found))
 
 
 def _update_tracked(tracked: set[str], root: Path, changed: Iterable[str]) -> None:
