@@ -134,8 +134,6 @@ def apply_patches(
         for unit in plan.units:
             _apply_unit(repo, patch.label, unit, target_name)
         _check_binary_results(root, patch.label, plan)
-        # Each unit that applied made exactly one commit (git am of one mail, or apply + commit),
-        # so the commit before the patch is HEAD~units: no rev-parse needed.
         files = _paths_of(plan)
         _update_tracked(tracked, root, files)
         applied.append(
