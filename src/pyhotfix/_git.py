@@ -82,10 +82,17 @@ def user_env() -> dict[str, str]:
     return env
 
 
+# What git needs from the caller's environment for local work (finding its helpers, a home and
+# a temp directory); nothing else, so no variable can change what it does, and each of the
+# thousands of git processes `status` starts has a small environment to copy (the full one cost
+# about a fifth of status's own CPU time).
+_KEPT_FOR_LOCAL_GIT = ("PATH", "HOME", "TMPDIR", "GIT_EXEC_PATH", "SYSTEMROOT")
+
+
 def isolated_env() -> dict[str, str]:
     """An environment in which no user or system git configuration applies, with a fixed
     identity and date (reproducible commits)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k == "GIT_EXEC_PATH"}
+    env = {k: v for k in _KEPT_FOR_LOCAL_GIT if (v := os.environ.get(k)) is not None}
     env.update(
         LC_ALL="C",
         LANGUAGE="C",

@@ -14,9 +14,11 @@ multi-mail mbox, several) per patch, with the repository paths already mapped on
   as `git cherry-pick` does) succeeds;
 - **conflicts**: it does not.
 
-`series_contained` judges the whole series as one patch. Status only needs verdicts, so it stages
-a release as an index file (`stage_release`) and replays with `commits=False`: each check then
-costs a few git calls (the diffs come with the series' log; one scratch index is updated in place).
+`series_contained` judges the whole series as one patch. Status only needs verdicts, so it unpacks
+a release (`stage_release`) and replays with `commits=False`: the last patch is first judged on the
+release's files on disk (`git apply --check`, no repository), and the release is added to an index
+file of the series' repository only when that cannot decide; each check then costs a few git calls
+(the diffs come with the series' log; one scratch index is updated in place).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -137,48 +140,86 @@ def _find_tips(
 
 
 class StagedRelease:
-    """Another upstream release added to the series' repository as an index file only: replays
-    start from a copy of it (no `read-tree`), and its tree is written only if asked for."""
+    """Another upstream release, unpacked, that replays can start from. Its files are added to
+    an index file of the series' repository only when a check needs git's view of it (a rename,
+    a three-way merge, several patches): a one-patch status check reads the files on disk and
+    runs `git apply --check` there, one git process fewer per release."""
 
-    def __init__(self, series: Series, index: Path) -> None:
+    def __init__(self, series: Series, tree_root: Path, index: Path) -> None:
+        self.tree_root = tree_root
         self.index = index
         self._git = series.git.with_env(GIT_INDEX_FILE=str(index))
+        self._git_dir = series.root / ".git"
+        self._staged = False
         self._tree: str | None = None
+
+    def _stage(self) -> None:
+        if self._staged:
+            return
+        git = Git(
+            self.tree_root,
+            {
+                **isolated_env(),
+                "GIT_DIR": str(self._git_dir),
+                "GIT_WORK_TREE": str(self.tree_root),
+                "GIT_INDEX_FILE": str(self.index),
+            },
+        )
+        try:
+            # -f: the sdist's .gitignore hides nothing
+            git.must("add", "--all", "--force", "--", ".")
+        except BaseException:
+            self.drop()
+            raise
+        self._staged = True
 
     def tree(self) -> str:
         if self._tree is None:
+            self._stage()
             self._tree = self._git.text("write-tree")
         return self._tree
 
     def copy_into(self, scratch: Git) -> None:
         """Give `scratch` (a Git with its own index file) this release as its index."""
+        self._stage()
         target = scratch.env["GIT_INDEX_FILE"]
         shutil.copyfile(self.index, target)
 
     def drop(self) -> None:
         self.index.unlink(missing_ok=True)
 
+    def disk_git(self) -> Git | None:
+        """git for `git apply --check` on the unpacked files, outside any repository; None when
+        the tree has a `.git` of its own (git would use it: only the index path is safe then)."""
+        if os.path.lexists(self.tree_root / ".git"):
+            return None
+        # No repository above the tree either: git must treat the files as plain files.
+        ceiling = str(self.tree_root.parent)
+        return Git(self.tree_root, {**isolated_env(), "GIT_CEILING_DIRECTORIES": ceiling})
+
+    def read_regular(self, path: str) -> bytes | None:
+        """The bytes of the regular file at `path`; None when it is absent, or a component is a
+        symlink or something else than a directory/file (then git's index must be asked)."""
+        current = self.tree_root
+        parts = path.split("/")
+        for n, part in enumerate(parts):
+            current = current / part
+            try:
+                mode = os.lstat(current).st_mode
+            except OSError:
+                return None
+            last = n == len(parts) - 1
+            if (last and not stat.S_ISREG(mode)) or (not last and not stat.S_ISDIR(mode)):
+                return None
+        return current.read_bytes()
+
 
 def stage_release(series: Series, sdist: Path, dest: Path, version: str) -> StagedRelease:
-    """Unpack another upstream sdist and add its files to an index of the series' repository."""
+    """Unpack another upstream sdist for replays; its files go into an index of the series'
+    repository when a check first needs them there."""
     tree = unpack_sdist(sdist, dest, display_name=f"the sdist of release {version}")
     git_dir = series.root / ".git"
-    staged = StagedRelease(series, git_dir / f"pyhotfix-import-{uuid.uuid4().hex}")
-    git = Git(
-        tree.root,
-        {
-            **isolated_env(),
-            "GIT_DIR": str(git_dir),
-            "GIT_WORK_TREE": str(tree.root),
-            "GIT_INDEX_FILE": str(staged.index),
-        },
-    )
-    try:
-        git.must("add", "--all", "--force", "--", ".")  # -f: the sdist's .gitignore hides nothing
-    except BaseException:
-        staged.drop()
-        raise
-    return staged
+    return StagedRelease(series, tree.root, git_dir / f"pyhotfix-import-{uuid.uuid4().hex}")
 
 
 def import_release(
@@ -215,6 +256,10 @@ def replay(
     git = series.git
     if isinstance(onto, StagedRelease):
         assert not commits and head is None, "a staged release has no commit to build on"
+        if start == 0 and len(series.patches) == 1:
+            outcome = _carry_on_disk(series, series.patches[start], onto)
+            if outcome is not None:
+                return [outcome], None
     renames = _Renames(git, series.pristine, onto)
     # One scratch index holds the head throughout: a patch that applies updates it in place.
     current = _Head(git.scratch_index(), head or (onto if isinstance(onto, str) else None))
@@ -388,9 +433,18 @@ def _lines_contained(scratch: Git, patch: SeriesPatch, renames: _Renames, diff: 
         moved = renames.get(path) if blobs[3 * i + 2] is None else None
         if moved is not None:  # a file the release renamed: compare with it under its new name
             blobs[3 * i + 2] = _cat_files(scratch, [f":{moved}"])[0]
+    return _lines_decide(
+        [(blobs[3 * i], blobs[3 * i + 1], blobs[3 * i + 2]) for i in range(len(paths))]
+    )
+
+
+_Contents = tuple[bytes | None, bytes | None, bytes | None]  # old, new, release
+
+
+def _lines_decide(files: Sequence[_Contents]) -> bool:
+    """The line test on the (old, new, release) contents of each file the patch changes."""
     decided = False
-    for i in range(len(paths)):
-        old, new, release = blobs[3 * i : 3 * i + 3]
+    for old, new, release in files:
         if any(b is not None and b"\0" in b[:8000] for b in (old, new, release)):
             return False  # binary: only the reverse-apply check can tell
         before, after, there = _normalized(old), _normalized(new), _normalized(release)
@@ -402,6 +456,34 @@ def _lines_contained(scratch: Git, patch: SeriesPatch, renames: _Renames, diff: 
                 return False
             decided = decided or delta != 0
     return decided
+
+
+def _carry_on_disk(
+    series: Series, patch: SeriesPatch, release: StagedRelease
+) -> PatchOutcome | None:
+    """The last patch of a status check, judged on the release's files on disk: contained (line
+    test, else `git apply --check --reverse`) or applies (`git apply --check`). None when git's
+    index is needed: a file the release lacks (renamed?), a symlink on the way, a three-way
+    merge."""
+    disk = release.disk_git()
+    diff = series.diff(patch.base, patch.tip)
+    paths = _diff_paths(series.git, patch, diff)
+    if disk is None or not paths or any("\n" in p for p in paths):
+        return None
+    there = [release.read_regular(p) for p in paths]
+    if any(content is None for content in there):
+        return None
+    specs = [spec for p in paths for spec in (f"{patch.base}:{p}", f"{patch.tip}:{p}")]
+    blobs = _cat_files(series.git, specs)
+    files = [(blobs[2 * i], blobs[2 * i + 1], there[i]) for i in range(len(paths))]
+    if (
+        _lines_decide(files)
+        or disk.run("apply", "--check", "--reverse", "-", stdin=diff).returncode == 0
+    ):
+        return PatchOutcome(patch.label, CONTAINED)
+    if disk.run("apply", "--check", "-", stdin=diff).returncode == 0:
+        return PatchOutcome(patch.label, APPLIES)
+    return None
 
 
 def _cat_files(git: Git, specs: Iterable[str]) -> list[bytes | None]:
