@@ -7,7 +7,9 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
 import subprocess
 import uuid
 from collections.abc import Callable, Mapping, Sequence
@@ -109,6 +111,14 @@ def isolated_env() -> dict[str, str]:
     return env
 
 
+@functools.lru_cache(maxsize=8)
+def _git_executable(search_path: str | None) -> str:
+    """git's absolute path on `search_path`, looked up once (subprocess would search PATH again
+    for each of the thousands of git processes of a status run); "git" when it is not there, so
+    that subprocess reports it missing."""
+    return shutil.which("git", path=search_path) or "git"
+
+
 def run_git(
     args: Sequence[str],
     cwd: Path,
@@ -119,7 +129,7 @@ def run_git(
     timeout: float | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
     """Run `git -c CONFIG... ARGS` in `cwd`; a missing git or a timeout is a PatchError."""
-    cmd = ["git"]
+    cmd = [_git_executable(env.get("PATH"))]
     for item in config:
         cmd += ["-c", item]
     cmd += args
