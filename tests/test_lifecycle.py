@@ -1153,3 +1153,44 @@ def test_one_patch_status_checks_on_disk_match_a_committing_replay(tmp_path: Pat
         "symlink": "conflicts",  # git sees a link where the file was, as rebase would
         "own-git": "applies",
     }
+
+
+_TEXT_LINES = st.lists(
+    st.sampled_from(
+        ["a", "b", " a", "a ", "\ta", "", "  ", "x\ry", "c\r", "+d", "-e", "@@ f", "+++ g"]
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(old=_TEXT_LINES, new=_TEXT_LINES, old_eol=st.booleans(), new_eol=st.booleans())
+def test_line_deltas_read_from_a_diff_match_the_files(
+    old: list[str], new: list[str], old_eol: bool, new_eol: bool
+) -> None:
+    """What a one-patch status check reads from the diff (lines added minus lines removed,
+    normalized) equals what it would count in the two files."""
+    import collections
+
+    from pyhotfix.lifecycle.series import _line_deltas, _normalized
+
+    before = "\n".join(old).encode() + (b"\n" if old_eol and old else b"")
+    after = "\n".join(new).encode() + (b"\n" if new_eol and new else b"")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a").mkdir()
+        (Path(tmp) / "b").mkdir()
+        (Path(tmp) / "a" / "f.py").write_bytes(before)
+        (Path(tmp) / "b" / "f.py").write_bytes(after)
+        diff = subprocess.run(
+            ["git", "diff", "--no-index", "--no-color", "--binary", "a", "b"],
+            cwd=tmp,
+            capture_output=True,
+            check=False,
+            env={"PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1", "HOME": tmp},
+        ).stdout
+    expected = collections.Counter(_normalized(after))
+    expected.subtract(_normalized(before))
+    deltas = _line_deltas(diff)
+    assert deltas is not None
+    found = deltas[0] if deltas else collections.Counter()
+    assert {k: v for k, v in found.items() if v} == {k: v for k, v in expected.items() if v}

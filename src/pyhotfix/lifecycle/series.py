@@ -198,20 +198,25 @@ class StagedRelease:
         return Git(self.tree_root, {**isolated_env(), "GIT_CEILING_DIRECTORIES": ceiling})
 
     def read_regular(self, path: str) -> bytes | None:
-        """The bytes of the regular file at `path`; None when it is absent, or a component is a
-        symlink or something else than a directory/file (then git's index must be asked)."""
-        current = self.tree_root
-        parts = path.split("/")
-        for n, part in enumerate(parts):
-            current = current / part
-            try:
-                mode = os.lstat(current).st_mode
-            except OSError:
-                return None
-            last = n == len(parts) - 1
-            if (last and not stat.S_ISREG(mode)) or (not last and not stat.S_ISDIR(mode)):
-                return None
-        return current.read_bytes()
+        """The bytes of the release's regular file at `path` (see `_read_regular`)."""
+        return _read_regular(self.tree_root, path)
+
+
+def _read_regular(root: Path, path: str) -> bytes | None:
+    """The bytes of the regular file at `root/path`; None when it is absent, or a component is a
+    symlink or something else than a directory/file (then git must be asked)."""
+    current = root
+    parts = path.split("/")
+    for n, part in enumerate(parts):
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return None
+        last = n == len(parts) - 1
+        if (last and not stat.S_ISREG(mode)) or (not last and not stat.S_ISDIR(mode)):
+            return None
+    return current.read_bytes()
 
 
 def stage_release(series: Series, sdist: Path, dest: Path, version: str) -> StagedRelease:
@@ -438,46 +443,97 @@ def _lines_contained(scratch: Git, patch: SeriesPatch, renames: _Renames, diff: 
     )
 
 
-_Contents = tuple[bytes | None, bytes | None, bytes | None]  # old, new, release
-
-
-def _lines_decide(files: Sequence[_Contents]) -> bool:
+def _lines_decide(files: Sequence[tuple[bytes | None, bytes | None, bytes | None]]) -> bool:
     """The line test on the (old, new, release) contents of each file the patch changes."""
-    decided = False
+    if any(b is not None and _is_binary(b) for triple in files for b in triple):
+        return False  # binary: only the reverse-apply check can tell
+    counted = []
     for old, new, release in files:
-        if any(b is not None and b"\0" in b[:8000] for b in (old, new, release)):
-            return False  # binary: only the reverse-apply check can tell
-        before, after, there = _normalized(old), _normalized(new), _normalized(release)
-        for line in set(before) | set(after):
-            delta = after[line] - before[line]
-            if delta > 0 and there[line] < after[line]:
+        after = _normalized(new)
+        delta = collections.Counter(after)
+        delta.subtract(_normalized(old))  # subtract keeps negative counts: removed lines
+        counted.append((delta, after, _normalized(release)))
+    return _line_test(counted)
+
+
+def _is_binary(content: bytes) -> bool:
+    return b"\0" in content[:8000]
+
+
+def _line_test(
+    files: Sequence[
+        tuple[collections.Counter[bytes], collections.Counter[bytes], collections.Counter[bytes]]
+    ],
+) -> bool:
+    """For each file: (what the patch adds minus what it removes, per normalized line; the
+    patched file's lines; the release's lines). Contained when every added line is in the
+    release at least as often as in the patched file, every removed one at most as often, and
+    the patch changes something."""
+    decided = False
+    for delta, after, there in files:
+        for line, change in delta.items():
+            if change > 0 and there[line] < after[line]:
                 return False
-            if delta < 0 and there[line] > after[line]:
+            if change < 0 and there[line] > after[line]:
                 return False
-            decided = decided or delta != 0
+            decided = decided or change != 0
     return decided
+
+
+def _line_deltas(diff: bytes) -> list[collections.Counter[bytes]] | None:
+    """Per file of `diff` (git's format, in header order): the normalized lines it adds (+1 each)
+    and removes (-1 each), read from its hunks. None for a binary file. Equals
+    `_normalized(new) - _normalized(old)` with negative counts kept (property-tested)."""
+    deltas: list[collections.Counter[bytes]] = []
+    in_hunk = False
+    for line in diff.split(b"\n"):
+        if line.startswith(b"diff --git "):
+            deltas.append(collections.Counter())
+            in_hunk = False
+        elif not deltas:
+            continue
+        elif line.startswith(b"@@"):
+            in_hunk = True
+        elif not in_hunk:
+            if line.startswith((b"GIT binary patch", b"Binary files ")):
+                return None
+        elif line[:1] in (b"+", b"-"):
+            sign = 1 if line[:1] == b"+" else -1
+            for piece in line[1:].splitlines():  # as bytes.splitlines splits the whole file
+                normalized = _WHITESPACE.sub(b"", piece)
+                if normalized:
+                    deltas[-1][normalized] += sign
+    return deltas
 
 
 def _carry_on_disk(
     series: Series, patch: SeriesPatch, release: StagedRelease
 ) -> PatchOutcome | None:
-    """The last patch of a status check, judged on the release's files on disk: contained (line
-    test, else `git apply --check --reverse`) or applies (`git apply --check`). None when git's
-    index is needed: a file the release lacks (renamed?), a symlink on the way, a three-way
-    merge."""
+    """A one-patch series, judged on the files on disk: the series' work tree (the patch's tip)
+    and the release's. Contained (line test, with what the patch adds and removes read from its
+    diff; else `git apply --check --reverse`) or applies (`git apply --check`). None when git's
+    index is needed: a file the release lacks (renamed?), a symlink on the way, a binary file,
+    a three-way merge."""
     disk = release.disk_git()
     diff = series.diff(patch.base, patch.tip)
     paths = _diff_paths(series.git, patch, diff)
-    if disk is None or not paths or any("\n" in p for p in paths):
+    deltas = _line_deltas(diff)
+    if disk is None or deltas is None or not paths or any("\n" in p for p in paths):
         return None
     there = [release.read_regular(p) for p in paths]
-    if any(content is None for content in there):
+    if any(content is None for content in there) or len(deltas) != len(paths):
         return None
-    specs = [spec for p in paths for spec in (f"{patch.base}:{p}", f"{patch.tip}:{p}")]
-    blobs = _cat_files(series.git, specs)
-    files = [(blobs[2 * i], blobs[2 * i + 1], there[i]) for i in range(len(paths))]
+    # The patched files as the patch left them: the work tree is the series' tip. A file the patch
+    # deleted is absent there, and must be: then it has no lines.
+    after = [_read_regular(series.root, p) for p in paths]
+    if any(_is_binary(c) for c in (*there, *after) if c is not None):
+        return None
+    files = [
+        (delta, _normalized(new), _normalized(release))
+        for delta, new, release in zip(deltas, after, there, strict=True)
+    ]
     if (
-        _lines_decide(files)
+        _line_test(files)
         or disk.run("apply", "--check", "--reverse", "-", stdin=diff).returncode == 0
     ):
         return PatchOutcome(patch.label, CONTAINED)
