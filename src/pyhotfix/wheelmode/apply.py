@@ -147,7 +147,12 @@ def check_changes(
     }
     shadowed_by_path = Resolver(shadowing)
     for applied in changes.applied:
-        touched = [(p, p) for p in applied.files if p.endswith(".py")]
+        repo_paths = {installed: repo for repo, installed in applied.mapped}
+        touched = [
+            (f"{repo_paths[p]} ({p} in the wheel)" if p in repo_paths else p, p)
+            for p in applied.files
+            if p.endswith(".py")
+        ]
         for repo_path in applied.skipped:
             if repo_path.endswith(".py"):
                 found = shadowed_by_path.existing(repo_path, learn=False, probe=True)
