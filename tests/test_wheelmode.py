@@ -29,6 +29,7 @@ from pyhotfix.simpleapi import DistFile
 from pyhotfix.wheelmode import PatchedWheels, UpstreamWheel, choose_wheels, patch_wheels
 from pyhotfix.wheelmode.archive import open_wheel
 from tests.conftest import Pyhotfix, Venv
+from tests.support.dists import make_listing_sdist
 from tests.support.fakeindex import FakeIndex
 from tests.support.manifests import write_lock
 from tests.support.platformwheels import (
@@ -454,3 +455,26 @@ def test_pip_installs_the_patched_wheel(
     assert done.returncode == 0, done.stderr
     assert venv.run(f"import {MODULE} as m; print(m.answer())") == "42"
     assert BUG not in FIXED
+
+
+def test_status_judges_against_newer_releases_wheels(
+    tmp_path: Path, release: list[Path], pyhotfix: Pyhotfix
+) -> None:
+    """2.1.5 ships the fix in its wheels: retire; 2.1.6 has no wheel for the platforms."""
+    with FakeIndex() as fake:
+        for wheel in release[:3]:
+            fake.add_file(wheel)
+        for wheel in make_platform_release(tmp_path / "up", NAME, "2.1.5", 3, fixed=True):
+            fake.add_file(wheel)
+        fake.add_file(make_listing_sdist(tmp_path / "up", NAME, "2.1.6"))
+        directory = app(
+            tmp_path, fake, NAME, 'from = "wheels"\nplatforms = ["manylinux*"]\n', fix_patch(MODULE)
+        )
+        run = pyhotfix("status", "--json", cwd=directory)
+    assert run.stdout, run.output
+    [hotfix] = json.loads(run.stdout)["hotfixes"]
+    releases = {r["version"]: r for r in hotfix["releases"]}
+    assert [p["state"] for p in releases["2.1.5"]["patches"]] == ["contained"], run.stdout
+    assert "no wheels matching platforms" in releases["2.1.6"]["note"]
+    assert hotfix["recommendation"]["action"] == "retire", run.stdout
+    assert hotfix["recommendation"]["version"] == "2.1.5"

@@ -58,7 +58,11 @@ def platform_tags(count: int) -> list[str]:
 
 
 def package_files(
-    module: str, *, mypyc: bool = False, abi: str = "cpython-311-x86_64-linux-gnu"
+    module: str,
+    *,
+    mypyc: bool = False,
+    abi: str = "cpython-311-x86_64-linux-gnu",
+    fixed: bool = False,
 ) -> dict[str, bytes]:
     """The files a wheel of package `module` installs: `answer()` with the bug, a helper module,
     a fake extension module; with `mypyc`, `md.py` compiled beside itself as `md.<abi>.so`."""
@@ -67,7 +71,7 @@ def package_files(
             "from .helpers import double\n\n\n"
             "def answer() -> int:\n"
             '    """Return the answer."""\n'
-            f"{BUG}"
+            f"{FIXED if fixed else BUG}"
         ).encode(),
         f"{module}/helpers.py": b"def double(x: int) -> int:\n    return 2 * x\n",
         f"{module}/_speedups.{abi}.so": b"\x7fELF fake extension for " + abi.encode(),
@@ -116,7 +120,7 @@ def make_platform_wheel(
 
 
 def make_platform_release(
-    dest: Path, name: str, version: str, count: int, *, mypyc: bool = False
+    dest: Path, name: str, version: str, count: int, *, mypyc: bool = False, fixed: bool = False
 ) -> list[Path]:
     """`count` platform wheels of `name` `version` (see `platform_tags`): the same Python files,
     a fake extension module per wheel."""
@@ -127,7 +131,7 @@ def make_platform_release(
         abi = f"{py}-{plat.split('.')[0]}"
         wheels.append(
             make_platform_wheel(
-                dest, name, version, tag, package_files(module, mypyc=mypyc, abi=abi)
+                dest, name, version, tag, package_files(module, mypyc=mypyc, abi=abi, fixed=fixed)
             )
         )
     return wheels

@@ -34,6 +34,7 @@ __all__ = [
     "check_changes",
     "fingerprint",
     "patch_tree",
+    "tree_members",
 ]
 
 # Sources compiled into a wheel's native code: patching the wheel cannot rebuild them.
@@ -55,7 +56,7 @@ class TreeChanges:
     applied: tuple[AppliedPatch, ...]
 
 
-def _tree_members(layout: WheelLayout) -> list[zipfile.ZipInfo]:
+def tree_members(layout: WheelLayout) -> list[zipfile.ZipInfo]:
     """The members the series is applied to: installed files, compiled modules left out."""
     return [m for m in layout.installed() if not is_compiled_module(m.filename)]
 
@@ -63,7 +64,7 @@ def _tree_members(layout: WheelLayout) -> list[zipfile.ZipInfo]:
 def fingerprint(zf: zipfile.ZipFile, layout: WheelLayout) -> str:
     """sha256 over the paths and contents of the members a patch can change."""
     digest = hashlib.sha256()
-    for info in sorted(_tree_members(layout), key=lambda m: m.filename):
+    for info in sorted(tree_members(layout), key=lambda m: m.filename):
         content = hashlib.sha256()
         with zf.open(info) as data:
             while chunk := data.read(_CHUNK):
@@ -84,7 +85,7 @@ def patch_tree(
     """Extract the wheel's patchable members into the new directory `root` and apply `patches`
     there (never strict: skipped files are judged by `check_changes`)."""
     root.mkdir(parents=True)
-    for info in _tree_members(layout):
+    for info in tree_members(layout):
         dest = root / info.filename  # names checked by open_wheel: relative, no "..", no links
         dest.parent.mkdir(parents=True, exist_ok=True)
         fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o644)

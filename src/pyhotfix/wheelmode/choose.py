@@ -14,7 +14,7 @@ from pyhotfix.httpclient import redact
 from pyhotfix.simpleapi import DistFile
 from pyhotfix.upstream.choose import parse_version
 
-__all__ = ["choose_wheels", "platform_tags"]
+__all__ = ["choose_wheels", "platform_matches", "platform_tags"]
 
 
 def platform_tags(filename: str) -> frozenset[str]:
@@ -25,7 +25,8 @@ def platform_tags(filename: str) -> frozenset[str]:
         return frozenset()
 
 
-def _matches(filename: str, platforms: Sequence[str]) -> bool:
+def platform_matches(filename: str, platforms: Sequence[str]) -> bool:
+    """Whether a platform tag of the wheel matches a glob of `platforms` (none: every wheel)."""
     return not platforms or any(
         fnmatchcase(tag, glob) for tag in platform_tags(filename) for glob in platforms
     )
@@ -60,7 +61,7 @@ def choose_wheels(
             "published, and this release has none. Check the version, or build from the sdist "
             '(remove from = "wheels").'
         )
-    chosen = [wheels[n] for n in sorted(wheels) if _matches(n, platforms)]
+    chosen = [wheels[n] for n in sorted(wheels) if platform_matches(n, platforms)]
     if not chosen:
         tags = sorted({tag for n in wheels for tag in platform_tags(n)})
         raise UpstreamError(
