@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import json
+import shutil
 import stat
 import tomllib
 import zipfile
@@ -478,3 +479,34 @@ def test_status_judges_against_newer_releases_wheels(
     assert "no wheels matching platforms" in releases["2.1.6"]["note"]
     assert hotfix["recommendation"]["action"] == "retire", run.stdout
     assert hotfix["recommendation"]["version"] == "2.1.5"
+
+
+def test_rebase_and_edit_work_on_the_wheels(
+    tmp_path: Path, release: list[Path], pyhotfix: Pyhotfix
+) -> None:
+    """2.1.5 still has the bug (its helpers changed): rebase moves the hotfix there."""
+    with FakeIndex() as fake:
+        for wheel in release[:2]:
+            fake.add_file(wheel)
+        for tag in ("cp311-cp311-manylinux_2_17_x86_64", "cp312-cp312-win_amd64"):
+            files = package_files(MODULE)
+            files[f"{MODULE}/helpers.py"] += b"\n\ndef triple(x: int) -> int:\n    return 3 * x\n"
+            fake.add_file(make_platform_wheel(tmp_path / "up", NAME, "2.1.5", tag, files))
+        directory = app(tmp_path, fake, NAME, 'from = "wheels"\n', fix_patch(MODULE))
+        edit = pyhotfix("edit", NAME, cwd=directory)
+        assert edit.code == 0, edit.output
+        work = directory / ".pyhotfix" / "work" / NAME
+        assert (work / MODULE / "__init__.py").read_text().endswith(FIXED)
+        shutil.rmtree(directory / ".pyhotfix")  # done looking: rebase makes its own workspace
+        run = pyhotfix("rebase", NAME, "--to", "2.1.5", cwd=directory)
+        assert run.code == 0, run.output
+        table = tomllib.loads((directory / "hotfixes.toml").read_text())["hotfix"][NAME]
+    assert table["version"] == "2.1.5" and table["from"] == "wheels"
+    assert published(directory) == [
+        f"{MODULE}-2.1.5+hotfix.1-cp311-cp311-manylinux_2_17_x86_64.whl",
+        f"{MODULE}-2.1.5+hotfix.1-cp312-cp312-win_amd64.whl",
+    ]
+    [win] = (directory / "hotfix-index").rglob("*win_amd64.whl")
+    with zipfile.ZipFile(win) as zf:
+        assert zf.read(f"{MODULE}/__init__.py").decode().endswith(FIXED)
+        assert b"triple" in zf.read(f"{MODULE}/helpers.py")

@@ -5,18 +5,26 @@ the series machinery that reads sdists (`lifecycle.series`) reads wheels the sam
 from __future__ import annotations
 
 import tarfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix.manifest import SourceMode
 from pyhotfix.simpleapi import DistFile
+from pyhotfix.treeremove import temporary_directory
+from pyhotfix.upstream import Cache, fetch_sdist
 from pyhotfix.wheelmode.apply import tree_members
 from pyhotfix.wheelmode.archive import member_mode, open_wheel
 from pyhotfix.wheelmode.choose import platform_matches
+from pyhotfix.wheelmode.fetch import fetch_wheels
 
-__all__ = ["newer_wheel_releases", "wheel_source_archive"]
+if TYPE_CHECKING:
+    import httpx
+
+__all__ = ["fetch_upstream_source", "newer_wheel_releases", "wheel_source_archive"]
 
 
 def newer_wheel_releases(
@@ -72,3 +80,24 @@ def wheel_source_archive(wheel: Path, filename: str, dest: Path) -> Path:
             with zf.open(info) as data:
                 tar.addfile(entry, data)
     return dest
+
+
+def fetch_upstream_source(
+    index_url: str,
+    name: str,
+    version: str,
+    source: SourceMode,
+    platforms: Sequence[str],
+    cache: Cache,
+    client_factory: Callable[[str], httpx.Client],
+) -> tuple[Path, str]:
+    """(archive, its display name) of the upstream release a hotfix's patches apply to, for
+    `edit` and `rebase`: the sdist, or in wheel mode the Python files of its first wheel
+    matching `platforms` as an sdist-shaped tar (kept in the cache, deterministic)."""
+    if source == "sdist":
+        sdist = fetch_sdist(index_url, name, version, cache, client_factory)
+        return sdist.path, sdist.filename
+    wheel = fetch_wheels(index_url, name, version, platforms, cache, client_factory)[0]
+    with temporary_directory("pyhotfix-wheel-source-") as tmp:
+        archive = wheel_source_archive(wheel.path, wheel.filename, tmp / "source.tar")
+        return cache.put_file(archive)[1], wheel.filename
