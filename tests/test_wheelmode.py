@@ -20,8 +20,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from pyhotfix.errors import ManifestError, PatchError, UnsafeArchiveError, UpstreamError
+from pyhotfix.errors import BuildError, ManifestError, PatchError, UnsafeArchiveError, UpstreamError
 from pyhotfix.lock import Lock, LockedUpstreamWheel, read_lock, render_lock
 from pyhotfix.manifest import parse_manifest
 from pyhotfix.patching import PatchInput
@@ -29,6 +31,7 @@ from pyhotfix.pipeline import inputs_key
 from pyhotfix.simpleapi import DistFile
 from pyhotfix.wheelmode import PatchedWheels, UpstreamWheel, choose_wheels, patch_wheels
 from pyhotfix.wheelmode.archive import open_wheel
+from pyhotfix.wheelmode.rewrite import set_metadata_version
 from tests.conftest import Pyhotfix, Venv
 from tests.support.dists import make_listing_sdist
 from tests.support.fakeindex import FakeIndex
@@ -510,3 +513,46 @@ def test_rebase_and_edit_work_on_the_wheels(
     with zipfile.ZipFile(win) as zf:
         assert zf.read(f"{MODULE}/__init__.py").decode().endswith(FIXED)
         assert b"triple" in zf.read(f"{MODULE}/helpers.py")
+
+
+def test_a_member_colliding_with_the_new_dist_info_is_refused(tmp_path: Path) -> None:
+    clash = zipfile.ZipInfo(
+        f"{MODULE}-{VERSION}+hotfix.1.dist-info/METADATA", (2024, 1, 1, 0, 0, 0)
+    )
+    wheel = make_platform_wheel(
+        tmp_path,
+        NAME,
+        VERSION,
+        "py3-none-any",
+        package_files(MODULE),
+        extra_members=[(clash, b"x")],
+    )
+    with pytest.raises(BuildError, match=r"would store .*METADATA twice"):
+        run_patch(tmp_path, [wheel], fix_patch(MODULE))
+
+
+_HEADER_TEXT = st.text(
+    st.characters(
+        codec="utf-8",
+        blacklist_characters="\r\n\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029",
+    ),
+    max_size=40,
+)
+
+
+@given(
+    before=st.lists(_HEADER_TEXT.map(lambda t: f"X-Before: {t}"), max_size=4),
+    after=st.lists(_HEADER_TEXT.map(lambda t: f"X-After: {t}"), max_size=4),
+    old=_HEADER_TEXT,
+    body=st.text(max_size=200),
+)
+def test_set_metadata_version_changes_only_the_version_header(
+    before: list[str], after: list[str], old: str, body: str
+) -> None:
+    head = [*before, f"Version: {old}", *after]
+    text = "\n".join(["Metadata-Version: 2.1", "Name: x", *head]) + "\n\n" + body
+    new = set_metadata_version(text, "1.0+hotfix.3", "x.whl")
+    new_head, _, new_body = new.partition("\n\n")
+    assert new_body == body
+    expected = ["Metadata-Version: 2.1", "Name: x", *before, "Version: 1.0+hotfix.3", *after]
+    assert new_head.split("\n") == expected

@@ -92,10 +92,23 @@ def rewrite_wheel(
     record = io.StringIO()
     rows = csv.writer(record, lineterminator="\n")
     target = out_dir / filename
+    written: set[str] = set()
+
+    def claim(member: str) -> str:
+        # An upstream member already named like the renamed .dist-info (or a created file that
+        # is) would make two members of one name: installers take either.
+        if member in written:
+            raise BuildError(
+                f"Rewriting {layout.filename} as {filename} would store {member} twice; nothing "
+                "was built. The upstream wheel already has that path: build from the sdist."
+            )
+        written.add(member)
+        return member
+
     with open_atomic(target, durable=False) as out, zipfile.ZipFile(out, "w") as zout:
 
         def put(member: str, data: bytes, mode: int) -> None:
-            zout.writestr(wheel_member_info(member, date_time, mode), data)
+            zout.writestr(wheel_member_info(claim(member), date_time, mode), data)
             rows.writerow([member, _record_hash(data), len(data)])
 
         for info in layout.installed():
@@ -106,7 +119,7 @@ def rewrite_wheel(
                 put(renamed(info.filename), data, mode)
                 continue
             # Streamed: a large upstream member is never held in memory.
-            member = renamed(info.filename)
+            member = claim(renamed(info.filename))
             digest, size = hashlib.sha256(), 0
             zinfo = wheel_member_info(member, date_time, member_mode(info))
             with zf.open(info) as src, zout.open(zinfo, "w") as dst:
@@ -128,7 +141,7 @@ def rewrite_wheel(
                 data = _metadata(data, layout.filename, version, edit_metadata)
                 check_metadata(data, filename, name, parsed_version)
             put(renamed(info.filename), data, member_mode(info))
-        record_name = f"{new_stem}.dist-info/RECORD"
+        record_name = claim(f"{new_stem}.dist-info/RECORD")
         rows.writerow([record_name, "", ""])
         zout.writestr(wheel_member_info(record_name, date_time, 0o644), record.getvalue())
     return target
