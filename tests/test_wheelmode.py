@@ -391,6 +391,12 @@ def test_cli_build_lock_rebuild_and_up_to_date(
     assert len(wheels) == 8
     assert all(w["url"].startswith(index.files_url) and len(w["sha256"]) == 64 for w in wheels)
     assert lock["build"]["backend"] == "pyhotfix.wheelmode"
+    # check and export treat the eight wheels like any hotfix's files.
+    assert pyhotfix("check", cwd=directory).code == 0
+    exported = pyhotfix("export", "--format", "requirements", cwd=directory)
+    assert exported.code == 0, exported.output
+    assert f"{NAME}=={VERSION}+hotfix.1" in exported.stdout
+    assert all(f"--hash=sha256:{f['sha256']}" in exported.stdout for f in lock["files"])
     # Nothing changed: settled from the lock and the index; forced: the same bytes again.
     again = pyhotfix("build", "--json", cwd=directory)
     assert json.loads(again.stdout)[0]["status"] == "up-to-date"
