@@ -149,6 +149,9 @@ def test_inputs_key_changes_only_when_wheel_mode_is_set(tmp_path: Path) -> None:
         key('from = "wheels"\nplatforms = ["macosx*"]\n'),
     }
     assert len(keys) == 4
+    assert key('from = "wheels"\nplatforms = ["macosx*", "win*"]\n') == key(
+        'from = "wheels"\nplatforms = ["win*", "macosx*"]\n'
+    )
 
 
 def test_lock_keeps_upstream_wheels_and_reads_old_locks(tmp_path: Path) -> None:

@@ -129,7 +129,7 @@ def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
     }
     if spec.source != "sdist":  # only when set: sdist-mode hotfixes keep their key (and N)
         inputs["from"] = spec.source
-        inputs["platforms"] = list(spec.platforms)
+        inputs["platforms"] = sorted(spec.platforms)  # their order selects nothing
     return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
 

@@ -44,7 +44,7 @@ def _record_key(index_url: str, project: str, version: str, platforms: Sequence[
             "index": index,
             "name": project,
             "version": str(parse_version(version)),
-            "platforms": list(platforms),
+            "platforms": sorted(platforms),
         },
         sort_keys=True,
     )
