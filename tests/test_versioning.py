@@ -16,7 +16,13 @@ import pytest
 import tomlkit
 
 from pyhotfix.errors import VersioningError
-from pyhotfix.versioning import LEGACY_BACKEND, BackendInfo, detect_backend, set_version
+from pyhotfix.versioning import (
+    LEGACY_BACKEND,
+    SUPPORTED_DISTRIBUTIONS,
+    BackendInfo,
+    detect_backend,
+    set_version,
+)
 from tests.support.projects import BACKENDS, make_project, module_name
 
 NAME = "demo-pkg"
@@ -237,11 +243,8 @@ def test_invalid_version(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("build_system", "named"),
     [
-        ('requires = ["maturin>=1,<2"]\nbuild-backend = "maturin"', "maturin"),
-        (
-            'requires = ["scikit-build-core"]\nbuild-backend = "scikit_build_core.build"',
-            "scikit_build_core.build",
-        ),
+        ('requires = ["sip>=6"]\nbuild-backend = "sipbuild.api"', "sipbuild.api"),
+        ('requires = ["enscons"]\nbuild-backend = "enscons.api"', "enscons.api"),
         (
             'requires = ["setuptools"]\nbuild-backend = "backend"\nbackend-path = ["_build"]',
             "'backend'",
@@ -256,7 +259,7 @@ def test_unsupported_backend(tmp_path: Path, build_system: str, named: str) -> N
     message = str(excinfo.value)
     assert named in message
     assert "not supported yet" in message
-    for supported in ("setuptools", "hatchling", "flit-core", "poetry-core", "pdm-backend"):
+    for supported in SUPPORTED_DISTRIBUTIONS:
         assert supported in message
     assert (tmp_path / "PKG-INFO").read_text().endswith("Version: 1.0\n")  # nothing was edited
 
