@@ -42,6 +42,7 @@ __all__ = [
 # distribution (BackendInfo.distribution) -> what sets the version in a tree it builds.
 _SETTERS: dict[str, Callable[[Path, str, str], None]] = {
     "setuptools": set_setuptools_version,
+    "pbr": set_setuptools_version,
     "hatchling": set_hatchling_version,
     "flit-core": set_flit_version,
     "poetry-core": set_poetry_version,

@@ -29,12 +29,15 @@ _BACKENDS = {
     "flit_core.buildapi": "flit-core",
     "poetry.core.masonry.api": "poetry-core",
     "pdm.backend": "pdm-backend",
+    # pbr >= 6: setuptools.build_meta with pbr's setup hooks, versioned like setuptools.
+    "pbr.build": "pbr",
     "scikit_build_core.build": "scikit-build-core",
     "mesonpy": "meson-python",
     "maturin": "maturin",
 }
 SUPPORTED_DISTRIBUTIONS = (
     "setuptools",
+    "pbr",
     "hatchling",
     "flit-core",
     "poetry-core",

@@ -1,15 +1,25 @@
 """setuptools (setup.py, setup.cfg, [project], setuptools-scm, pbr, versioneer): `[egg_info]
-tag_build`, which setuptools appends to whatever the version is."""
+tag_build`, which setuptools appends to whatever the version is; pbr and versioneer need a
+little more (`_keep_pbr_setup_py`, `_set_versioneer_version`)."""
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
 from packaging.version import Version
 
 from pyhotfix.errors import VersioningError
-from pyhotfix.versioning._common import pkg_info_version, set_pkg_info
+from pyhotfix.versioning._common import (
+    inside,
+    load_pyproject,
+    pkg_info_version,
+    read_text,
+    set_pkg_info,
+    table,
+    write_text,
+)
 
 __all__ = ["set_setuptools_version"]
 
@@ -38,6 +48,54 @@ def set_setuptools_version(root: Path, name: str, version: str) -> None:
         *root.glob("*/*.egg-info/scm_version.json"),
     ]:
         stored.unlink()
+    _keep_pbr_setup_py(root)
+    _set_versioneer_version(root, version)
+
+
+def _keep_pbr_setup_py(root: Path) -> None:
+    """pbr lists an sdist's files with git; without .git (an unpacked sdist) its sdist lacks
+    setup.py, and the wheel built from that sdist, without pbr, says version 0.0.0. MANIFEST.in
+    keeps setup.py in it."""
+    setup_py = root / "setup.py"
+    if not setup_py.is_file() or not _PBR_SETUP.search(read_text(setup_py)):
+        return
+    manifest = root / "MANIFEST.in"
+    text = read_text(manifest) if manifest.exists() else ""
+    included = (line.split() for line in text.splitlines())
+    if not any(words[:1] == ["include"] and "setup.py" in words[1:] for words in included):
+        gap = "" if not text or text.endswith("\n") else "\n"
+        write_text(manifest, f"{text}{gap}include setup.py\n")
+
+
+def _set_versioneer_version(root: Path, version: str) -> None:
+    """versioneer's `_version.py` in an sdist holds the version as JSON (`version_json`), which
+    setup.py's `versioneer.get_version()` returns and the package's `__version__` reads: it gets
+    the hotfix version (tag_build then sees an already tagged version and adds nothing)."""
+    source = _versioneer_file(root)
+    if source is None or not source.is_file():
+        return
+    text = read_text(source)
+    block = _VERSION_JSON.search(text)
+    if block is None:
+        return
+    try:
+        data = json.loads(block["json"])
+    except ValueError:
+        return
+    if not isinstance(data, dict) or "version" not in data:
+        return
+    data["version"] = version
+    body = json.dumps(data, sort_keys=True, indent=1, separators=(",", ": "))
+    write_text(source, text[: block.start("json")] + "\n" + body + "\n" + text[block.end("json") :])
+
+
+def _versioneer_file(root: Path) -> Path | None:
+    """`versionfile_source` of [tool.versioneer] (pyproject.toml) or [versioneer] (setup.cfg)."""
+    configured = table(load_pyproject(root), "tool", "versioneer").get("versionfile_source")
+    cfg = root / "setup.cfg"
+    if not isinstance(configured, str) and cfg.is_file():
+        configured = _cfg_get(read_text(cfg), "versioneer", "versionfile_source")
+    return inside(root, configured) if isinstance(configured, str) and configured else None
 
 
 def _suffix(name: str, base: str | None, version: str) -> str:
@@ -58,6 +116,10 @@ def _suffix(name: str, base: str | None, version: str) -> str:
     return version[len(base) :]
 
 
+# setup(..., pbr=True): the setup hook that makes a setuptools project a pbr one.
+_PBR_SETUP = re.compile(r"\bpbr\s*=\s*True\b")
+# versioneer's frozen _version.py: version_json = '''{...}'''  # END VERSION_JSON
+_VERSION_JSON = re.compile(r"^version_json = '''(?P<json>.*?)'''", re.MULTILINE | re.DOTALL)
 _SECTION = re.compile(r"^\[(?P<name>[^\]]+)\]\s*$")
 _OPTION = re.compile(r"^(?P<key>[A-Za-z0-9_.-]+)\s*[=:]\s*(?P<value>.*)$")
 
