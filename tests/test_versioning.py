@@ -398,3 +398,19 @@ def test_pdm_unfrozen_dynamic_version_is_frozen(tmp_path: Path) -> None:
     project = pyproject(root)["project"]
     assert project["version"] == NEW
     assert "dynamic" not in project
+
+
+@pytest.mark.parametrize(("backend", "table"), [("hatchling-dynamic", "hatch"), ("pdm", "pdm")])
+def test_version_file_outside_the_tree_is_never_written(
+    tmp_path: Path, backend: str, table: str
+) -> None:
+    root = as_unpacked_sdist(make_project(tmp_path / "p", NAME, "1.0", backend), backend)
+    outside = tmp_path / "outside.py"
+    outside.write_text('__version__ = "1.0"\n')
+    doc = tomlkit.parse((root / "pyproject.toml").read_text())
+    for hostile in ("../outside.py", str(outside)):
+        doc["tool"][table]["version"]["path"] = hostile
+        (root / "pyproject.toml").write_text(tomlkit.dumps(doc))
+        set_version(root, NAME, NEW)
+        assert outside.read_text() == '__version__ = "1.0"\n'
+        assert pyproject(root)["project"]["version"] == NEW
