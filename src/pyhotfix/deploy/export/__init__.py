@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment
-from pyhotfix.deploy.export import docker, pip, pipenv, poetry, uv
+from pyhotfix.deploy.export import docker, pdm, pip, pipenv, poetry, uv
 from pyhotfix.deploy.export.values import (
     CONSTRAINTS_NAME,
     DOCKER_DIR,
@@ -55,6 +55,7 @@ WRITERS: dict[str, Writer] = {
     "pip-conf": pip.pip_conf,
     "uv": uv.uv,
     "poetry": poetry.poetry,
+    "pdm": pdm.pdm,
     "pipenv": pipenv.pipenv,
     "s2i": pip.s2i,
     "heroku": pip.heroku,
