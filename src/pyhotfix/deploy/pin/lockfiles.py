@@ -75,8 +75,8 @@ def lock_problems(directory: Path, tool: LockTool, deployment: Deployment) -> tu
         if wrong:
             problems.append(
                 f"{path.name} installs {build.name} {package.get('version', '?')} {wrong}, not "
-                f"the hotfix {build.hotfix_version}: run `{RELOCK[tool]}` after `pyhotfix pin "
-                f"--pyproject {directory.name or '.'}/pyproject.toml` and commit {path.name}."
+                f"the hotfix {build.hotfix_version}: once `pyhotfix pin --pyproject` has pinned "
+                f"pyproject.toml, run `{RELOCK[tool]}` and commit {path.name}."
             )
     return tuple(problems)
 
