@@ -207,3 +207,32 @@ def test_a_lock_file_that_is_not_a_regular_file_is_refused(tmp_path: Path) -> No
     os.mkfifo(tmp_path / "uv.lock")
     with pytest.raises(PyhotfixError, match="Cannot read"):
         lock_problems(tmp_path, "uv", deployment())
+
+
+@pytest.mark.parametrize(
+    "tables",
+    [
+        "tool = 1\n",
+        "[tool]\nuv = 'x'\n",
+        "[tool.uv]\nsources = 3\n",
+        "[tool.uv]\nindex = 'x'\n",
+        "[tool.uv]\nindex = [1, 2]\noverride-dependencies = 'x'\n",
+        "[tool.uv]\noverride-dependencies = [1, 'not a requirement ((']\n",
+        "[tool.poetry]\ndependencies = []\n",
+        "[tool.poetry]\nsource = {}\n",
+        "[tool.pdm]\nresolution = 1\n",
+        "[tool.pdm.resolution]\noverrides = []\n",
+        "[tool.pdm]\nsource = [{include_packages = 'python-magic'}, 1]\n",
+        "[build-system]\nbuild-backend = 3\n",
+        "[build-system]\nbuild-backend = 'poetry.core.masonry.api'\n",
+    ],
+)
+def test_a_hostile_pyproject_gets_a_clear_error_or_a_pin(tmp_path: Path, tables: str) -> None:
+    path = tmp_path / "pyproject.toml"
+    text = 'dynamic = 3\n[project]\nname = "app"\ndependencies = ["python-magic"]\n' + tables
+    try:
+        result = pin_pyproject(text, path, deployment())
+    except PyhotfixError as exc:
+        assert "pyproject.toml" in str(exc)
+    else:
+        assert "python-magic==0.4.3+hotfix.1" in result.text

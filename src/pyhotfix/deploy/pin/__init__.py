@@ -66,12 +66,12 @@ def existing_index_url(path: Path) -> str | None:
             data = tomlkit.parse(text).unwrap()
         except Exception:  # tomlkit's ParseError family; pin itself reports bad TOML
             return None
-        tool = data.get("tool", {})
-        entries = [
-            *tool.get("uv", {}).get("index", []),
-            *tool.get("poetry", {}).get("source", []),
-            *tool.get("pdm", {}).get("source", []),
-        ]
+        tool = data.get("tool")
+        entries: list[object] = []
+        for name, key in (("uv", "index"), ("poetry", "source"), ("pdm", "source")):
+            table = tool.get(name) if isinstance(tool, dict) else None
+            found = table.get(key) if isinstance(table, dict) else None
+            entries += found if isinstance(found, list) else []
         for entry in entries:
             if isinstance(entry, dict) and entry.get("name") == INDEX_NAME and entry.get("url"):
                 return str(entry["url"])

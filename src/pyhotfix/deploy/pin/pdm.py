@@ -18,23 +18,25 @@ from packaging.utils import canonicalize_name
 
 from pyhotfix.deploy.export import INDEX_NAME
 from pyhotfix.deploy.pin.judge import compatible, refusal
-from pyhotfix.deploy.pin.tomledit import PyprojectEdit, ensure_index, super_table
+from pyhotfix.deploy.pin.tomledit import PyprojectEdit, ensure_index, shape_error, super_table
 
 __all__ = ["pin_pdm"]
 
 
 def pin_pdm(edit: PyprojectEdit) -> None:
-    pdm = super_table(super_table(edit.doc, "tool"), "pdm")
+    pdm = super_table(super_table(edit.doc, "tool"), "pdm", "tool")
     names = sorted(b.name for b in edit.deployment.hotfixes)
     _other_sources_claiming(edit, pdm.get("source"), names)
     included = tomlkit.array()
     included.extend(names)
     ensure_index(edit, pdm, "source", "[[tool.pdm.source]]", {"include_packages": included})
-    resolution = super_table(pdm, "resolution")
+    resolution = super_table(pdm, "resolution", "tool.pdm")
     overrides = resolution.get("overrides")
     if overrides is None:
         overrides = tomlkit.table()
         resolution["overrides"] = overrides
+    if not isinstance(overrides, dict):
+        shape_error("[tool.pdm.resolution] overrides", "a table")
     for build in edit.deployment.hotfixes:
         wanted = f"=={build.hotfix_version}"
         key = next((str(k) for k in overrides if _normal(str(k)) == build.name), None)

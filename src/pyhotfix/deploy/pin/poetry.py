@@ -27,6 +27,7 @@ from pyhotfix.deploy.pin.tomledit import (
     PyprojectEdit,
     ensure_index,
     exact_requirement,
+    shape_error,
     super_table,
 )
 from pyhotfix.errors import DeployError
@@ -39,13 +40,13 @@ def pin_poetry(edit: PyprojectEdit, pep621: bool, used: frozenset[str] | None) -
     problem = poetry_url_problem(edit.deployment.index_url)
     if problem is not None:
         raise DeployError(f"{problem} {edit.path.name} was not changed.")
-    poetry = super_table(super_table(edit.doc, "tool"), "poetry")
+    poetry = super_table(super_table(edit.doc, "tool"), "poetry", "tool")
     deps = poetry.get("dependencies")
     if deps is None:
         deps = tomlkit.table()
         poetry["dependencies"] = deps
     if not isinstance(deps, dict):
-        raise DeployError(f"{edit.path.name} [tool.poetry.dependencies] is not a table. Fix it.")
+        shape_error("[tool.poetry.dependencies]", "a table")
     for key in list(deps.keys()):
         build = edit.deployment.get(str(key))
         if build is not None:
@@ -89,6 +90,8 @@ def _add_project_dependency(edit: PyprojectEdit, build: HotfixBuild) -> None:
     project = edit.doc["project"]
     if "dependencies" not in project:
         project["dependencies"] = tomlkit.array()
+    if not isinstance(project["dependencies"], list):
+        shape_error("[project] dependencies", "a list")
     project["dependencies"].append(exact_requirement(build))
     edit.named.add(build.name)
     edit.change(build.name, "[project] dependencies", "", exact_requirement(build))

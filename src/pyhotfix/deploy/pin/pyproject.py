@@ -50,7 +50,8 @@ def detect_tool(doc: Any, directory: Path) -> ProjectTool:
         )
     tool_table = doc.get("tool")
     tables = tool_table if isinstance(tool_table, dict) else {}
-    backend = doc.get("build-system", {}).get("build-backend", "")
+    build_system = doc.get("build-system")
+    backend = build_system.get("build-backend", "") if isinstance(build_system, dict) else ""
     found: LockTool
     if locks:
         found = locks[0]
@@ -64,7 +65,8 @@ def detect_tool(doc: Any, directory: Path) -> ProjectTool:
         return found
     project = doc.get("project")
     # Poetry 2 reads [project] dependencies unless the project declares them dynamic.
-    if isinstance(project, dict) and "dependencies" not in project.get("dynamic", []):
+    dynamic = project.get("dynamic") if isinstance(project, dict) else None
+    if isinstance(project, dict) and not (isinstance(dynamic, list) and "dependencies" in dynamic):
         return "poetry-pep621"
     return "poetry"
 

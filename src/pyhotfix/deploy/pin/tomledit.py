@@ -15,12 +15,14 @@ from pyhotfix.deploy.export import INDEX_NAME
 from pyhotfix.deploy.pin.judge import compatible, is_exact_pin, refusal
 from pyhotfix.deploy.pin.values import PinChange
 from pyhotfix.deploy.reqfile import dependency_requirements
+from pyhotfix.errors import UsageError
 
 __all__ = [
     "PyprojectEdit",
     "ensure_index",
     "exact_requirement",
     "pin_project_arrays",
+    "shape_error",
     "super_table",
 ]
 
@@ -87,10 +89,21 @@ def pin_project_arrays(edit: PyprojectEdit) -> None:
             _pin_array(edit, deps, f"[dependency-groups] {group}")
 
 
-def super_table(parent: Any, key: str) -> Any:
+def super_table(parent: Any, key: str, where: str = "") -> Any:
+    """parent[key], a table (added when missing); a value of another type is refused."""
     if key not in parent:
         parent[key] = tomlkit.table(is_super_table=True)
-    return parent[key]
+    value = parent[key]
+    if not isinstance(value, dict):
+        shape_error(f"{where}.{key}".strip(".") if where else key, "a table")
+    return value
+
+
+def shape_error(where: str, expected: str) -> None:
+    raise UsageError(
+        f"pyproject.toml: {where} is not {expected}, as its tool requires. Fix it, then run pin "
+        "again; pyproject.toml was not changed."
+    )
 
 
 def ensure_index(
@@ -104,7 +117,9 @@ def ensure_index(
     if tables is None:
         tables = tomlkit.aot()
         parent[key] = tables
-    entry = next((t for t in tables if t.get("name") == INDEX_NAME), None)
+    if not isinstance(tables, list):
+        shape_error(where, "an array of tables")
+    entry = next((t for t in tables if isinstance(t, dict) and t.get("name") == INDEX_NAME), None)
     if entry is None:
         entry = tomlkit.table()
         entry.add("name", INDEX_NAME)

@@ -22,6 +22,7 @@ from pyhotfix.deploy.pin.tomledit import (
     PyprojectEdit,
     ensure_index,
     exact_requirement,
+    shape_error,
     super_table,
 )
 
@@ -29,7 +30,7 @@ __all__ = ["pin_uv"]
 
 
 def pin_uv(edit: PyprojectEdit) -> None:
-    uv = super_table(super_table(edit.doc, "tool"), "uv")
+    uv = super_table(super_table(edit.doc, "tool"), "uv", "tool")
     ensure_index(edit, uv, "index", "[[tool.uv.index]]", {"explicit": True})
     _sources(edit, uv)
     _overrides(edit, uv)
@@ -40,6 +41,8 @@ def _sources(edit: PyprojectEdit, uv: Any) -> None:
     if sources is None:
         sources = tomlkit.table()
         uv["sources"] = sources
+    if not isinstance(sources, dict):
+        shape_error("[tool.uv.sources]", "a table")
     for build in edit.deployment.hotfixes:
         name = build.name
         existing = next((v for k, v in sources.items() if canonicalize_name(k) == name), None)
@@ -69,11 +72,7 @@ def _overrides(edit: PyprojectEdit, uv: Any) -> None:
         overrides = tomlkit.array()
         uv["override-dependencies"] = overrides
     if not isinstance(overrides, list):
-        edit.errors.append(
-            f"{edit.path.name} [tool.uv] override-dependencies is not a list. Fix it, then run pin "
-            "again."
-        )
-        return
+        shape_error("[tool.uv] override-dependencies", "a list")
     for build in edit.deployment.hotfixes:
         wanted = exact_requirement(build)
         found = False
