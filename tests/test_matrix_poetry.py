@@ -127,5 +127,5 @@ def test_poetry_refuses_a_file_index(tmp_path: Path, world: DeployWorld) -> None
     pinned = world.cli(
         "pin", "--pyproject", project / "pyproject.toml", "--index-url", index, cwd=world.app
     )
-    assert pinned.code != 0 and "Poetry cannot read" in pinned.output, pinned.output
+    assert pinned.code == 2 and "Poetry cannot read" in pinned.output, pinned.output
     assert (project / "pyproject.toml").read_text() == before

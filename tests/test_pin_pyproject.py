@@ -94,7 +94,7 @@ def test_poetry_lists_only_the_hotfixes_its_lock_uses(tmp_path: Path) -> None:
 
 def test_poetry_refuses_a_file_index(tmp_path: Path) -> None:
     text = '[tool.poetry]\nname = "app"\n\n[tool.poetry.dependencies]\npython-magic = "*"\n'
-    with pytest.raises(DeployError, match="Poetry cannot read an index at file://"):
+    with pytest.raises(UsageError, match="Poetry cannot read an index at file://"):
         pin(tmp_path, text, url="file:///srv/hotfix-index/simple/")
     with pytest.raises(UsageError, match="pyhotfix serve"):
         export(deployment("file:///srv/hotfix-index/simple/"), "poetry")

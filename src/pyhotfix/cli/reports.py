@@ -197,7 +197,7 @@ def local_url_note(url: str) -> None:
 def render_pin(path: Path, result: PinResult, check: bool) -> None:
     notes = [f"[yellow]note:[/] {escape(note)}" for note in result.notes]
     # After a change the lock is stale by design: its problems are the next step, not a failure.
-    label = "[bold red]not pinned:[/]" if check or not result.changed else "[yellow]next:[/]"
+    label = "[yellow]next:[/]" if result.changed and not check else "[bold red]stale lock:[/]"
     notes += [f"{label} {escape(problem)}" for problem in result.problems]
     if not result.changed and not result.problems:
         print_line(

@@ -30,7 +30,7 @@ from pyhotfix.deploy.pin.tomledit import (
     shape_error,
     super_table,
 )
-from pyhotfix.errors import DeployError
+from pyhotfix.errors import UsageError
 
 __all__ = ["pin_poetry"]
 
@@ -39,7 +39,7 @@ def pin_poetry(edit: PyprojectEdit, pep621: bool, used: frozenset[str] | None) -
     """`used`: the names poetry.lock lists (None without a lock: every hotfix may be used)."""
     problem = poetry_url_problem(edit.deployment.index_url)
     if problem is not None:
-        raise DeployError(f"{problem} {edit.path.name} was not changed.")
+        raise UsageError(f"{problem} {edit.path.name} was not changed.")
     poetry = super_table(super_table(edit.doc, "tool"), "poetry", "tool")
     deps = poetry.get("dependencies")
     if deps is None:
