@@ -8,6 +8,8 @@ import tomllib
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pyhotfix.deploy import Deployment, HotfixBuild
 from pyhotfix.deploy.export import export
@@ -236,3 +238,55 @@ def test_a_hostile_pyproject_gets_a_clear_error_or_a_pin(tmp_path: Path, tables:
         assert "pyproject.toml" in str(exc)
     else:
         assert "python-magic==0.4.3+hotfix.1" in result.text
+
+
+_TEXT = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
+_VALUE = st.recursive(
+    st.none() | st.booleans() | st.integers() | _TEXT,
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(_TEXT, inner, max_size=3),
+    max_leaves=8,
+)
+_PACKAGE = st.fixed_dictionaries(
+    {"name": st.sampled_from(["python-magic", "Python_Magic", "flask"]) | _TEXT},
+    optional={
+        "version": st.sampled_from(["0.4.3+hotfix.1", "0.4.3", "99"]) | _TEXT,
+        "source": _VALUE,
+        "wheels": _VALUE,
+        "sdist": _VALUE,
+        "files": _VALUE,
+    },
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(packages=st.lists(_PACKAGE, max_size=4), tool=st.sampled_from(["uv", "poetry", "pdm"]))
+def test_any_lock_content_is_judged_without_crashing(
+    tmp_path_factory: pytest.TempPathFactory, packages: list[dict[str, object]], tool: str
+) -> None:
+    import tomlkit
+
+    directory = tmp_path_factory.mktemp("lock")
+    name = {"uv": "uv.lock", "poetry": "poetry.lock", "pdm": "pdm.lock"}[tool]
+    clean = [{k: v for k, v in p.items() if v is not None} for p in packages]
+    try:
+        text = tomlkit.dumps({"package": clean})
+    except Exception:  # a shape TOML cannot hold (None inside lists): nothing to judge
+        return
+    (directory / name).write_text(text)
+    problems = lock_problems(directory, tool, deployment())  # type: ignore[arg-type]
+    assert all(isinstance(p, str) and name in p for p in problems)
+
+
+@settings(max_examples=150, deadline=None)
+@given(version=_TEXT)
+def test_any_poetry_constraint_is_pinned_or_refused(version: str) -> None:
+    import tomlkit
+
+    doc = tomlkit.document()
+    doc["tool"] = {"poetry": {"dependencies": {"python-magic": version}}}
+    text = tomlkit.dumps(doc)
+    try:
+        result = pin_pyproject(text, Path("/nonexistent/pyproject.toml"), deployment())
+    except PyhotfixError:
+        return
+    assert "0.4.3+hotfix.1" in result.text

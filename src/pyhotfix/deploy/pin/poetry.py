@@ -138,6 +138,8 @@ def _pin_dependency(
 def _poetry_specifier(version: str) -> SpecifierSet:
     """Poetry's version constraint in PEP 440 terms, for the common forms (^, ~, exact, PEP 440)."""
     version = version.strip()
+    if not version:
+        return SpecifierSet()
     if version.startswith("^"):
         base = Version(version[1:])
         release = [*base.release, 0, 0]
