@@ -290,3 +290,20 @@ def test_any_poetry_constraint_is_pinned_or_refused(version: str) -> None:
     except PyhotfixError:
         return
     assert "0.4.3+hotfix.1" in result.text
+
+
+def test_poetry_group_dependencies_are_pinned_too(tmp_path: Path) -> None:
+    """Poetry resolves every group in one lock: a hotfixed package in a group is pinned there,
+    and not added to the main dependencies as well."""
+    text = (
+        '[tool.poetry]\nname = "app"\n\n[tool.poetry.dependencies]\npython = "^3.11"\n\n'
+        '[tool.poetry.group.dev.dependencies]\npython-magic = "^0.4"\n'
+    )
+    _, data = pin(tmp_path, text)
+    poetry = data["tool"]["poetry"]  # type: ignore[index]
+    assert poetry["group"]["dev"]["dependencies"]["python-magic"] == {
+        "version": "0.4.3+hotfix.1",
+        "source": "hotfix",
+    }
+    assert "python-magic" not in poetry["dependencies"]
+    assert poetry["source"][0]["name"] == "hotfix"

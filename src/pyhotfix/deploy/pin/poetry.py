@@ -47,11 +47,18 @@ def pin_poetry(edit: PyprojectEdit, pep621: bool, used: frozenset[str] | None) -
         poetry["dependencies"] = deps
     if not isinstance(deps, dict):
         shape_error("[tool.poetry.dependencies]", "a table")
-    for key in list(deps.keys()):
-        build = edit.deployment.get(str(key))
-        if build is not None:
-            edit.named.add(build.name)
-            _pin_dependency(edit, deps, str(key), build, pep621)
+    tables = [("[tool.poetry.dependencies]", deps, pep621)]
+    groups = poetry.get("group")
+    for group, content in groups.items() if isinstance(groups, dict) else ():
+        group_deps = content.get("dependencies") if isinstance(content, dict) else None
+        if isinstance(group_deps, dict):  # a group's entries are never in [project]
+            tables.append((f"[tool.poetry.group.{group}.dependencies]", group_deps, False))
+    for table, entries, in_project in tables:
+        for key in list(entries.keys()):
+            build = edit.deployment.get(str(key))
+            if build is not None:
+                edit.named.add(build.name)  # one lock for all groups: pinned once is enough
+                _pin_dependency(edit, entries, table, str(key), build, in_project)
     wanted = [
         b
         for b in edit.deployment.hotfixes
@@ -98,10 +105,10 @@ def _add_project_dependency(edit: PyprojectEdit, build: HotfixBuild) -> None:
 
 
 def _pin_dependency(
-    edit: PyprojectEdit, deps: Any, key: str, build: HotfixBuild, pep621: bool
+    edit: PyprojectEdit, deps: Any, table: str, key: str, build: HotfixBuild, pep621: bool
 ) -> None:
     value = deps[key]
-    where = f"{edit.path.name} [tool.poetry.dependencies] {key}"
+    where = f"{edit.path.name} {table} {key}"
     if isinstance(value, list):
         edit.errors.append(f"{where} has several constraints; pin does not rewrite it.")
         return
@@ -132,7 +139,7 @@ def _pin_dependency(
         before = f"{key} = {value!r}"
         deps[key] = _poetry_dependency(build, with_version=keep_version)
     after = f"{build.hotfix_version} from {INDEX_NAME}" if keep_version else f"source {INDEX_NAME}"
-    edit.change(build.name, f"[tool.poetry.dependencies] {key}", before, after)
+    edit.change(build.name, f"{table} {key}", before, after)
 
 
 def _poetry_specifier(version: str) -> SpecifierSet:
