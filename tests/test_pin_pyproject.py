@@ -90,8 +90,15 @@ def test_poetry_pep621_lists_the_hotfix_in_project_dependencies(tmp_path: Path) 
 def test_poetry_lists_only_the_hotfixes_its_lock_uses(tmp_path: Path) -> None:
     (tmp_path / "poetry.lock").write_text('[[package]]\nname = "flask"\nversion = "3.0"\n')
     text = PROJECT + "\n[tool.poetry]\npackage-mode = false\n"
+    path = tmp_path / "pyproject.toml"
+    path.write_text(text)
+    result = pin_pyproject(text, path, deployment())
+    assert not result.changed and result.text == text
+    (tmp_path / "poetry.lock").write_text(
+        '[[package]]\nname = "python-magic"\nversion = "0.4.27"\n'
+    )
     _, data = pin(tmp_path, text)
-    assert data["project"]["dependencies"] == ["flask"]  # type: ignore[index]
+    assert data["project"]["dependencies"] == ["flask", "python-magic==0.4.3+hotfix.1"]  # type: ignore[index]
 
 
 def test_poetry_refuses_a_file_index(tmp_path: Path) -> None:

@@ -43,8 +43,7 @@ def pin_poetry(edit: PyprojectEdit, pep621: bool, used: frozenset[str] | None) -
     poetry = super_table(super_table(edit.doc, "tool"), "poetry", "tool")
     deps = poetry.get("dependencies")
     if deps is None:
-        deps = tomlkit.table()
-        poetry["dependencies"] = deps
+        deps = tomlkit.table()  # attached below, once it has an entry
     if not isinstance(deps, dict):
         shape_error("[tool.poetry.dependencies]", "a table")
     tables = [("[tool.poetry.dependencies]", deps, pep621)]
@@ -77,6 +76,8 @@ def pin_poetry(edit: PyprojectEdit, pep621: bool, used: frozenset[str] | None) -
             if build.name in edit.named and _find_key(deps, build.name) is None:
                 deps[build.name] = _poetry_dependency(build, with_version=False)
                 edit.change(build.name, "[tool.poetry.dependencies]", "", f"source {INDEX_NAME}")
+    if deps and "dependencies" not in poetry:
+        poetry["dependencies"] = deps
     if edit.named or wanted:
         ensure_index(edit, poetry, "source", "[[tool.poetry.source]]", {"priority": "explicit"})
 

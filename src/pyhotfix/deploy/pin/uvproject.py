@@ -86,8 +86,14 @@ def _overrides(edit: PyprojectEdit, uv: Any) -> None:
             found = True
             if str(item) == wanted:
                 continue
-            if req.url or not compatible(req.specifier, build):
-                where = f"{edit.path.name} [tool.uv] override-dependencies"
+            where = f"{edit.path.name} [tool.uv] override-dependencies"
+            if req.url:
+                edit.errors.append(
+                    f"{where}: `{item}` installs {build.name} from a URL, which pin does not "
+                    f"rewrite. Remove it, then run pin again. {edit.path.name} was not changed."
+                )
+                continue
+            if not compatible(req.specifier, build):
                 edit.errors.append(refusal(where, str(item), build, edit.path))
                 continue
             overrides[n] = wanted
