@@ -73,7 +73,7 @@ def export_(
 @click.option(
     "--pyproject",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="A pyproject.toml to pin instead (uv sources, or Poetry's when it uses Poetry).",
+    help="A pyproject.toml to pin instead (for uv, Poetry or PDM: whichever manages it).",
 )
 @index_url_option()
 @click.option(
