@@ -121,9 +121,14 @@ def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
             identities.append("url:" + source.sha256)
         else:
             identities.append(f"git:{source.commit}")
-    payload = json.dumps(
-        {"version": str(Version(spec.version)), "label": label, "patches": identities}
-    )
+    inputs: dict[str, object] = {
+        "version": str(Version(spec.version)),
+        "label": label,
+        "patches": identities,
+    }
+    if spec.requires_dist:  # only when set: the keys (and N) of other hotfixes stay as they were
+        inputs["requires_dist"] = [[e.name, e.requirement] for e in spec.requires_dist]
+    payload = json.dumps(inputs)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -296,6 +301,10 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
         )
         context.on_stage(spec.name, "versioning")
         backend = set_version(patched.root, spec.name, hotfix_version)
+        if spec.requires_dist:
+            from pyhotfix.requiresdist import edit_sdist_requirements
+
+            edit_sdist_requirements(patched.root, spec.requires_dist, f"{spec.name} {spec.version}")
         if same_inputs and locked is not None:
             # A rebuild of a locked N uses the backend release that made it: a newer one may
             # write other bytes, and the lock check below would (rightly) refuse them.

@@ -73,15 +73,26 @@ def render_build(results: Sequence[HotfixResult]) -> None:
 
 def render_list(rows: Sequence[ListedHotfix]) -> None:
     shown = {"yes": "[green]yes[/]", "no": "[yellow]no[/]", "mismatch": "[bold red]mismatch[/]"}
+    # The requires-dist column shows only when a hotfix has metadata edits.
+    edits = any(row.requires_dist for row in rows)
     print_table(
         render.stdout,
-        ("name", "upstream", "hotfix version", "patches", "in index", Column("reason", prose=True)),
+        (
+            "name",
+            "upstream",
+            "hotfix version",
+            "patches",
+            *(["requires-dist"] if edits else []),
+            "in index",
+            Column("reason", prose=True),
+        ),
         [
             (
                 escape(row.name),
                 escape(row.version),
                 escape(row.hotfix_version or "not built"),
                 str(row.patches),
+                *([escape("\n".join(_requires_dist_cells(row)))] if edits else []),
                 shown[row.index],
                 escape(row.reason or ""),
             )
@@ -93,6 +104,10 @@ def render_list(rows: Sequence[ListedHotfix]) -> None:
         print_line(render.stderr, f"[bold red]mismatch:[/] {escape(detail)}")
     if mismatches:
         print_line(render.stderr, "Run `pyhotfix check` for every file and how to repair it.")
+
+
+def _requires_dist_cells(row: ListedHotfix) -> list[str]:
+    return [e.requirement or f"{e.name}: removed" for e in row.requires_dist]
 
 
 def render_publish(where: str, files: Sequence[PublishedFile]) -> None:

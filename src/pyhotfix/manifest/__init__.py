@@ -25,6 +25,7 @@ from pyhotfix.manifest.values import (
     HotfixSpec,
     Manifest,
     PatchSource,
+    RequiresDistEdit,
     Settings,
     UrlPatch,
 )
@@ -40,6 +41,7 @@ __all__ = [
     "HotfixSpec",
     "Manifest",
     "PatchSource",
+    "RequiresDistEdit",
     "Settings",
     "UrlPatch",
     "decode_manifest",

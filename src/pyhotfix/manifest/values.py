@@ -19,6 +19,7 @@ __all__ = [
     "HotfixSpec",
     "Manifest",
     "PatchSource",
+    "RequiresDistEdit",
     "Settings",
     "UrlPatch",
 ]
@@ -51,6 +52,15 @@ PatchSource = FilePatch | UrlPatch | GitPatch
 
 
 @dataclass(frozen=True)
+class RequiresDistEdit:
+    """One `[hotfix.NAME.requires-dist]` entry: every Requires-Dist on `name` is replaced by
+    `requirement` (added when there is none), or removed when `requirement` is None."""
+
+    name: str  # canonical (PEP 503) name of the dependency
+    requirement: str | None  # a PEP 508 string naming `name`, normalised by packaging
+
+
+@dataclass(frozen=True)
 class Settings:
     upstream: str | None  # None: pip's configured index, else PyPI (resolved by `upstream`)
     index: str  # as written; a directory relative to the manifest, or a URL
@@ -65,6 +75,7 @@ class HotfixSpec:
     version: str  # the exact upstream release being fixed
     patches: tuple[PatchSource, ...]
     reason: str | None
+    requires_dist: tuple[RequiresDistEdit, ...] = ()  # in manifest order
 
 
 @dataclass(frozen=True)
