@@ -341,6 +341,7 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
                 entries[spec.name] = entry
 
     context.on_stage(spec.name, "done")
+    warnings += built.warnings
     return HotfixResult(
         name=spec.name,
         version=spec.version,

@@ -43,7 +43,12 @@ def run_build(path: Path, names: Sequence[str], options: BuildOptions, as_json: 
 
 def print_build_report(results: Sequence[HotfixResult], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps([asdict(r) for r in results], indent=2))
+        from pyhotfix.platforms import file_platform
+
+        documents = [
+            {**asdict(r), "platforms": {f: file_platform(f) for f in r.files}} for r in results
+        ]
+        click.echo(json.dumps(documents, indent=2))
     else:
         reports.render_build(results)
 

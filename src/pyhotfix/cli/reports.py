@@ -50,16 +50,19 @@ def render_build(results: Sequence[HotfixResult]) -> None:
     for result in results:
         for warning in result.warnings:
             print_line(render.stderr, f"[yellow]warning:[/] {result.name}: {escape(warning)}")
+    from pyhotfix.platforms import file_platform
+
     colours = {"built": "green", "up-to-date": "cyan", "failed": "red"}
     print_table(
         render.stdout,
-        ("name", "upstream", "hotfix version", "files", "seconds", "result"),
+        ("name", "upstream", "hotfix version", "files", "platform", "seconds", "result"),
         [
             (
                 escape(r.name),
                 escape(r.version),
                 escape(r.hotfix_version or "-"),
                 escape("\n".join(r.files) or "-"),
+                escape("\n".join(file_platform(f) for f in r.files) or "-"),
                 f"{r.seconds:.1f}",
                 f"[{colours[r.status]}]{r.status}[/]",
             )
