@@ -17,4 +17,5 @@ FORMATS = (
     "heroku",
     "dockerfile",
     "direct",
+    "github-actions",
 )
