@@ -3,6 +3,7 @@ editors of each backend's declaration, and the inputs key."""
 
 from __future__ import annotations
 
+import re
 import tomllib
 from email.parser import HeaderParser
 from pathlib import Path
@@ -14,10 +15,11 @@ from packaging.metadata import Metadata
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from pyhotfix.errors import BuildError, ManifestError
-from pyhotfix.manifest import RequiresDistEdit, parse_manifest
+from pyhotfix.errors import BuildError, ManifestError, UsageError
+from pyhotfix.manifest import RequiresDistEdit, parse_manifest, upsert_hotfix
 from pyhotfix.pipeline import inputs_key
 from pyhotfix.requiresdist import edit_metadata, edit_sdist_requirements
+from pyhotfix.requiresdist.options import requires_dist_edits
 
 REQUESTS_METADATA = """\
 Metadata-Version: 2.1
@@ -352,3 +354,41 @@ def test_symlinked_declaration_is_refused(tmp_path: Path) -> None:
     with pytest.raises(BuildError, match="symbolic link"):
         edit_sdist_requirements(root, LOOSEN, "x 1")
     assert "chardet" in outside.read_text()
+
+
+# --- `pyhotfix add --requires-dist / --remove-requires-dist` ----------------------------------
+
+
+def test_upsert_writes_requires_dist_keeping_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "hotfixes.toml"
+    path.write_text(
+        '# our hotfixes\n[hotfix.requests]\nversion = "2.31.0"\npatches = []\n\n'
+        "[hotfix.requests.requires-dist]\nChardet = false  # not needed on py3\n"
+    )
+    edits = requires_dist_edits(["urllib3>=1.21.1,<3"], ["idna"])
+    upsert_hotfix(path, "requests", "2.31.0", [], None, edits)
+    upsert_hotfix(path, "requests", "2.31.0", [], None, requires_dist_edits(["chardet>=5"], []))
+    text = path.read_text()
+    assert text.startswith("# our hotfixes\n")
+    spec = parse_manifest(text, path).get("requests")
+    assert spec.requires_dist == (
+        RequiresDistEdit("urllib3", str(Requirement("urllib3>=1.21.1,<3"))),
+        RequiresDistEdit("idna", None),
+        RequiresDistEdit("chardet", "chardet>=5"),
+    )
+    assert "Chardet" not in text  # the other spelling of the same name was replaced
+
+
+@pytest.mark.parametrize(
+    ("replacements", "removals", "expected"),
+    [
+        (["urllib3>=="], [], "is not a PEP 508 requirement"),
+        ([], ["bad name!"], "--remove-requires-dist"),
+        (["urllib3<3"], ["URLLib3"], "urllib3 is given more than once"),
+    ],
+)
+def test_requires_dist_options_are_checked(
+    replacements: list[str], removals: list[str], expected: str
+) -> None:
+    with pytest.raises(UsageError, match=re.escape(expected)):
+        requires_dist_edits(replacements, removals)

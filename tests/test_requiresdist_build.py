@@ -150,3 +150,27 @@ def test_removing_a_dependency_the_project_lacks_fails_closed(
     assert "Traceback" not in failed.output
     assert not (app / "hotfix-index").exists() or not list((app / "hotfix-index").rglob("*.whl"))
     assert not (app / "hotfixes.lock").exists()
+
+
+def test_add_with_requires_dist_writes_the_manifest_and_builds(
+    tmp_path: Path, upstream: FakeIndex, pyhotfix: Pyhotfix
+) -> None:
+    name = fixture_name("hatchling")
+    app = app_dir(tmp_path, upstream)
+    added = pyhotfix(
+        "add",
+        f"{name}==1.0",
+        "--requires-dist",
+        "urllib3>=1.21.1,<3",
+        "--remove-requires-dist",
+        "chardet",
+        cwd=app,
+    )
+    assert added.code == 0, added.output
+    text = (app / "hotfixes.toml").read_text()
+    assert f"[hotfix.{name}.requires-dist]" in text and "chardet = false" in text
+    wheel_requires, _ = built_metadata(app, name, "1.0+hotfix.1")
+    assert not [r for r in wheel_requires if r.startswith("chardet")]
+
+    nothing = pyhotfix("add", f"{name}==1.0", cwd=app)
+    assert nothing.code == 2 and "Give at least one --patch" in nothing.stderr
