@@ -68,6 +68,7 @@ def test_only_linux_platform_wheels_on_linux_are_repaired() -> None:
     assert not needs_repair("a-1.0-py3-none-any.whl", "linux")
     assert not needs_repair("a-1.0-cp311-cp311-manylinux_2_17_x86_64.whl", "linux")
     assert not needs_repair("a-1.0-cp311-cp311-macosx_11_0_arm64.whl", "linux")
+    assert not needs_repair("not a wheel.whl", "linux")  # check_built reports it
 
 
 # --- real builds (Linux) ----------------------------------------------------------------------

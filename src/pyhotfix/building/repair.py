@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import parse_wheel_filename
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from pyhotfix.building._output import tail_block
 from pyhotfix.building.envs import EnvCache
@@ -41,7 +41,10 @@ def needs_repair(filename: str, platform: str = sys.platform) -> bool:
     """A wheel tagged for a generic `linux_*` platform, on Linux (where auditwheel runs)."""
     if not platform.startswith("linux"):
         return False
-    tags = parse_wheel_filename(filename)[3]
+    try:
+        tags = parse_wheel_filename(filename)[3]
+    except InvalidWheelFilename:
+        return False  # check_built names the problem
     return any(tag.platform.startswith("linux_") for tag in tags)
 
 
