@@ -392,3 +392,22 @@ def test_requires_dist_options_are_checked(
 ) -> None:
     with pytest.raises(UsageError, match=re.escape(expected)):
         requires_dist_edits(replacements, removals)
+
+
+def test_list_shows_the_edits_only_when_a_hotfix_has_them(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from pyhotfix.cli import reports
+    from pyhotfix.listing import ListedHotfix
+
+    def row(name: str, edits: tuple[RequiresDistEdit, ...]) -> ListedHotfix:
+        return ListedHotfix(name, "1.0", None, 0, False, "no", (), None, edits)
+
+    reports.render_list([row("plain", ())])
+    assert "requires-dist" not in capsys.readouterr().out
+    reports.render_list([row("requests", LOOSEN), row("plain", ())])
+    header, first, second = capsys.readouterr().out.splitlines()
+    assert header.split()[:5] == ["name", "upstream", "hotfix", "version", "patches"]
+    assert "requires-dist" in header
+    assert "urllib3<3,>=1.21.1,!=2.0.0, chardet: removed" in first
+    assert second.split()[:2] == ["plain", "1.0"]
