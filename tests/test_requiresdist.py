@@ -411,3 +411,16 @@ def test_list_shows_the_edits_only_when_a_hotfix_has_them(
     assert "requires-dist" in header
     assert "urllib3<3,>=1.21.1,!=2.0.0, chardet: removed" in first
     assert second.split()[:2] == ["plain", "1.0"]
+
+
+def test_setup_cfg_one_line_values_are_split_as_setuptools_reads_them(tmp_path: Path) -> None:
+    setup_cfg = (
+        "[metadata]\nname = requests\n\n[options]\ninstall_requires = idna; urllib3<2\n"
+        "\n[options.extras_require]\nsocks = PySocks; urllib3[socks]<2\nother = six\n"
+    )
+    root = sdist_tree(tmp_path, {"setup.cfg": setup_cfg})
+    edit_sdist_requirements(root, [RequiresDistEdit("urllib3", "urllib3<3")], "requests 1")
+    assert (root / "setup.cfg").read_text() == (
+        "[metadata]\nname = requests\n\n[options]\ninstall_requires =\n    idna\n    urllib3<3\n"
+        "\n[options.extras_require]\nsocks =\n    PySocks\nother = six\n"
+    )

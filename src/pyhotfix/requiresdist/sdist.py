@@ -210,8 +210,15 @@ def _edit_cfg_values(
                         f"pyhotfix does not edit, so [hotfix.*.requires-dist] cannot be applied. "
                         f"{_FIX}"
                     )
-                written = requirement_line(inline, "") if inline else ""
-                out.append(f"{line[: entry.start(2)].rstrip()} {written or ''}".rstrip())
+                # setuptools splits a one-line value at ";" (list-semi): one item per line
+                # keeps its meaning and lets each item be edited on its own.
+                items = [item.strip() for item in inline.split(";") if item.strip()]
+                if len(items) == 1 and requirement_name(items[0]) not in by_name:
+                    out.append(line)  # nothing to change on the key's line
+                else:
+                    out.append(line[: entry.start(2)].rstrip())
+                    written_items = (requirement_line(item, indent) for item in items)
+                    out.extend(w for w in written_items if w is not None)
                 last_value_line = len(out) - 1
             else:
                 out.append(line)
