@@ -424,3 +424,16 @@ def test_setup_cfg_one_line_values_are_split_as_setuptools_reads_them(tmp_path: 
         "[metadata]\nname = requests\n\n[options]\ninstall_requires =\n    idna\n    urllib3<3\n"
         "\n[options.extras_require]\nsocks =\n    PySocks\nother = six\n"
     )
+
+
+def test_poetry_2_with_project_table_and_poetry_dependencies(tmp_path: Path) -> None:
+    pyproject = (
+        '[project]\nname = "requests"\nversion = "1"\ndynamic = ["dependencies"]\n\n'
+        '[tool.poetry.dependencies]\nurllib3 = "<2"\n'
+    )
+    root = sdist_tree(tmp_path, {"pyproject.toml": pyproject})
+    where = edit_sdist_requirements(root, [RequiresDistEdit("urllib3", "urllib3<3")], "r 1")
+    assert where == "pyproject.toml [tool.poetry.dependencies]"
+    document = tomllib.loads((root / "pyproject.toml").read_text())
+    assert document["tool"]["poetry"]["dependencies"] == {"urllib3": "<3"}
+    assert "dependencies" not in document["project"]

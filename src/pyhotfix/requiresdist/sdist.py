@@ -1,11 +1,12 @@
 """Requires-Dist edits in an unpacked sdist, through the build backend's own declaration.
 
 The backend writes Requires-Dist from one place, found in this order: `[project] dependencies`
-in pyproject.toml (static; its `optional-dependencies` too), setuptools' setup.cfg
-`[options] install_requires` (when pyproject.toml leaves `dependencies` dynamic, or has no
-[project]; `[options.extras_require]` too), Poetry's `[tool.poetry.dependencies]` (and
-`[tool.poetry.extras]`). A setup.py that computes its requirements cannot be edited safely, so it
-is refused with a clear error. PKG-INFO's Requires-Dist is edited as well: some backends copy it.
+in pyproject.toml (static; its `optional-dependencies` too), Poetry's `[tool.poetry.dependencies]`
+(and `[tool.poetry.extras]`; Poetry 2 reads it when [project] declares no dependencies),
+setuptools' setup.cfg `[options] install_requires` (when pyproject.toml leaves `dependencies`
+dynamic, or has no [project]; `[options.extras_require]` too). A setup.py that computes its
+requirements cannot be edited safely, so it is refused with a clear error. PKG-INFO's
+Requires-Dist is edited as well: some backends copy it.
 
 Extras' lists only lose requirements on an edited name (the replacement goes in the main list),
 so the built METADATA is what `edit_metadata` would make of the upstream wheel's.
@@ -47,12 +48,19 @@ def edit_sdist_requirements(root: Path, edits: Sequence[RequiresDistEdit], label
     poetry = (
         pyproject.get("tool", {}).get("poetry") if isinstance(pyproject.get("tool"), dict) else None
     )
-    if isinstance(project, dict) and "dependencies" not in _dynamic(project):
+    poetry_dependencies = poetry.get("dependencies") if isinstance(poetry, dict) else None
+    # Poetry 2 reads [tool.poetry.dependencies] when [project] declares none.
+    uses_poetry = isinstance(poetry_dependencies, dict) and any(
+        key != "python" for key in poetry_dependencies
+    )
+    if isinstance(project, dict) and (
+        "dependencies" in project or ("dependencies" not in _dynamic(project) and not uses_poetry)
+    ):
         found, edited = _edit_pep621(root, edits, label)
-    elif isinstance(project, dict) or not isinstance(poetry, dict):
-        found, edited = _edit_setup_cfg(root, edits, label, dynamic=isinstance(project, dict))
-    else:
+    elif isinstance(poetry, dict):
         found, edited = _edit_poetry(root, edits, label)
+    else:
+        found, edited = _edit_setup_cfg(root, edits, label, dynamic=isinstance(project, dict))
     missing = [e.name for e in edits if e.requirement is None and e.name not in found]
     if missing:
         raise BuildError(
