@@ -162,6 +162,7 @@ def github_actions(deployment: Deployment, opts: ExportOptions) -> tuple[Exporte
         "    strategy:",
         "      fail-fast: false",
         "      matrix:",
+        "        # Linux aarch64: add ubuntu-24.04-arm (GitHub's Arm runners) where the plan has them.",
         f"        os: [{', '.join(RUNNERS)}]",
         "    steps:",
         "      - uses: " + ACTIONS["download-artifact"],
