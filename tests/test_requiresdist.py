@@ -437,3 +437,19 @@ def test_poetry_2_with_project_table_and_poetry_dependencies(tmp_path: Path) -> 
     document = tomllib.loads((root / "pyproject.toml").read_text())
     assert document["tool"]["poetry"]["dependencies"] == {"urllib3": "<3"}
     assert "dependencies" not in document["project"]
+
+
+@pytest.mark.parametrize(
+    "pyproject",
+    [
+        '[project]\nname = "x"\nversion = "1"\ndependencies = "urllib3<2"\n',
+        '[project]\nname = "x"\nversion = "1"\noptional-dependencies = { a = "urllib3" }\n',
+        '[tool.poetry]\nname = "x"\ndependencies = ["urllib3"]\n',
+        '[tool.poetry]\nname = "x"\nextras = { a = "urllib3" }\n',
+    ],
+)
+def test_malformed_declarations_are_refused(tmp_path: Path, pyproject: str) -> None:
+    root = sdist_tree(tmp_path, {"pyproject.toml": pyproject})
+    with pytest.raises(BuildError, match=r"pyproject\.toml is malformed"):
+        edit_sdist_requirements(root, LOOSEN, "x 1")
+    assert (root / "pyproject.toml").read_text() == pyproject

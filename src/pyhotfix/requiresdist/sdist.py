@@ -48,6 +48,7 @@ def edit_sdist_requirements(root: Path, edits: Sequence[RequiresDistEdit], label
     poetry = (
         pyproject.get("tool", {}).get("poetry") if isinstance(pyproject.get("tool"), dict) else None
     )
+    _check_shapes(project, poetry, label)
     poetry_dependencies = poetry.get("dependencies") if isinstance(poetry, dict) else None
     # Poetry 2 reads [tool.poetry.dependencies] when [project] declares none.
     uses_poetry = isinstance(poetry_dependencies, dict) and any(
@@ -74,6 +75,35 @@ def edit_sdist_requirements(root: Path, edits: Sequence[RequiresDistEdit], label
         text = _read_text(pkg_info, "PKG-INFO", label)
         write_atomic(pkg_info, edit_metadata(text, edits).encode("utf-8"), durable=False)
     return edited
+
+
+def _check_shapes(project: Any, poetry: Any, label: str) -> None:
+    """BuildError when a declaration pyhotfix would edit has another type than the backends
+    accept (upstream content is hostile until checked)."""
+
+    def str_lists(table: Any) -> bool:
+        return isinstance(table, dict) and all(_is_str_list(v) for v in table.values())
+
+    problems: list[str] = []
+    if isinstance(project, dict):
+        if not _is_str_list(project.get("dependencies", [])):
+            problems.append("[project] dependencies is not a list of strings")
+        if not str_lists(project.get("optional-dependencies", {})):
+            problems.append("[project] optional-dependencies is not a table of string lists")
+    if isinstance(poetry, dict):
+        if not isinstance(poetry.get("dependencies", {}), dict):
+            problems.append("[tool.poetry] dependencies is not a table")
+        if not str_lists(poetry.get("extras", {})):
+            problems.append("[tool.poetry] extras is not a table of string lists")
+    if problems:
+        raise BuildError(
+            f"{label}: pyproject.toml is malformed ({'; '.join(problems)}), so "
+            "[hotfix.*.requires-dist] cannot be applied; the build backend would refuse it too."
+        )
+
+
+def _is_str_list(value: Any) -> bool:
+    return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
 # --- pyproject.toml [project] -----------------------------------------------------------------
