@@ -565,3 +565,30 @@ def test_set_metadata_version_changes_only_the_version_header(
     assert new_body == body
     expected = ["Metadata-Version: 2.1", "Name: x", *before, "Version: 1.0+hotfix.3", *after]
     assert new_head.split("\n") == expected
+
+
+def test_cli_metadata_hotfix_in_wheel_mode_edits_every_wheels_metadata(
+    tmp_path: Path, index: FakeIndex, pyhotfix: Pyhotfix
+) -> None:
+    """[hotfix.NAME.requires-dist] reaches the METADATA of every patched wheel (and RECORD)."""
+    directory = app(
+        tmp_path,
+        index,
+        NAME,
+        'from = "wheels"\nplatforms = ["win*"]\n\n'
+        f'[hotfix.{NAME}.requires-dist]\nurllib3 = "urllib3>=1.21.1,<3"\n',
+        fix_patch(MODULE),
+    )
+    run = pyhotfix("build", cwd=directory)
+    assert run.code == 0, run.output
+    wheels = sorted((directory / "hotfix-index").rglob("*.whl"))
+    assert len(wheels) == 2
+    for wheel in wheels:
+        with zipfile.ZipFile(wheel) as zf:
+            [metadata] = [n for n in zf.namelist() if n.endswith(".dist-info/METADATA")]
+            text = zf.read(metadata).decode()
+            record = zf.read(metadata.replace("METADATA", "RECORD")).decode()
+        requires = [line for line in text.splitlines() if line.startswith("Requires-Dist:")]
+        assert requires == ["Requires-Dist: urllib3<3,>=1.21.1"], text  # packaging's form
+        digest = base64.urlsafe_b64encode(hashlib.sha256(text.encode()).digest()).rstrip(b"=")
+        assert f"{metadata},sha256={digest.decode()}," in record

@@ -130,6 +130,8 @@ def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
     if spec.source != "sdist":  # only when set: sdist-mode hotfixes keep their key (and N)
         inputs["from"] = spec.source
         inputs["platforms"] = sorted(spec.platforms)  # their order selects nothing
+    if spec.requires_dist:  # only when set: the keys (and N) of other hotfixes stay as they were
+        inputs["requires_dist"] = [[e.name, e.requirement] for e in spec.requires_dist]
     return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
 
@@ -376,6 +378,10 @@ def _from_sdist(
     )
     context.on_stage(spec.name, "versioning")
     backend = set_version(patched.root, spec.name, hotfix_version)
+    if spec.requires_dist:
+        from pyhotfix.requiresdist import edit_sdist_requirements
+
+        edit_sdist_requirements(patched.root, spec.requires_dist, f"{spec.name} {spec.version}")
     if locked is not None:
         # A rebuild of a locked N uses the backend release that made it: a newer one may
         # write other bytes, and the lock check (rightly) refuses them.
@@ -399,7 +405,7 @@ def _from_sdist(
         upstream_url=sdist.url,
         upstream_sha256=sdist.sha256,
         patches=tuple(LockedPatch(p.label, p.sha256) for p in patches),
-        warnings=warnings,
+        warnings=warnings + built.warnings,
     )
 
 
@@ -436,6 +442,7 @@ def _from_wheels(
         work_dir / "trees",
         target=f"{spec.name} {spec.version}",
         strict=options.strict,
+        edit_metadata=_metadata_editor(spec),
     )
     return BuiltRelease(
         files=patched.files,
@@ -450,6 +457,16 @@ def _from_wheels(
         upstream_wheels=tuple(LockedUpstreamWheel(w.url, w.sha256, w.filename) for w in wheels),
         warnings=patched.warnings,
     )
+
+
+def _metadata_editor(spec: HotfixSpec) -> Callable[[str], str] | None:
+    """Wheel mode's METADATA edit for `[hotfix.NAME.requires-dist]` (None: none)."""
+    if not spec.requires_dist:
+        return None
+    from pyhotfix.requiresdist import edit_metadata
+
+    edits = spec.requires_dist
+    return lambda text: edit_metadata(text, edits)
 
 
 def with_backend_version(backend: BackendInfo, version: str) -> BackendInfo:

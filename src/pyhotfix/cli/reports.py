@@ -50,16 +50,19 @@ def render_build(results: Sequence[HotfixResult]) -> None:
     for result in results:
         for warning in result.warnings:
             print_line(render.stderr, f"[yellow]warning:[/] {result.name}: {escape(warning)}")
+    from pyhotfix.platforms import file_platform
+
     colours = {"built": "green", "up-to-date": "cyan", "failed": "red"}
     print_table(
         render.stdout,
-        ("name", "upstream", "hotfix version", "files", "seconds", "result"),
+        ("name", "upstream", "hotfix version", "files", "platform", "seconds", "result"),
         [
             (
                 escape(r.name),
                 escape(r.version),
                 escape(r.hotfix_version or "-"),
                 escape("\n".join(r.files) or "-"),
+                escape("\n".join(file_platform(f) for f in r.files) or "-"),
                 f"{r.seconds:.1f}",
                 f"[{colours[r.status]}]{r.status}[/]",
             )
@@ -73,15 +76,26 @@ def render_build(results: Sequence[HotfixResult]) -> None:
 
 def render_list(rows: Sequence[ListedHotfix]) -> None:
     shown = {"yes": "[green]yes[/]", "no": "[yellow]no[/]", "mismatch": "[bold red]mismatch[/]"}
+    # The requires-dist column shows only when a hotfix has metadata edits.
+    edits = any(row.requires_dist for row in rows)
     print_table(
         render.stdout,
-        ("name", "upstream", "hotfix version", "patches", "in index", Column("reason", prose=True)),
+        (
+            "name",
+            "upstream",
+            "hotfix version",
+            "patches",
+            *(["requires-dist"] if edits else []),
+            "in index",
+            Column("reason", prose=True),
+        ),
         [
             (
                 escape(row.name),
                 escape(row.version),
                 escape(row.hotfix_version or "not built"),
                 str(row.patches),
+                *([escape("\n".join(_requires_dist_cells(row)))] if edits else []),
                 shown[row.index],
                 escape(row.reason or ""),
             )
@@ -93,6 +107,10 @@ def render_list(rows: Sequence[ListedHotfix]) -> None:
         print_line(render.stderr, f"[bold red]mismatch:[/] {escape(detail)}")
     if mismatches:
         print_line(render.stderr, "Run `pyhotfix check` for every file and how to repair it.")
+
+
+def _requires_dist_cells(row: ListedHotfix) -> list[str]:
+    return [e.requirement or f"{e.name}: removed" for e in row.requires_dist]
 
 
 def render_publish(where: str, files: Sequence[PublishedFile]) -> None:

@@ -18,4 +18,5 @@ FORMATS = (
     "heroku",
     "dockerfile",
     "direct",
+    "github-actions",
 )

@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -22,6 +23,7 @@ from pyhotfix.manifest.values import (
     HotfixSpec,
     Manifest,
     PatchSource,
+    RequiresDistEdit,
     Settings,
     SourceMode,
     UrlPatch,
@@ -31,7 +33,7 @@ __all__ = ["check_exact_version", "load_manifest", "parse_manifest"]
 
 _SETTINGS_KEYS = {"upstream", "index", "label", "upload", "endpoint_url"}
 _STRING_SETTINGS = {"upstream", "index", "label", "endpoint_url"}
-_HOTFIX_KEYS = {"version", "patches", "reason"}
+_HOTFIX_KEYS = {"version", "patches", "reason", "requires-dist"}
 _HOTFIX_KEYS |= {"from", "platforms"}  # wheel mode (see `_parse_source`)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
@@ -195,12 +197,14 @@ def _parse_hotfix(written_name: str, table: Any, where: Locator) -> HotfixSpec:
     if not isinstance(version, str):
         raise where.error(section, "version", "must be a string")
     check_exact_version(version, lambda msg: where.error(section, "version", msg))
+    requires_dist = _parse_requires_dist(table.get("requires-dist"), section, where)
     patches = table.get("patches", [])
-    if not isinstance(patches, list) or not patches:
+    if not isinstance(patches, list) or not (patches or requires_dist):
         raise where.error(
             section,
             "patches",
-            "must be a non-empty list of patch files, {url, sha256} or {git, commit}",
+            "must be a non-empty list of patch files, {url, sha256} or {git, commit} (it may be "
+            "empty when [" + section + ".requires-dist] changes the metadata)",
         )
     reason = table.get("reason")
     if reason is not None and not isinstance(reason, str):
@@ -214,6 +218,7 @@ def _parse_hotfix(written_name: str, table: Any, where: Locator) -> HotfixSpec:
         reason=reason,
         source=source,
         platforms=platforms,
+        requires_dist=requires_dist,
     )
 
 
@@ -265,6 +270,59 @@ def _parse_source(
                 f'* ? [ ] (at most {_MAX_GLOB_CHARS} characters), e.g. "manylinux*"',
             )
     return source, tuple(dict.fromkeys(platforms))
+
+
+def _parse_requires_dist(table: Any, section: str, where: Locator) -> tuple[RequiresDistEdit, ...]:
+    """`[hotfix.NAME.requires-dist]`: DEPENDENCY = "PEP 508 requirement on it" or false."""
+    if table is None:
+        return ()
+    inner = f"{section}.requires-dist"
+    # Errors point at the sub-table's keys; an inline table has no header, so at its line.
+    here = inner if where.line_of(inner, None) is not None else None
+
+    def error(key: str | None, message: str) -> ManifestError:
+        if here is None:
+            return where.error(section, "requires-dist", f"({key}) {message}" if key else message)
+        return where.error(here, key, message)
+
+    if not isinstance(table, dict):
+        raise where.error(
+            section,
+            "requires-dist",
+            'must be a table: DEPENDENCY = "requirement" (replace) or DEPENDENCY = false (remove)',
+        )
+    edits: list[RequiresDistEdit] = []
+    seen: dict[str, str] = {}
+    for key, value in table.items():
+        problem = project_name_problem(key)
+        if problem is not None:
+            raise error(key, f"is not a project name: {shown_name(key)} {problem}")
+        name = canonicalize_name(key)
+        if name in seen:
+            raise error(key, f"names the same project as {seen[name]}; keep one of them")
+        seen[name] = key
+        if value is False:
+            edits.append(RequiresDistEdit(name, None))
+            continue
+        if not isinstance(value, str):
+            raise error(
+                key,
+                f'must be a requirement string such as "{key}>=1.0" (replaces every '
+                f"Requires-Dist on {key}) or false (removes them)",
+            )
+        try:
+            requirement = Requirement(value)
+        except InvalidRequirement as exc:
+            raise error(key, f"is {value!r}, not a PEP 508 requirement ({exc})") from None
+        if canonicalize_name(requirement.name) != name:
+            raise error(
+                key,
+                f"is {value!r}, a requirement on {requirement.name}; the key names the "
+                f'dependency it replaces, so write {requirement.name} = "{value}" or fix the '
+                "requirement",
+            )
+        edits.append(RequiresDistEdit(name, str(requirement)))
+    return tuple(edits)
 
 
 def check_exact_version(version: str, error: Any) -> None:

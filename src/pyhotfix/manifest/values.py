@@ -20,6 +20,7 @@ __all__ = [
     "HotfixSpec",
     "Manifest",
     "PatchSource",
+    "RequiresDistEdit",
     "Settings",
     "SourceMode",
     "UrlPatch",
@@ -56,6 +57,15 @@ SourceMode = Literal["sdist", "wheels"]
 
 
 @dataclass(frozen=True)
+class RequiresDistEdit:
+    """One `[hotfix.NAME.requires-dist]` entry: every Requires-Dist on `name` is replaced by
+    `requirement` (added when there is none), or removed when `requirement` is None."""
+
+    name: str  # canonical (PEP 503) name of the dependency
+    requirement: str | None  # a PEP 508 string naming `name`, normalised by packaging
+
+
+@dataclass(frozen=True)
 class Settings:
     upstream: str | None  # None: pip's configured index, else PyPI (resolved by `upstream`)
     index: str  # as written; a directory relative to the manifest, or a URL
@@ -72,6 +82,7 @@ class HotfixSpec:
     reason: str | None
     source: SourceMode = "sdist"  # `from = "wheels"`: patch upstream's wheels (wheelmode)
     platforms: tuple[str, ...] = ()  # wheel mode: only wheels whose platform tag matches a glob
+    requires_dist: tuple[RequiresDistEdit, ...] = ()  # in manifest order
 
 
 @dataclass(frozen=True)

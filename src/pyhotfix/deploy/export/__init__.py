@@ -27,7 +27,7 @@ from pathlib import Path
 
 from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment
-from pyhotfix.deploy.export import docker, pdm, pip, pipenv, poetry, uv
+from pyhotfix.deploy.export import docker, github_actions, pdm, pip, pipenv, poetry, uv
 from pyhotfix.deploy.export.values import (
     CONSTRAINTS_NAME,
     DOCKER_DIR,
@@ -64,6 +64,7 @@ WRITERS: dict[str, Writer] = {
     "heroku": pip.heroku,
     "dockerfile": docker.dockerfile,
     "direct": pip.direct,
+    "github-actions": github_actions.github_actions,
 }
 
 
