@@ -121,9 +121,14 @@ def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
             identities.append("url:" + source.sha256)
         else:
             identities.append(f"git:{source.commit}")
-    payload = json.dumps(
-        {"version": str(Version(spec.version)), "label": label, "patches": identities}
-    )
+    inputs: dict[str, object] = {
+        "version": str(Version(spec.version)),
+        "label": label,
+        "patches": identities,
+    }
+    if spec.fixes:  # only when set: hotfixes without it keep their key (and N)
+        inputs["fixes"] = list(spec.fixes)  # written into each wheel's SBOM
+    payload = json.dumps(inputs)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

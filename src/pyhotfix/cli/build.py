@@ -102,6 +102,13 @@ def build(
     "--sha256", "hashes", multiple=True, help="Expected sha256 of each URL patch, in order."
 )
 @reason_option("Why this hotfix exists (shown in listings).")
+@click.option(
+    "--fixes",
+    "fixes",
+    multiple=True,
+    metavar="ID",
+    help="An advisory the patches fix (CVE-…, GHSA-…, PYSEC-…); repeat for several.",
+)
 @strict_option()
 @json_option("Print the build report as JSON.")
 @click.pass_context
@@ -111,6 +118,7 @@ def add(
     patches: tuple[str, ...],
     hashes: tuple[str, ...],
     reason: str | None,
+    fixes: tuple[str, ...],
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -131,7 +139,7 @@ def add(
         finally:
             for made_path in made:
                 edits.made(made_path)
-        upsert_hotfix(path, name, version, sources, reason)
+        upsert_hotfix(path, name, version, sources, reason, fixes)
         code = run_build(path, [name], BuildOptions(strict=strict), as_json)
     if code != 0:
         edits.undo()

@@ -56,11 +56,12 @@ def upsert_hotfix(
     version: str,
     patches: Sequence[PatchSource],
     reason: str | None,
+    fixes: Sequence[str] = (),
 ) -> None:
     """Create or update [hotfix.NAME] in the manifest at `path`, keeping comments and order.
 
-    The version is set; patches not yet listed are appended in the order given; the result is
-    validated before it is written, so a bad edit never reaches the file.
+    The version is set; patches (and `fixes` advisory IDs) not yet listed are appended in the
+    order given; the result is validated before it is written, so a bad edit never reaches the file.
     """
     import tomlkit  # only edits need it; loading uses tomllib
 
@@ -91,9 +92,32 @@ def upsert_hotfix(
             array.append(patch_to_toml(source))
     if reason is not None:
         table["reason"] = reason
+    _add_fixes(table, fixes)
     new_text = tomlkit.dumps(document)
     parse_manifest(new_text, path)  # validate before writing
     write_atomic(path, new_text.encode("utf-8"))
+
+
+def _add_fixes(table: Any, fixes: Sequence[str]) -> None:
+    """Append the advisory IDs `table`'s `fixes` does not list yet (a list is made when needed)."""
+    import tomlkit  # only edits need it; loading uses tomllib
+
+    from pyhotfix.advisories import advisory_problem
+
+    for advisory in fixes:
+        problem = advisory_problem(advisory)
+        if problem is not None:
+            raise UsageError(f"The advisory (--fixes) {problem}.")
+    if not fixes:
+        return
+    if "fixes" not in table:
+        table["fixes"] = tomlkit.array()
+    array = table["fixes"]
+    if not isinstance(array, list):
+        raise UsageError(f"fixes in [hotfix] is {array!r}, not a list; fix it by hand first.")
+    for advisory in fixes:
+        if advisory not in array:
+            array.append(advisory)
 
 
 # --- editing, for `pyhotfix commit` / `rebase` / `retire` ------------------------------------

@@ -65,6 +65,7 @@ class HotfixSpec:
     version: str  # the exact upstream release being fixed
     patches: tuple[PatchSource, ...]
     reason: str | None
+    fixes: tuple[str, ...] = ()  # advisory IDs the patches fix (`advisories`)
 
 
 @dataclass(frozen=True)
