@@ -10,6 +10,7 @@ from pyhotfix.manifest import Manifest
 
 if TYPE_CHECKING:
     from pyhotfix.index.integrity import FileStatus
+    from pyhotfix.patching.dep3 import PatchInfo
 
 __all__ = ["IndexState", "ListedHotfix", "ListedProblem", "list_hotfixes"]
 
@@ -38,6 +39,8 @@ class ListedHotfix:
     index: IndexState
     problems: tuple[ListedProblem, ...]
     reason: str | None
+    patch_info: tuple[PatchInfo, ...] = ()  # DEP-3 fields of the patch files
+    fixes: tuple[str, ...] = ()  # advisory IDs
 
     @property
     def mismatches(self) -> tuple[str, ...]:
@@ -47,6 +50,8 @@ class ListedHotfix:
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["problems"] = [asdict(p) for p in self.problems]
+        document["patch_info"] = [p.to_json() for p in self.patch_info]
+        document["fixes"] = list(self.fixes)
         return document
 
 
@@ -55,6 +60,7 @@ def list_hotfixes(manifest: Manifest) -> list[ListedHotfix]:
     for a local index)."""
     from pyhotfix.index import StaticIndex
     from pyhotfix.index.integrity import check_hotfix
+    from pyhotfix.patching.dep3 import patch_infos
     from pyhotfix.publish import resolve_target
 
     lock = read_lock(lock_path(manifest.path))
@@ -91,6 +97,8 @@ def list_hotfixes(manifest: Manifest) -> list[ListedHotfix]:
                 index=state,
                 problems=problems,
                 reason=spec.reason,
+                patch_info=patch_infos(spec, manifest.directory),
+                fixes=spec.fixes,
             )
         )
     return rows

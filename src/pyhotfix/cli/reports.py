@@ -7,7 +7,7 @@ them)."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,11 +23,13 @@ if TYPE_CHECKING:
     from pyhotfix.lifecycle.status import HotfixStatus
     from pyhotfix.listing import ListedHotfix
     from pyhotfix.manifest import Manifest
+    from pyhotfix.patching.dep3 import PatchInfo
     from pyhotfix.pipeline import HotfixResult
     from pyhotfix.publish import PublishedFile
 
 __all__ = [
     "local_url_note",
+    "patch_info_cell",
     "render_build",
     "render_check",
     "render_list",
@@ -73,19 +75,26 @@ def render_build(results: Sequence[HotfixResult]) -> None:
 
 def render_list(rows: Sequence[ListedHotfix]) -> None:
     shown = {"yes": "[green]yes[/]", "no": "[yellow]no[/]", "mismatch": "[bold red]mismatch[/]"}
+    infos = [patch_info_cell(row.patch_info, row.fixes) for row in rows]
+    with_info = any(infos)  # no DEP-3 fields or advisories anywhere: no such column
+    columns: list[str | Column] = ["name", "upstream", "hotfix version", "patches", "in index"]
+    columns.append(Column("reason", prose=True))
+    if with_info:
+        columns.append(Column("patch info", prose=True))
     print_table(
         render.stdout,
-        ("name", "upstream", "hotfix version", "patches", "in index", Column("reason", prose=True)),
+        columns,
         [
-            (
+            [
                 escape(row.name),
                 escape(row.version),
                 escape(row.hotfix_version or "not built"),
                 str(row.patches),
                 shown[row.index],
                 escape(row.reason or ""),
-            )
-            for row in rows
+                *([escape(info)] if with_info else []),
+            ]
+            for row, info in zip(rows, infos, strict=True)
         ],
     )
     mismatches = [detail for row in rows for detail in row.mismatches]
@@ -93,6 +102,14 @@ def render_list(rows: Sequence[ListedHotfix]) -> None:
         print_line(render.stderr, f"[bold red]mismatch:[/] {escape(detail)}")
     if mismatches:
         print_line(render.stderr, "Run `pyhotfix check` for every file and how to repair it.")
+
+
+def patch_info_cell(infos: Sequence[PatchInfo], fixes: Sequence[str] = ()) -> str:
+    """The DEP-3 fields of each patch file, one line each, and the advisories fixed."""
+    lines = [info.summary() for info in infos if info.headers.fields()]
+    if fixes:
+        lines.append(f"fixes {', '.join(fixes)}")
+    return "\n".join(lines)
 
 
 def render_publish(where: str, files: Sequence[PublishedFile]) -> None:
@@ -138,7 +155,10 @@ def render_yank(where: str, name: str, version: str, files: Sequence[str], yanke
         print_line(render.stdout, "Installers now skip it unless it is pinned with ==.")
 
 
-def render_status(results: Sequence[HotfixStatus]) -> None:
+def render_status(
+    results: Sequence[HotfixStatus], patch_info: Mapping[str, str] | None = None
+) -> None:
+    """`patch_info`: name → the "patch info" cell (`patch_info_cell`); no such column without it."""
     rows = []
     colours = {"keep": "green", "retire": "cyan", "rebase": "yellow", "conflict": "red"}
     for r in results:
@@ -159,8 +179,14 @@ def render_status(results: Sequence[HotfixStatus]) -> None:
             advice = "[red]not checked[/]"
         elif r.stale:
             advice += " [magenta](stale)[/]"
-        rows.append((escape(f"{r.name} {r.version}"), "\n".join(lines) or "-", advice))
-    print_table(render.stdout, ("hotfix", "newer releases", "recommendation"), rows)
+        row = [escape(f"{r.name} {r.version}"), "\n".join(lines) or "-", advice]
+        if patch_info is not None:
+            row.append(escape(patch_info.get(r.name, "")))
+        rows.append(row)
+    columns: list[str | Column] = ["hotfix", "newer releases", "recommendation"]
+    if patch_info is not None:
+        columns.append(Column("patch info", prose=True))
+    print_table(render.stdout, columns, rows)
     hints = {
         "retire": "retire → V: upgrade to V and drop the hotfix: `pyhotfix retire NAME`",
         "rebase": "rebase → V: carry the patches to V: `pyhotfix rebase NAME --to V`",
