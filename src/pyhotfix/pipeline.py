@@ -45,6 +45,7 @@ if TYPE_CHECKING:
 
     from pyhotfix.building import BuiltDists, EnvCache
     from pyhotfix.patching import PatchInput
+    from pyhotfix.sbom import SbomInputs
     from pyhotfix.upstream import Cache
     from pyhotfix.versioning import BackendInfo
 
@@ -254,6 +255,7 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
     from pyhotfix.building import build
     from pyhotfix.httpclient import redact
     from pyhotfix.patching import apply_patches, read_patch
+    from pyhotfix.sbom import sbom_inputs
     from pyhotfix.unpack import unpack_sdist
     from pyhotfix.upstream import fetch_sdist, fetch_url
     from pyhotfix.versioning import set_version
@@ -315,6 +317,11 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
             envs=context.envs,
             backend=backend,
         )
+        context.on_stage(spec.name, "sbom")
+        sbom = sbom_inputs(
+            spec, hotfix_version, key, sdist.url, sdist.sha256, patches, source_date_epoch
+        )
+        built = _with_sbom(built, sbom, locked if same_inputs else None)
         if same_inputs and locked is not None:
             # Same inputs, same N: the files must be the locked ones, or the version would name
             # two different builds. Checked before anything is copied, published or locked.
@@ -346,6 +353,25 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
         status="built",
         warnings=warnings,
     )
+
+
+def _with_sbom(built: BuiltDists, sbom: SbomInputs, locked: LockedHotfix | None) -> BuiltDists:
+    """`built` whose wheel carries the SBOM (`sbom.add_sbom`), with its new hash and size.
+
+    A locked build from before wheels had SBOMs (`locked`: the same inputs and N) is left as it
+    was when the wheel just built is the locked one: its version must keep naming those bytes.
+    """
+    from pyhotfix.building import BuiltFile
+    from pyhotfix.distfile import file_sha256_size
+    from pyhotfix.sbom import add_sbom
+
+    recorded = {f.filename: f.sha256 for f in locked.files} if locked is not None else {}
+    if recorded.get(built.wheel.filename) == built.wheel.sha256:
+        return built
+    path = add_sbom(built.wheel.path, sbom)
+    sha256, size = file_sha256_size(path)
+    wheel = BuiltFile(path=path, filename=path.name, sha256=sha256, size=size)
+    return dataclasses.replace(built, wheel=wheel)
 
 
 def with_backend_version(backend: BackendInfo, version: str) -> BackendInfo:
