@@ -208,7 +208,7 @@ _EXTRA = {
 }
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(base=_BASES, headers=_HEADERS)
 def test_write_then_read_round_trips(
     patches: dict[str, bytes], base: str, headers: Dep3Headers
@@ -222,7 +222,7 @@ def test_write_then_read_round_trips(
     ]
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(
     content=st.one_of(
         st.binary(max_size=400),

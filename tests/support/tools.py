@@ -24,6 +24,7 @@ PINNED: dict[str, str] = {
     "pdm": "pdm==2.29.4",
     "pip-tools": "pip-tools==7.6.2",
     "maturin": "maturin==1.16.0",
+    "pip-audit": "pip-audit==2.10.1",
 }
 
 

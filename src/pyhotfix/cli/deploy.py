@@ -58,7 +58,8 @@ def export_(
     else:
         written = write_export(result, output)
         render.print_line(render.stderr, escape("wrote " + ", ".join(str(p) for p in written)))
-    if index_url is None and fmt != "dockerfile":  # the snippet copies a local index itself
+    # the dockerfile snippet copies a local index itself; vex and pip-audit name no index
+    if index_url is None and fmt not in ("dockerfile", "vex", "pip-audit"):
         reports.local_url_note(deployment.index_url)
     ctx.exit(0)
 

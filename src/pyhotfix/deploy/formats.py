@@ -17,4 +17,6 @@ FORMATS = (
     "heroku",
     "dockerfile",
     "direct",
+    "vex",
+    "pip-audit",
 )

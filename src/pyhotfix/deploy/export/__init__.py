@@ -24,7 +24,7 @@ from pathlib import Path
 
 from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment
-from pyhotfix.deploy.export import docker, pip, pipenv, poetry, uv
+from pyhotfix.deploy.export import docker, pip, pipaudit, pipenv, poetry, uv, vex
 from pyhotfix.deploy.export.values import (
     CONSTRAINTS_NAME,
     DOCKER_DIR,
@@ -60,6 +60,8 @@ WRITERS: dict[str, Writer] = {
     "heroku": pip.heroku,
     "dockerfile": docker.dockerfile,
     "direct": pip.direct,
+    "vex": vex.vex,
+    "pip-audit": pipaudit.pip_audit,
 }
 
 
