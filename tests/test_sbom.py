@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from click.testing import CliRunner
 from packageurl import PackageURL
 
 from pyhotfix.building import EnvCache
@@ -215,14 +216,21 @@ def test_installers_keep_the_sbom(tmp_path: Path, venv: Venv) -> None:
 # --- the pipeline: every built wheel carries it -------------------------------------------------
 
 
+DEMO = "demo-sbom"
+
+
+@pytest.fixture(scope="module")
+def upstream_sdist(tmp_path_factory: pytest.TempPathFactory, envs: EnvCache) -> Path:
+    root = tmp_path_factory.mktemp("upstream")
+    project = make_project(root / DEMO, DEMO, "1.0", "setuptools-setup.py")
+    return make_sdist(project, root / "dist", envs)
+
+
 @pytest.mark.slow
 def test_built_wheels_carry_the_sbom_and_rebuild_byte_identical(
-    tmp_path: Path, envs: EnvCache, pyhotfix: Pyhotfix
+    tmp_path: Path, upstream_sdist: Path, pyhotfix: Pyhotfix
 ) -> None:
-    name = "demo-sbom"
-    root = tmp_path / "upstream"
-    project = make_project(root / name, name, "1.0", "setuptools-setup.py")
-    sdist = make_sdist(project, root / "dist", envs)
+    name, sdist = DEMO, upstream_sdist
     with FakeIndex() as index:
         index.add_file(sdist)
         app = app_dir(tmp_path, index)
@@ -256,3 +264,36 @@ def test_built_wheels_carry_the_sbom_and_rebuild_byte_identical(
     assert patch["resolves"][0]["id"] == "PYSEC-2024-12"
     # the lock records the wheel with its SBOM
     assert hashlib.sha256(first).hexdigest() in (app / "hotfixes.lock").read_text()
+
+
+@pytest.mark.slow
+def test_a_hotfix_locked_before_sboms_keeps_its_locked_wheel(
+    tmp_path: Path,
+    upstream_sdist: Path,
+    shared_cache: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Locked by a pyhotfix without SBOMs (simulated: add_sbom does nothing), a rebuild from the
+    same inputs must give the locked bytes, so that wheel stays as it was."""
+    import pyhotfix.sbom
+    from pyhotfix.cli import cli
+
+    monkeypatch.setenv("PYHOTFIX_CACHE_DIR", str(shared_cache))
+    with FakeIndex() as index:
+        index.add_file(upstream_sdist)
+        app = app_dir(tmp_path, index)
+        (app / "fix.patch").write_text(fix_patch(DEMO))
+        manifest = app / "hotfixes.toml"
+        with monkeypatch.context() as old:
+            old.setattr(pyhotfix.sbom, "add_sbom", lambda wheel, inputs: wheel)
+            added = CliRunner().invoke(
+                cli, ["-m", str(manifest), "add", f"{DEMO}==1.0", "--patch", str(app / "fix.patch")]
+            )
+        assert added.exit_code == 0, added.output
+        (wheel,) = (app / "hotfix-index").rglob("*.whl")
+        locked = wheel.read_bytes()
+        rebuilt = CliRunner().invoke(cli, ["-m", str(manifest), "build", "--force"])
+        assert rebuilt.exit_code == 0, rebuilt.output
+    assert wheel.read_bytes() == locked
+    with zipfile.ZipFile(wheel) as zf:
+        assert not [n for n in zf.namelist() if "/sboms/" in n]
