@@ -293,3 +293,27 @@ def test_list_shows_each_patch_s_fields(tmp_path: Path, pyhotfix: Pyhotfix) -> N
         "0123abc; bug https://github.com/example/magic/issues/7; forwarded "
         "https://github.com/example/magic/pull/8; applied upstream 1.1), fixes CVE-2024-37891"
     )
+
+
+def test_status_table_shows_a_patch_info_column(monkeypatch: pytest.MonkeyPatch) -> None:
+    import io
+
+    from rich.console import Console
+
+    from pyhotfix.cli import render, reports
+    from pyhotfix.lifecycle.status import HotfixStatus, Recommendation
+    from pyhotfix.patching.dep3 import PatchInfo
+
+    result = HotfixStatus("alpha", "1.0", ("fix.patch",), (), Recommendation("keep", None))
+    cell = reports.patch_info_cell([PatchInfo("patches/alpha/fix.patch", FULL)])
+    assert cell.startswith("fix.patch: Fix the answer (origin upstream, ")
+    for cells, header in ((None, "hotfix  newer releases  recommendation"), ({"alpha": cell}, "")):
+        out = io.StringIO()
+        monkeypatch.setattr(render, "stdout", Console(file=out, width=80))  # piped: plain lines
+        reports.render_status([result], cells)
+        first, row = out.getvalue().splitlines()
+        if cells is None:
+            assert first.split() == header.split()
+        else:
+            assert first.split()[-2:] == ["patch", "info"]
+            assert row.endswith("applied upstream 1.1)")
