@@ -58,8 +58,9 @@ def export_(
     else:
         written = write_export(result, output)
         render.print_line(render.stderr, escape("wrote " + ", ".join(str(p) for p in written)))
-    # The Dockerfile copies a local index itself; the workflow takes it from the checkout.
-    if index_url is None and fmt not in ("dockerfile", "github-actions"):
+    # The Dockerfile copies a local index itself; the workflow takes it from the checkout; vex
+    # and pip-audit name no index.
+    if index_url is None and fmt not in ("dockerfile", "github-actions", "vex", "pip-audit"):
         reports.local_url_note(deployment.index_url)
     ctx.exit(0)
 
