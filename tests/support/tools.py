@@ -24,6 +24,8 @@ PINNED: dict[str, str] = {
     "pdm": "pdm==2.29.4",
     "pip-tools": "pip-tools==7.6.2",
     "maturin": "maturin==1.16.0",
+    # pdm 2.29.4 with the hishel it was released with (plain `pdm` gets hishel 2, and fails)
+    "pdm-hishel1": "pdm==2.29.4 hishel[httpx2]==1.4.0",
 }
 
 
@@ -67,7 +69,15 @@ def tool_venv(name: str, requirement: str | None = None) -> Path:
             timeout=300,
         )
         subprocess.run(
-            [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), wanted],
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(venv / "bin" / "python"),
+                *wanted.split(),
+            ],
             check=True,
             env=env,
             timeout=900,

@@ -28,6 +28,11 @@ from pyhotfix.deploy.verify.venvs import INSTALL_TIMEOUT, last_lines, make_venv,
 __all__ = ["fix_for", "run_tool_scenario"]
 
 
+def _ignore(directory: str, names: list[str]) -> set[str]:
+    # .pdm-python names the developer's own interpreter: the copy gets its own .venv.
+    return set(COPY_IGNORE(directory, names)) | ({".pdm-python"} & set(names))
+
+
 def fix_for(tool: ProjectTool, project: Path) -> str:
     """The command that configures `tool`'s project to install the hotfix (issue 11's pin/export)."""
     if tool == "pipenv":
@@ -53,7 +58,7 @@ def run_tool_scenario(
     root = work / f"{tool}-{scenario}"
     project = root / "project"
     assert options.project is not None
-    shutil.copytree(options.project, project, ignore=COPY_IGNORE, symlinks=True)
+    shutil.copytree(options.project, project, ignore=_ignore, symlinks=True)
     fix = fix_for(tool, shown.project or options.project)
 
     def rows(result: CheckResult, reason: str, environment: str = scenario) -> list[Check]:

@@ -125,6 +125,8 @@ def tool_env(
             "UV_CACHE_DIR": str(cache / "uv"),
             "UV_PYTHON_DOWNLOADS": "never",
             "POETRY_CACHE_DIR": str(cache / "pypoetry"),
+            # over the project's poetry.toml: never install into Poetry's own environment
+            "POETRY_VIRTUALENVS_CREATE": "true",
             "POETRY_VIRTUALENVS_IN_PROJECT": "true",
             "POETRY_NO_INTERACTION": "1",
             "PIPENV_VENV_IN_PROJECT": "1",
