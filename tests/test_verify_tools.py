@@ -61,7 +61,9 @@ def tool_bin(tool: ProjectTool) -> Path:
 # -- projects, configured by hand as each tool's documentation says ----------------------------
 
 
-def write_project(root: Path, tool: ProjectTool, world: DeployWorld, tied: bool) -> Path:
+def write_project(
+    root: Path, tool: ProjectTool, world: DeployWorld, tied: bool, pep621: bool = False
+) -> Path:
     """An app that needs demo-six through demo-dateutil, with the attacker's index as its main
     index and the hotfix index configured. `tied`: demo-six is also a direct dependency pinned
     to the hotfix and tied to the hotfix index (the correct configuration); otherwise only the
@@ -76,6 +78,17 @@ def write_project(root: Path, tool: ProjectTool, world: DeployWorld, tied: bool)
             f'[tool.uv.sources]\n{HOTFIXED} = {{ index = "hotfix" }}\n'
         )
         (root / "pyproject.toml").write_text(text)
+    elif tool == "poetry" and pep621:
+        # Poetry 2's [project] layout: the requirement in [project], its source in [tool.poetry]
+        deps = [f"{PARENT}==1.0"] + ([f"{HOTFIXED}=={pin}"] if tied else [])
+        six = (
+            f'[tool.poetry.dependencies]\n{HOTFIXED} = {{ source = "hotfix" }}\n\n' if tied else ""
+        )
+        (root / "pyproject.toml").write_text(
+            _pep621(deps) + f"[tool.poetry]\npackage-mode = false\n\n{six}"
+            f'[[tool.poetry.source]]\nname = "hotfix"\nurl = "{hotfix}"\npriority = "explicit"\n\n'
+            f'[[tool.poetry.source]]\nname = "main"\nurl = "{main}"\npriority = "primary"\n'
+        )
     elif tool == "poetry":
         six = f'{HOTFIXED} = {{ version = "{pin}", source = "hotfix" }}\n' if tied else ""
         (root / "pyproject.toml").write_text(
@@ -222,13 +235,17 @@ TOOLS: tuple[ProjectTool, ...] = ("uv", "poetry", "pdm", "pipenv")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("tool", TOOLS)
+@pytest.mark.parametrize(
+    ("tool", "pep621"),
+    [("uv", False), ("poetry", False), ("poetry", True), ("pdm", False), ("pipenv", False)],
+    ids=["uv", "poetry", "poetry-pep621", "pdm", "pipenv"],
+)
 def test_verify_agrees_with_the_tool_on_a_correct_project(
-    tmp_path: Path, world: DeployWorld, tool: ProjectTool
+    tmp_path: Path, world: DeployWorld, tool: ProjectTool, pep621: bool
 ) -> None:
     """demo-six tied to the hotfix index, the attacker's index as the main one, the lock file
     committed: fresh installs get the hotfix; over an installed upstream, all but Pipenv do."""
-    project = write_project(tmp_path / "app", tool, world, tied=True)
+    project = write_project(tmp_path / "app", tool, world, tied=True, pep621=pep621)
     lock_and_commit(tool, project, tmp_path / "locking")
     truth = {
         "fresh": deploy_by_hand(tool, project, world, tmp_path / "fresh", over_upstream=False),
@@ -272,6 +289,26 @@ def test_verify_agrees_with_the_tool_on_a_transitive_unpinned_project(
     fix = "pyhotfix export --format pipenv" if tool == "pipenv" else "pyhotfix pin --pyproject"
     assert fix in row["reason"], row
     assert not any(project.glob("*.lock")), "the lock was made in a copy"
+
+
+@pytest.mark.slow
+def test_a_same_version_build_from_another_index_is_a_fail(
+    tmp_path: Path, world: DeployWorld
+) -> None:
+    """The exact hotfix version, but nothing ties it to the hotfix index: uv takes the attacker's
+    1.0+hotfix.1 (other bytes). Same version, so only the bytes tell; the lock names the index."""
+    project = write_project(tmp_path / "app", "uv", world, tied=True)
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(pyproject.read_text().split("[tool.uv.sources]")[0])
+    truth = deploy_by_hand("uv", project, world, tmp_path / "fresh", over_upstream=False)
+    run, report = verify(world, project, "uv", "--fresh-only")
+    (row,) = report["checks"]
+    assert truth == "attacker"
+    assert run.code == 1 and row["result"] == "FAIL", run.output
+    assert row["installed"] == world.hotfix_version
+    assert "is not the build in hotfixes.lock" in row["reason"], row
+    assert "not the hotfix build's sha256" in row["reason"], row
+    assert row["source"] == world.attacker_url, row
 
 
 @pytest.mark.slow
