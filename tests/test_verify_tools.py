@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -265,10 +266,29 @@ def test_verify_agrees_with_the_tool_on_a_correct_project(
         # pipenv compares versions without their +local part: it keeps an installed upstream
         assert truth["had 1.0"] == "upstream" and run.code == 1
         assert "Pipfile.lock says 1.0+hotfix.1" in rows["had 1.0"]["reason"]
-        assert "pyhotfix export --format pipenv" in rows["had 1.0"]["reason"]
+        follow_pipenv_advice(rows["had 1.0"]["reason"], project, world, tmp_path)
     else:
         assert truth["had 1.0"] == "hotfix" and run.code == 0, run.output
     assert not any(project.glob(".venv")), "verify never touches the user's tree"
+
+
+def follow_pipenv_advice(reason: str, project: Path, world: DeployWorld, work: Path) -> None:
+    """The advice for Pipenv (pin by URL) installs the hotfix over upstream too, and verify
+    then agrees."""
+    match = re.search(rf"`({HOTFIXED} = {{file = \"[^\"]+\"}})`", reason)
+    assert match, reason
+    pipfile = project / "Pipfile"
+    lines = [line for line in pipfile.read_text().splitlines() if not line.startswith(HOTFIXED)]
+    # the index as deployments reach it (the advice names the local index, file://…/simple/)
+    pin = re.sub(r"file://[^\"]*?/simple/", world.hotfix_url, match.group(1))
+    pipfile.write_text("\n".join([*lines, pin]) + "\n")
+    (project / "Pipfile.lock").unlink()
+    lock_and_commit("pipenv", project, work / "advice-locking")
+    truth = deploy_by_hand("pipenv", project, world, work / "advice", over_upstream=True)
+    assert truth == "hotfix"
+    run, report = verify(world, project, "pipenv")
+    assert run.code == 0, run.output
+    assert {c["result"] for c in report["checks"]} == {"ok"}, run.output
 
 
 @pytest.mark.slow
@@ -286,7 +306,7 @@ def test_verify_agrees_with_the_tool_on_a_transitive_unpinned_project(
     assert run.code == 1 and row["result"] == "FAIL", run.output
     assert row["installed"] == "99.0"
     assert world.attacker_url.rstrip("/") in (row["source"] or "") or tool == "pdm", row
-    fix = "pyhotfix export --format pipenv" if tool == "pipenv" else "pyhotfix pin --pyproject"
+    fix = "pin it by URL in the Pipfile" if tool == "pipenv" else "pyhotfix pin --pyproject"
     assert fix in row["reason"], row
     assert not any(project.glob("*.lock")), "the lock was made in a copy"
 

@@ -270,7 +270,7 @@ def verify(
         tool_path=tool_path,
     )
     if installer is None:
-        installers = default_installers(options)
+        installers = ("pip",) if tool == "pip" else default_installers(options)
     else:
         installers = ("pip", "uv") if installer == "both" else (installer,)
     options = replace(options, installers=installers)

@@ -24,6 +24,7 @@ from pyhotfix.deploy.verify.report import Check, CheckResult, Installed, Runner,
 from pyhotfix.deploy.verify.scenarios import install_upstream
 from pyhotfix.deploy.verify.tools import ToolStep, tool_env, tool_steps
 from pyhotfix.deploy.verify.venvs import INSTALL_TIMEOUT, last_lines, make_venv, run_command
+from pyhotfix.httpclient import redact
 
 __all__ = ["fix_for", "run_tool_scenario"]
 
@@ -33,10 +34,17 @@ def _ignore(directory: str, names: list[str]) -> set[str]:
     return set(COPY_IGNORE(directory, names)) | ({".pdm-python"} & set(names))
 
 
-def fix_for(tool: ProjectTool, project: Path) -> str:
-    """The command that configures `tool`'s project to install the hotfix (issue 11's pin/export)."""
+def fix_for(tool: ProjectTool, project: Path, deployment: Deployment, build: HotfixBuild) -> str:
+    """What makes `tool`'s project install the hotfix (issue 11's pin/export for pyprojects)."""
     if tool == "pipenv":
-        return "`pyhotfix export --format pipenv` into the Pipfile (its hotfix index and pins)"
+        # Pipenv keeps an installed upstream X for `==X+hotfix.N` (it drops the local label);
+        # a URL requirement it installs every time, and the URL's sha256 fixes the bytes.
+        return (
+            f"pin it by URL in the Pipfile's [packages], `{build.name} = {{file = "
+            f'"{deployment.pinned_url(build)}"}}` (at the http(s) URL deployments reach the '
+            "hotfix index at: Pipfile.lock records a local file relative to the project), then "
+            "`pipenv lock`"
+        )
     return f"`pyhotfix pin --pyproject {project}/pyproject.toml`, then lock again"
 
 
@@ -59,7 +67,8 @@ def run_tool_scenario(
     project = root / "project"
     assert options.project is not None
     shutil.copytree(options.project, project, ignore=_ignore, symlinks=True)
-    fix = fix_for(tool, shown.project or options.project)
+    shown_project = shown.project or options.project
+    fixes = {b.name: fix_for(tool, shown_project, deployment, b) for b in deployment.hotfixes}
 
     def rows(result: CheckResult, reason: str, environment: str = scenario) -> list[Check]:
         return [
@@ -87,7 +96,11 @@ def run_tool_scenario(
         done = run_command(runner, step.argv, project, env, INSTALL_TIMEOUT)
         if done.returncode != 0:
             return rows(
-                "FAIL", _step_failure(tool, step, done.stderr or done.stdout, fix), environment
+                "FAIL",
+                _step_failure(
+                    tool, step, done.stderr or done.stdout, "; ".join(dict.fromkeys(fixes.values()))
+                ),
+                environment,
             )
 
     names = [b.name for b in deployment.hotfixes]
@@ -97,7 +110,13 @@ def run_tool_scenario(
         installed = found.get(build.name)
         locked = locked_package(tool, project, build)
         result, reason = tool_verdict(
-            build, installed, locked, before.get(build.name), tool, wheels.get(build.name), fix
+            build,
+            installed,
+            locked,
+            before.get(build.name),
+            tool,
+            wheels.get(build.name),
+            fixes[build.name],
         )
         checks.append(
             Check(
@@ -108,7 +127,7 @@ def run_tool_scenario(
                 installed.version if installed else None,
                 result,
                 reason,
-                locked.where if locked else None,
+                redact(locked.where) if locked and locked.where else None,
             )
         )
     return checks
