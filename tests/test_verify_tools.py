@@ -24,10 +24,13 @@ import pytest
 from uv import find_uv_bin
 
 from pyhotfix.building import EnvCache
+from pyhotfix.deploy import HotfixBuild
 from pyhotfix.deploy.verify import VerifyOptions, resolve_tool
+from pyhotfix.deploy.verify.lockfiles import LOCK_FILES, locked_package
 from pyhotfix.deploy.verify.projects import ProjectTool, detect_tool
 from pyhotfix.deploy.verify.tools import find_tool
 from pyhotfix.errors import DeployError, UsageError
+from pyhotfix.lock import LockedFile
 from tests.conftest import Pyhotfix, Run, clean_pip_env
 from tests.support.deployworld import (
     HOTFIXED,
@@ -419,3 +422,59 @@ def test_a_missing_tool_is_named_with_how_to_install_it(
         resolve_tool(VerifyOptions(requirements=tmp_path / "requirements.txt", tool="pdm"))
     with pytest.raises(UsageError, match="is not one of"):
         resolve_tool(VerifyOptions(project=tmp_path, tool="conda"))
+
+
+BUILD = HotfixBuild(
+    name="demo-six",
+    version="1.0",
+    hotfix_version="1.0+hotfix.1",
+    label="hotfix",
+    files=(LockedFile("demo_six-1.0+hotfix.1-py3-none-any.whl", "ab" * 32, 10),),
+)
+
+
+@pytest.mark.parametrize(
+    ("tool", "text", "expected"),
+    [
+        (
+            "uv",
+            '[[package]]\nname = "Demo_Six"\nversion = "1.0+hotfix.1"\n'
+            'source = { registry = "https://u:p@hotfix.example/simple/" }\n'
+            f'wheels = [{{ url = "x", hash = "sha256:{"ab" * 32}" }}]\n',
+            ("1.0+hotfix.1", "https://u:p@hotfix.example/simple/", True),
+        ),
+        (
+            "poetry",
+            '[[package]]\nname = "demo-six"\nversion = "99.0"\n'
+            'files = [{file = "a.whl", hash = "sha256:00"}]\n',
+            ("99.0", "https://pypi.org/simple/", False),
+        ),
+        (
+            "pdm",
+            '[[package]]\nname = "demo-six"\nversion = "1.0+hotfix.1"\n'
+            f'files = [{{file = "a.whl", hash = "sha256:{"ab" * 32}"}}]\n',
+            ("1.0+hotfix.1", None, True),
+        ),
+        (
+            "pipenv",
+            '{"_meta": {"sources": [{"name": "main", "url": "https://evil.example/simple/"}]},'
+            ' "default": {"demo-six": {"version": "==99.0", "hashes": ["sha256:00"]}}}',
+            ("99.0", "https://evil.example/simple/", False),
+        ),
+        # hostile or foreign shapes: no entry, never an exception
+        ("uv", 'package = "demo-six"\n', None),
+        ("poetry", "[[package]]\nname = 3\nfiles = 7\n", None),
+        ("pdm", "not toml = = =", None),
+        ("pipenv", '{"_meta": [], "default": {"demo-six": "==1.0"}}', None),
+        ("pipenv", '["default"]', None),
+    ],
+)
+def test_the_lock_file_names_where_a_package_comes_from(
+    tmp_path: Path, tool: ProjectTool, text: str, expected: tuple[str, str | None, bool] | None
+) -> None:
+    (tmp_path / LOCK_FILES[tool]).write_text(text)
+    found = locked_package(tool, tmp_path, BUILD)
+    got = None if found is None else (found.version, found.where, found.ours)
+    assert got == expected
+    if found is not None and found.where is not None:
+        assert "u:p@" not in found.describe(), "credentials are redacted in messages"

@@ -134,13 +134,13 @@ def run_tool_scenario(
 
 
 def _step_failure(tool: ProjectTool, step: ToolStep, output: str, fix: str) -> str:
-    error = last_lines(output, 3)
+    error = last_lines(output, 3).rstrip(".")
     if step.lock_check:
         lock = LOCK_FILES[tool]
         return (
             f"`{step.shown}` failed: {error}. {lock} is missing or does not match the project, "
-            f"so the deployment fails at this step: lock again with {tool} and commit {lock} "
-            f"(after {fix})."
+            f"so the deployment fails at this step: run `{tool} lock` and commit {lock} (and if "
+            f"the project does not take the hotfix yet, first {fix})."
         )
     return (
         f"`{step.shown}` failed: {error}. A deployment running it fails the same way: fix the "

@@ -4,8 +4,9 @@ The commands are the tool's own lock check and install, production dependencies 
 building the project itself (its dependencies are what verify checks):
 uv `uv lock` (no uv.lock) or `uv lock --check`, then `uv sync --locked --no-dev --no-install-project`;
 Poetry `poetry lock` (no poetry.lock) or `poetry check --lock`, then `poetry install --no-root
---only main`; Pipenv `pipenv lock` (no Pipfile.lock), then `pipenv install --deploy`; PDM `pdm lock`
-(no pdm.lock), then `pdm install --prod --check --no-self`. Each installs into the project's
+--only main`; Pipenv `pipenv lock` (no Pipfile.lock) or `pipenv verify`, then `pipenv install
+--deploy`; PDM `pdm lock` (no pdm.lock) or `pdm lock --check`, then `pdm install --prod --check
+--no-self`. Each installs into the project's
 `.venv`, which verify creates first (with the upstream release in it, for the second scenario).
 
 The tool's configuration and caches live in temporary directories (HOME, XDG_*, the tools' own
@@ -81,11 +82,13 @@ def tool_steps(tool: ProjectTool, exe: str, project: Path) -> list[ToolStep]:
         first = step("check", "--lock", lock_check=True) if locked else step("lock")
         return [first, step("install", "--no-root", "--only", "main", "--no-interaction")]
     if tool == "pipenv":
-        install = step("install", "--deploy", lock_check=True)
-        return [install] if _has(project, "Pipfile.lock") else [step("lock"), install]
+        locked = _has(project, "Pipfile.lock")
+        first = step("verify", lock_check=True) if locked else step("lock")
+        return [first, step("install", "--deploy")]
     if tool == "pdm":
-        install = step("install", "--prod", "--check", "--no-self", lock_check=True)
-        return [install] if _has(project, "pdm.lock") else [step("lock"), install]
+        locked = _has(project, "pdm.lock")
+        first = step("lock", "--check", lock_check=True) if locked else step("lock")
+        return [first, step("install", "--prod", "--check", "--no-self")]
     raise AssertionError(tool)
 
 
