@@ -3,8 +3,8 @@
 The commands are the tool's own lock check and install, production dependencies only, without
 building the project itself (its dependencies are what verify checks):
 uv `uv lock` (no uv.lock) or `uv lock --check`, then `uv sync --locked --no-dev --no-install-project`;
-Poetry `poetry lock` (no poetry.lock) or `poetry check --lock`, then `poetry install --no-root
---only main`; Pipenv `pipenv lock` (no Pipfile.lock) or `pipenv verify`, then `pipenv install
+Poetry `poetry lock` (no poetry.lock), then `poetry install --no-root --only main` (which
+refuses a stale poetry.lock); Pipenv `pipenv lock` (no Pipfile.lock) or `pipenv verify`, then `pipenv install
 --deploy`; PDM `pdm lock` (no pdm.lock) or `pdm lock --check`, then `pdm install --prod --check
 --no-self`. Each installs into the project's
 `.venv`, which verify creates first (with the upstream release in it, for the second scenario).
@@ -78,9 +78,10 @@ def tool_steps(tool: ProjectTool, exe: str, project: Path) -> list[ToolStep]:
         )
         return [first, step("sync", "--locked", "--no-dev", "--no-install-project")]
     if tool == "poetry":
-        locked = _has(project, "poetry.lock")
-        first = step("check", "--lock", lock_check=True) if locked else step("lock")
-        return [first, step("install", "--no-root", "--only", "main", "--no-interaction")]
+        # Not `poetry check --lock`: it also fails on pyproject warnings that do not stop a
+        # deployment; `poetry install` itself refuses a poetry.lock out of date with the project.
+        install = step("install", "--no-root", "--only", "main", "--no-interaction")
+        return [install] if _has(project, "poetry.lock") else [step("lock"), install]
     if tool == "pipenv":
         locked = _has(project, "Pipfile.lock")
         first = step("verify", lock_check=True) if locked else step("lock")
