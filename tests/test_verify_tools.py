@@ -17,6 +17,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from pyhotfix.deploy.verify import VerifyOptions, resolve_tool
 from pyhotfix.deploy.verify.lockfiles import LOCK_FILES, locked_package
 from pyhotfix.deploy.verify.projects import ProjectTool, detect_tool
 from pyhotfix.deploy.verify.tools import find_tool
+from pyhotfix.deploy.verify.tools import tool_env as verify_tool_env
 from pyhotfix.errors import DeployError, UsageError
 from pyhotfix.lock import LockedFile
 from tests.conftest import Pyhotfix, Run, clean_pip_env
@@ -486,3 +488,35 @@ def test_the_lock_file_names_where_a_package_comes_from(
     assert got == expected
     if found is not None and found.where is not None:
         assert "u:p@" not in found.describe(), "credentials are redacted in messages"
+
+
+def test_the_tool_runs_without_the_users_configuration(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "user"
+    home.mkdir()
+    (home / ".netrc").write_text("machine hotfix.example login u password p\n")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("POETRY_VIRTUALENVS_CREATE", "false")  # would install into Poetry's env
+    monkeypatch.setenv("PDM_PYPI_URL", "https://mirror.example/simple/")
+    monkeypatch.setenv("UV_INDEX_URL", "https://mirror.example/simple/")
+    project = tmp_path / "app"
+    project.mkdir()
+    (project / "pyproject.toml").write_text("[tool.pdm]\ndistribution = false\n")
+    root = tmp_path / "run"
+    root.mkdir()
+    options = VerifyOptions(project=project, default_index="https://deploy.example/simple/")
+    env = verify_tool_env(options, "pdm", project, root, {"PDM_PYPI_URL": "https://s2i.example/"})
+    assert env["HOME"] == str(root / "home") and env["XDG_CONFIG_HOME"] == str(root / "config")
+    assert env["NETRC"] == str(home / ".netrc")
+    assert env["POETRY_VIRTUALENVS_CREATE"] == "true" and "UV_INDEX_URL" not in env
+    assert env["PDM_PYPI_URL"] == "https://s2i.example/", "the deployment's own variables win"
+    env = verify_tool_env(options, "pdm", project, root, {})
+    assert env["PDM_PYPI_URL"] == "https://deploy.example/simple/"
+    (project / "pdm.lock").write_text("")
+    assert "PDM_PYPI_URL" not in verify_tool_env(options, "pdm", project, root, {}), (
+        "the lock rules"
+    )
+    kept = verify_tool_env(replace(options, use_user_config=True), "uv", project, root, {})
+    assert kept["HOME"] == str(home) and kept["UV_INDEX_URL"] == "https://mirror.example/simple/"
+    assert kept["UV_CACHE_DIR"].startswith(str(root)), "caches stay cold either way"

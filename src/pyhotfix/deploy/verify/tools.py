@@ -108,6 +108,10 @@ def tool_env(
     cold caches, the project's `.venv`, no prompts; then the deployment's own variables."""
     env = install_base_env(options)
     if not options.use_user_config:
+        # Index credentials are the deployment's too: keep ~/.netrc while HOME is replaced.
+        netrc = Path(env.get("HOME", "~")).expanduser() / ".netrc"
+        if "NETRC" not in env and netrc.is_file():
+            env["NETRC"] = str(netrc)
         env = {k: v for k, v in env.items() if not k.startswith(_TOOL_PREFIXES)}
         env["PIP_CONFIG_FILE"] = os.devnull
         for var, sub in (
