@@ -41,9 +41,9 @@ def fix_for(tool: ProjectTool, project: Path, deployment: Deployment, build: Hot
         # a URL requirement it installs every time, and the URL's sha256 fixes the bytes.
         return (
             f"pin it by URL in the Pipfile's [packages], `{build.name} = {{file = "
-            f'"{deployment.pinned_url(build)}"}}` (at the http(s) URL deployments reach the '
-            "hotfix index at: Pipfile.lock records a local file relative to the project), then "
-            "`pipenv lock`"
+            f'"{redact(deployment.pinned_url(build))}"}}` (at the http(s) URL deployments reach '
+            "the hotfix index at: Pipfile.lock records a local file relative to the project), "
+            "then `pipenv lock`"
         )
     return f"`pyhotfix pin --pyproject {project}/pyproject.toml`, then lock again"
 
