@@ -59,8 +59,6 @@ def tool_bin(tool: ProjectTool) -> Path:
     """The directory of the pinned tool's executable (uv: pyhotfix's own)."""
     if tool == "uv":
         return Path(find_uv_bin()).parent
-    if tool == "pdm":
-        return tool_executable("pdm-hishel1", "pdm").parent
     return tool_executable(tool).parent
 
 

@@ -102,6 +102,19 @@ def build(
     "--sha256", "hashes", multiple=True, help="Expected sha256 of each URL patch, in order."
 )
 @reason_option("Why this hotfix exists (shown in listings).")
+@click.option(
+    "--from",
+    "source",
+    type=click.Choice(["sdist", "wheels"]),
+    default=None,
+    help="Build from the upstream sdist (default) or patch the wheels upstream published.",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    help="With --from wheels: only wheels whose platform tag matches this glob (repeatable).",
+)
 @strict_option()
 @json_option("Print the build report as JSON.")
 @click.pass_context
@@ -111,6 +124,8 @@ def add(
     patches: tuple[str, ...],
     hashes: tuple[str, ...],
     reason: str | None,
+    source: str | None,
+    platforms: tuple[str, ...],
     strict: bool,
     as_json: bool,
 ) -> None:
@@ -121,6 +136,11 @@ def add(
     from pyhotfix.lifecycle.common import FileEdits, undo_on_error
 
     name, version = _parse_pinned(requirement)
+    if platforms and source != "wheels":
+        raise UsageError(
+            "--platform selects upstream wheels, so it needs --from wheels "
+            f"(e.g. `pyhotfix add {requirement} --patch P --from wheels --platform 'manylinux*'`)."
+        )
     path = manifest_path(ctx, create=True)
     edits = FileEdits()
     with undo_on_error(edits):
@@ -131,7 +151,7 @@ def add(
         finally:
             for made_path in made:
                 edits.made(made_path)
-        upsert_hotfix(path, name, version, sources, reason)
+        upsert_hotfix(path, name, version, sources, reason, source=source, platforms=platforms)
         code = run_build(path, [name], BuildOptions(strict=strict), as_json)
     if code != 0:
         edits.undo()

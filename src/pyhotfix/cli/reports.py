@@ -196,11 +196,18 @@ def local_url_note(url: str) -> None:
 
 def render_pin(path: Path, result: PinResult, check: bool) -> None:
     notes = [f"[yellow]note:[/] {escape(note)}" for note in result.notes]
-    if not result.changed:
+    # After a change the lock is stale by design: its problems are the next step, not a failure.
+    label = "[yellow]next:[/]" if result.changed and not check else "[bold red]stale lock:[/]"
+    notes += [f"{label} {escape(problem)}" for problem in result.problems]
+    if not result.changed and not result.problems:
         print_line(
             render.stdout,
             escape(f"{path}: every hotfixed requirement is pinned to its current build."),
         )
+        for note in notes:
+            render.stderr.print(note, highlight=False, soft_wrap=True)
+        return
+    if not result.changed:
         for note in notes:
             render.stderr.print(note, highlight=False, soft_wrap=True)
         return

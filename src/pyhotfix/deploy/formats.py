@@ -12,6 +12,7 @@ FORMATS = (
     "pip-conf",
     "uv",
     "poetry",
+    "pdm",
     "pipenv",
     "s2i",
     "heroku",

@@ -26,6 +26,7 @@ from pyhotfix.manifest.values import (
     Manifest,
     PatchSource,
     Settings,
+    SourceMode,
     UrlPatch,
 )
 
@@ -41,6 +42,7 @@ __all__ = [
     "Manifest",
     "PatchSource",
     "Settings",
+    "SourceMode",
     "UrlPatch",
     "decode_manifest",
     "find_manifest",

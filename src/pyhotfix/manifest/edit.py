@@ -56,11 +56,15 @@ def upsert_hotfix(
     version: str,
     patches: Sequence[PatchSource],
     reason: str | None,
+    *,
+    source: str | None = None,
+    platforms: Sequence[str] = (),
 ) -> None:
     """Create or update [hotfix.NAME] in the manifest at `path`, keeping comments and order.
 
-    The version is set; patches not yet listed are appended in the order given; the result is
-    validated before it is written, so a bad edit never reaches the file.
+    The version is set; patches not yet listed are appended in the order given; `source` sets
+    `from` and non-empty `platforms` replace `platforms` (wheel mode); the result is validated
+    before it is written, so a bad edit never reaches the file.
     """
     import tomlkit  # only edits need it; loading uses tomllib
 
@@ -86,11 +90,17 @@ def upsert_hotfix(
         else ()
     )
     array = table["patches"]
-    for source in patches:
-        if source not in current:
-            array.append(patch_to_toml(source))
+    for patch in patches:
+        if patch not in current:
+            array.append(patch_to_toml(patch))
     if reason is not None:
         table["reason"] = reason
+    if source is not None:
+        table["from"] = source
+        if source == "sdist" and "platforms" in table:
+            del table["platforms"]  # platforms only select wheels
+    if platforms:
+        table["platforms"] = list(platforms)
     new_text = tomlkit.dumps(document)
     parse_manifest(new_text, path)  # validate before writing
     write_atomic(path, new_text.encode("utf-8"))

@@ -23,6 +23,7 @@ from pyhotfix.manifest.values import (
     Manifest,
     PatchSource,
     Settings,
+    SourceMode,
     UrlPatch,
 )
 
@@ -31,6 +32,7 @@ __all__ = ["check_exact_version", "load_manifest", "parse_manifest"]
 _SETTINGS_KEYS = {"upstream", "index", "label", "upload", "endpoint_url"}
 _STRING_SETTINGS = {"upstream", "index", "label", "endpoint_url"}
 _HOTFIX_KEYS = {"version", "patches", "reason"}
+_HOTFIX_KEYS |= {"from", "platforms"}  # wheel mode (see `_parse_source`)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 _LABEL = re.compile(r"^[a-z][a-z0-9]*$")
@@ -204,9 +206,65 @@ def _parse_hotfix(written_name: str, table: Any, where: Locator) -> HotfixSpec:
     if reason is not None and not isinstance(reason, str):
         raise where.error(section, "reason", "must be a string")
     parsed = tuple(_parse_patch(p, i, section, where) for i, p in enumerate(patches))
+    source, platforms = _parse_source(table, section, where)
     return HotfixSpec(
-        name=canonicalize_name(written_name), version=version, patches=parsed, reason=reason
+        name=canonicalize_name(written_name),
+        version=version,
+        patches=parsed,
+        reason=reason,
+        source=source,
+        platforms=platforms,
     )
+
+
+_SOURCE_MODES: tuple[SourceMode, ...] = ("sdist", "wheels")
+_MAX_PLATFORMS = 256
+_MAX_GLOB_CHARS = 200
+# A platform tag glob: tag characters (letters, digits, _, .) and fnmatch's * ? [ ] !.
+_PLATFORM_GLOB = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]+$")
+
+
+def _parse_source(
+    table: dict[str, Any], section: str, where: Locator
+) -> tuple[SourceMode, tuple[str, ...]]:
+    """`from` ("sdist" or "wheels") and `platforms` (wheel mode only: platform tag globs)."""
+    source = table.get("from", "sdist")
+    if source not in _SOURCE_MODES:
+        raise where.error(
+            section,
+            "from",
+            f'is {source!r}; it must be "sdist" (build from the upstream sdist, the default) or '
+            '"wheels" (patch the wheels upstream published)',
+        )
+    if "platforms" not in table:
+        return source, ()
+    platforms = table["platforms"]
+    if source != "wheels":
+        raise where.error(
+            section,
+            "platforms",
+            'selects upstream wheels, so it needs from = "wheels"; add that or remove platforms',
+        )
+    if not isinstance(platforms, list) or not platforms or len(platforms) > _MAX_PLATFORMS:
+        raise where.error(
+            section,
+            "platforms",
+            f"must be a non-empty list (at most {_MAX_PLATFORMS}) of platform tag globs, e.g. "
+            '["manylinux*", "macosx*", "win_amd64"]',
+        )
+    for i, glob in enumerate(platforms):
+        if (
+            not isinstance(glob, str)
+            or not _PLATFORM_GLOB.match(glob)
+            or len(glob) > _MAX_GLOB_CHARS
+        ):
+            raise where.error(
+                section,
+                f"platforms[{i}]",
+                f"is {glob!r}; a platform glob is letters, digits, '_', '.', '-' and the wildcards "
+                f'* ? [ ] (at most {_MAX_GLOB_CHARS} characters), e.g. "manylinux*"',
+            )
+    return source, tuple(dict.fromkeys(platforms))
 
 
 def check_exact_version(version: str, error: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from packaging.utils import canonicalize_name
 
@@ -20,6 +21,7 @@ __all__ = [
     "Manifest",
     "PatchSource",
     "Settings",
+    "SourceMode",
     "UrlPatch",
 ]
 
@@ -49,6 +51,9 @@ class GitPatch:
 
 PatchSource = FilePatch | UrlPatch | GitPatch
 
+# What a hotfix patches: the upstream sdist (built with its backend) or the wheels upstream published.
+SourceMode = Literal["sdist", "wheels"]
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -65,6 +70,8 @@ class HotfixSpec:
     version: str  # the exact upstream release being fixed
     patches: tuple[PatchSource, ...]
     reason: str | None
+    source: SourceMode = "sdist"  # `from = "wheels"`: patch upstream's wheels (wheelmode)
+    platforms: tuple[str, ...] = ()  # wheel mode: only wheels whose platform tag matches a glob
 
 
 @dataclass(frozen=True)
