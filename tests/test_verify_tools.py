@@ -284,7 +284,7 @@ def follow_pipenv_advice(reason: str, project: Path, world: DeployWorld, work: P
     # the index as deployments reach it (the advice names the local index, file://…/simple/)
     pin = re.sub(r"file://[^\"]*?/simple/", world.hotfix_url, match.group(1))
     pipfile.write_text("\n".join([*lines, pin]) + "\n")
-    (project / "Pipfile.lock").unlink()
+    (project / "Pipfile.lock").unlink(missing_ok=True)
     lock_and_commit("pipenv", project, work / "advice-locking")
     truth = deploy_by_hand("pipenv", project, world, work / "advice", over_upstream=True)
     assert truth == "hotfix"
@@ -308,6 +308,19 @@ def test_verify_agrees_with_the_tool_on_a_transitive_unpinned_project(
     fix = "pin it by URL in the Pipfile" if tool == "pipenv" else "pyhotfix pin --pyproject"
     assert fix in row["reason"], row
     assert not any(project.glob("*.lock")), "the lock was made in a copy"
+    # The advice, followed, installs the hotfix, and verify then agrees.
+    if tool == "pipenv":
+        follow_pipenv_advice(row["reason"], project, world, tmp_path)
+        return
+    pinned = world.cli(
+        "pin", "--pyproject", project / "pyproject.toml", "--index-url", world.hotfix_url,
+        cwd=world.app,
+    )  # fmt: skip
+    assert pinned.code == 0, pinned.output
+    truth = deploy_by_hand(tool, project, world, tmp_path / "advice", over_upstream=False)
+    assert truth == "hotfix"
+    run, report = verify(world, project, tool, "--fresh-only")
+    assert run.code == 0 and [c["result"] for c in report["checks"]] == ["ok"], run.output
 
 
 @pytest.mark.slow
