@@ -196,6 +196,13 @@ def local_url_note(url: str) -> None:
 
 def render_pin(path: Path, result: PinResult, check: bool) -> None:
     notes = [f"[yellow]note:[/] {escape(note)}" for note in result.notes]
+    if not result.changed and result.unsafe:
+        # Nothing to edit, yet a deployment would still get another build (--check fails).
+        for reason in result.unsafe:
+            render.stderr.print(
+                f"[bold red]not pinned:[/] {escape(reason)}", highlight=False, soft_wrap=True
+            )
+        return
     if not result.changed:
         print_line(
             render.stdout,
@@ -215,7 +222,9 @@ def render_pin(path: Path, result: PinResult, check: bool) -> None:
     for note in notes:
         render.stderr.print(note, highlight=False, soft_wrap=True)
     if check:
-        how = f"{'--pyproject' if path.suffix == '.toml' else '-r'} {path}"
+        option = "--pyproject" if path.suffix == ".toml" else "-r"
+        option = "--pipfile" if path.name.startswith("Pipfile") else option
+        how = f"{option} {path}"
         render.stderr.print(
             f"[bold red]not pinned:[/] {escape(str(path))} needs the changes above; run "
             f"`pyhotfix pin {escape(how)}`.",

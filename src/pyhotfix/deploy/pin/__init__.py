@@ -5,11 +5,13 @@ Pinning is a pure function from the file's text to its new text: running it on i
 changes nothing, and `--check` is "would the text change".
 
 Modules: `values` (what pin reports), `judge` (can a written requirement take the hotfix build),
-`requirements` (requirements files), `pyproject` (pyproject.toml, uv and Poetry).
+`requirements` (requirements files), `pyproject` (pyproject.toml, uv and Poetry), `pipfile`
+(Pipfile, with Pipfile.lock for the packages dependencies pull in).
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import tomlkit
@@ -17,12 +19,14 @@ import tomlkit
 from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment
 from pyhotfix.deploy.export import INDEX_NAME
+from pyhotfix.deploy.pin.pipfile import pin_pipfile, pipfile_index_url, read_lock_file
 from pyhotfix.deploy.pin.pyproject import pin_pyproject
 from pyhotfix.deploy.pin.requirements import (
     INDEX_COMMENT,
     INDEX_MARK,
     hashes_would_hold,
     pin_requirements,
+    requirements_gaps,
 )
 from pyhotfix.deploy.pin.values import PinChange, PinResult
 from pyhotfix.deploy.reqfile import parse_text
@@ -35,22 +39,39 @@ __all__ = [
     "PinResult",
     "existing_index_url",
     "hashes_would_hold",
+    "is_pipfile",
     "pin_file",
+    "pin_pipfile",
     "pin_pyproject",
     "pin_requirements",
     "write_result",
 ]
 
 
-def pin_file(path: Path, deployment: Deployment, hashes: bool | None = None) -> PinResult:
-    """Pin `path` (a requirements file, or a pyproject.toml by its name). Writes nothing."""
+def is_pipfile(path: Path) -> bool:
+    return path.name.startswith("Pipfile") and path.suffix != ".lock"
+
+
+def pin_file(
+    path: Path, deployment: Deployment, hashes: bool | None = None, pipfile: bool = False
+) -> PinResult:
+    """Pin `path` (a requirements file, a pyproject.toml by its name, a Pipfile by its name or
+    `pipfile`). Writes nothing. `unsafe` in the result says what `--check` fails on besides edits."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise UsageError(f"Cannot read {path}: {exc.strerror}.") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else "it is not UTF-8"
+        raise UsageError(f"Cannot read {path}: {reason}.") from exc
+    if pipfile or is_pipfile(path):
+        return pin_pipfile(text, path, deployment, read_lock_file(path))
     if path.name == "pyproject.toml" or path.suffix == ".toml":
         return pin_pyproject(text, path, deployment)
-    return pin_requirements(text, path, deployment, hashes)
+    result = pin_requirements(text, path, deployment, hashes)
+    # What the pins cannot show: a hotfix pinned nowhere that a dependency pulls in (the file
+    # after pinning is what --check judges, so the gaps are looked for only when it is pinned).
+    if result.changed:
+        return result
+    return replace(result, unsafe=requirements_gaps(path, deployment))
 
 
 def existing_index_url(path: Path) -> str | None:
@@ -60,6 +81,8 @@ def existing_index_url(path: Path) -> str | None:
         text = path.read_text(encoding="utf-8")
     except OSError:
         return None
+    if is_pipfile(path):
+        return pipfile_index_url(text)
     if path.suffix == ".toml":
         try:
             data = tomlkit.parse(text).unwrap()

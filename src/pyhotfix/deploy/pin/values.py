@@ -23,3 +23,10 @@ class PinResult:
     changed: bool
     changes: tuple[PinChange, ...]
     notes: tuple[str, ...]  # things the user should know (not errors)
+    # Why a deployment from this file would still get another build although the text needs no
+    # edit (e.g. a hotfix a dependency pulls in, pinned nowhere): `pin --check` fails on these.
+    unsafe: tuple[str, ...] = ()
+
+    @property
+    def pinned(self) -> bool:
+        return not self.changed and not self.unsafe
