@@ -221,6 +221,10 @@ def render_pin(path: Path, result: PinResult, check: bool) -> None:
     )
     for note in notes:
         render.stderr.print(note, highlight=False, soft_wrap=True)
+    for reason in result.unsafe:
+        render.stderr.print(
+            f"[bold red]not pinned:[/] {escape(reason)}", highlight=False, soft_wrap=True
+        )
     if check:
         option = "--pyproject" if path.suffix == ".toml" else "-r"
         option = "--pipfile" if path.name.startswith("Pipfile") else option
