@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
@@ -97,7 +98,7 @@ def test_check_follows_includes_and_s2i_constraints(
 # -- Pipfile ---------------------------------------------------------------------------------------
 
 
-def pipfile(tmp_path: Path, packages: str, lock: dict[str, object] | None = None) -> Path:
+def pipfile(tmp_path: Path, packages: str, lock: Mapping[str, object] | None = None) -> Path:
     path = write(
         tmp_path / "Pipfile",
         '[[source]]\nname = "pypi"\nurl = "https://pypi.org/simple"\nverify_ssl = true\n\n'
@@ -177,3 +178,15 @@ def test_pin_pipfile_keeps_the_index_url_it_wrote(tmp_path: Path) -> None:
 
     path = pipfile(tmp_path, f'python-magic = {{file = "{PIN_URL}"}}\n')
     assert existing_index_url(path) == URL
+
+
+def test_pin_pipfile_reads_the_index_url_from_the_lock_too(tmp_path: Path) -> None:
+    """A package only Pipfile.lock has (pulled in, not yet named): --check without --index-url
+    still compares against the URL deployments use, not this machine's file:// path."""
+    from pyhotfix.deploy.pin import existing_index_url
+
+    lock = {"default": {"python-magic": {"file": PIN_URL}}, "develop": {}}
+    path = pipfile(tmp_path, 'flask = "*"\n', lock)
+    assert existing_index_url(path) == URL
+    write(tmp_path / "Pipfile.lock", "{broken")
+    assert existing_index_url(path) is None

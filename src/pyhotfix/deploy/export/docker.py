@@ -114,5 +114,6 @@ def _uv_sync(deployment: Deployment) -> list[str]:
     lines += [
         "COPY pyproject.toml uv.lock ./",
         "RUN uv sync --locked --no-dev --no-install-project --no-cache",
+        "# then COPY the rest of the app and `RUN uv sync --locked --no-dev` to install it too.",
     ]
     return lines

@@ -82,7 +82,11 @@ def existing_index_url(path: Path) -> str | None:
     except OSError:
         return None
     if is_pipfile(path):
-        return pipfile_index_url(text)
+        try:
+            lock = read_lock_file(path)
+        except UsageError:
+            lock = None  # pin itself reports a broken Pipfile.lock
+        return pipfile_index_url(text, lock)
     if path.suffix == ".toml":
         try:
             data = tomlkit.parse(text).unwrap()

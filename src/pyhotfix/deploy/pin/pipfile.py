@@ -25,7 +25,13 @@ from pyhotfix.deploy.pin.judge import compatible, refusal
 from pyhotfix.deploy.pin.values import PinChange, PinResult
 from pyhotfix.errors import DeployError, UsageError
 
-__all__ = ["PIPFILE_SECTIONS", "lock_names", "pin_pipfile", "pipfile_index_url"]
+__all__ = [
+    "PIPFILE_SECTIONS",
+    "lock_names",
+    "pin_pipfile",
+    "pipfile_index_url",
+    "read_lock_file",
+]
 
 # Pipfile categories and the Pipfile.lock sections that hold them.
 PIPFILE_SECTIONS = {"packages": "default", "dev-packages": "develop"}
@@ -121,15 +127,18 @@ def read_lock_file(path: Path) -> dict[str, Any] | None:
     return data if isinstance(data, dict) else None
 
 
-def pipfile_index_url(text: str) -> str | None:
+def pipfile_index_url(text: str, lock: dict[str, Any] | None = None) -> str | None:
     """The hotfix index URL an earlier pin wrote (the part of a `file =` URL before the
-    project's directory), so pinning again without --index-url keeps it."""
+    project's directory), in the Pipfile or else in Pipfile.lock, so pinning again without
+    --index-url keeps it."""
     try:
         data = tomlkit.parse(text).unwrap()
     except Exception:  # tomlkit's ParseError family; pin itself reports bad TOML
-        return None
-    for section in PIPFILE_SECTIONS:
-        for name, entry in (data.get(section) or {}).items():
+        data = {}
+    tables = [data.get(section) for section in PIPFILE_SECTIONS]
+    tables += [(lock or {}).get(section) for section in PIPFILE_SECTIONS.values()]
+    for table in tables:
+        for name, entry in (table if isinstance(table, dict) else {}).items():
             if isinstance(entry, dict) and isinstance(entry.get("file"), str):
                 match = _FILE_URL.match(entry["file"])
                 if match and canonicalize_name(match["project"]) == canonicalize_name(name):

@@ -145,9 +145,11 @@ def _hash_mode(parsed: RequirementsFile, hotfixed: set[str]) -> tuple[bool, str]
     return False, (
         f"No --hash on the pins: one hash turns on pip's hash-checking mode for the whole install, "
         f"and {shown} in {parsed.path.name} {'has' if len(unhashed) == 1 else 'have'} none. The "
-        "exact +hotfix version already keeps PyPI's releases out (PyPI refuses local versions). To "
-        "pin by hash as well, first give every other requirement its hashes (e.g. generate the "
-        f"file with `uv pip compile --generate-hashes`), then run `pyhotfix pin -r "
+        "exact +hotfix version already keeps PyPI's releases out (PyPI refuses local versions), "
+        "but not another build under the same version from any other index the deployment "
+        "configures (a mirror, PIP_INDEX_URL): pip has no index priority. To pin by hash as "
+        "well, first give every other requirement its hashes (e.g. generate the file with "
+        "`uv pip compile --generate-hashes`), then run `pyhotfix pin -r "
         f"{parsed.path}`; or pin by URL and sha256 without that mode: `pyhotfix export --format "
         "constraints -o hotfix-constraints.txt` and install with `-c hotfix-constraints.txt`."
     )
