@@ -190,3 +190,10 @@ def test_pin_pipfile_reads_the_index_url_from_the_lock_too(tmp_path: Path) -> No
     assert existing_index_url(path) == URL
     write(tmp_path / "Pipfile.lock", "{broken")
     assert existing_index_url(path) is None
+
+
+def test_an_included_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    write(tmp_path / "requirements.txt", "-c c.txt\nflask\n")
+    (tmp_path / "c.txt").write_bytes(b"python-magic==0.4.3\xff\n")
+    with pytest.raises(PyhotfixError, match="not UTF-8"):
+        pin_file(tmp_path / "requirements.txt", deployment())

@@ -20,7 +20,7 @@ from pyhotfix.deploy.reqfile import (
     RequirementsFile,
     parse_text,
 )
-from pyhotfix.errors import DeployError
+from pyhotfix.errors import DeployError, UsageError
 
 __all__ = [
     "INDEX_COMMENT",
@@ -237,9 +237,15 @@ def requirements_gaps(path: Path, deployment: Deployment) -> tuple[str, ...]:
     from pyhotfix.deploy.verify import read_env_file
 
     s2i_env = path.parent / ".s2i" / "environment"
-    env = read_env_file(s2i_env) if s2i_env.is_file() else {}
     hotfixed = {b.name for b in deployment.hotfixes}
-    config = read_requirements_config(path, env, path.parent, hotfixed)
+    try:
+        env = read_env_file(s2i_env) if s2i_env.is_file() else {}
+        config = read_requirements_config(path, env, path.parent, hotfixed)
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path} or a file it includes (-r, -c, .s2i/environment) is not UTF-8 ({exc.reason} "
+            f"at byte {exc.start}). pip reads them as UTF-8: fix the file and check again."
+        ) from exc
     gaps: list[str] = []
     for build in deployment.hotfixes:
         pins = config.pins_for(build.name)
