@@ -197,3 +197,13 @@ def test_an_included_file_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> N
     (tmp_path / "c.txt").write_bytes(b"python-magic==0.4.3\xff\n")
     with pytest.raises(PyhotfixError, match="not UTF-8"):
         pin_file(tmp_path / "requirements.txt", deployment())
+
+
+def test_a_pipfile_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
+    from pyhotfix.deploy.pin import existing_index_url
+
+    path = tmp_path / "Pipfile"
+    path.write_bytes(b"[packages]\nflask = '\xff'\n")
+    assert existing_index_url(path) is None
+    with pytest.raises(PyhotfixError, match="not UTF-8"):
+        pin_file(path, deployment())

@@ -79,7 +79,7 @@ def existing_index_url(path: Path) -> str | None:
     --index-url keeps it rather than switching to this machine's file:// URL."""
     try:
         text = path.read_text(encoding="utf-8")
-    except OSError:
+    except (OSError, UnicodeDecodeError):  # pin itself reports the file
         return None
     if is_pipfile(path):
         try:
