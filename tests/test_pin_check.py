@@ -207,3 +207,22 @@ def test_a_pipfile_that_is_not_utf8_is_a_clear_error(tmp_path: Path) -> None:
     assert existing_index_url(path) is None
     with pytest.raises(PyhotfixError, match="not UTF-8"):
         pin_file(path, deployment())
+
+
+def test_pin_pipfile_moves_an_earlier_pin_to_the_current_build(tmp_path: Path) -> None:
+    old = f"https://old.example/simple/python-magic/python_magic-0.4.3%2Bhotfix.7-py3-none-any.whl#sha256={'0' * 64}"
+    path = pipfile(tmp_path, f'python-magic = {{file = "{old}"}}\n')
+    result = pin_file(path, deployment())
+    assert tomllib.loads(result.text)["packages"]["python-magic"] == {"file": PIN_URL}
+    # an earlier hotfix of another release is refused, with what to do
+    older = old.replace("0.4.3%2Bhotfix.7", "0.4.2%2Bhotfix.3")
+    path = pipfile(tmp_path, f'python-magic = {{file = "{older}"}}\n')
+    with pytest.raises(
+        PyhotfixError, match=r"pins an earlier hotfix build of python-magic 0\.4\.2"
+    ):
+        pin_file(path, deployment())
+    # someone else's file is not ours to rewrite
+    other = "https://x.example/python_magic-0.4.3-py3-none-any.whl"
+    path = pipfile(tmp_path, f'python-magic = {{file = "{other}"}}\n')
+    with pytest.raises(PyhotfixError, match="installs python-magic from file"):
+        pin_file(path, deployment())

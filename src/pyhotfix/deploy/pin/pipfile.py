@@ -15,12 +15,20 @@ import json
 import re
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import tomlkit
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import Version
 
-from pyhotfix.deploy import Deployment, HotfixBuild
+from pyhotfix.deploy import Deployment, HotfixBuild, hotfix_number
 from pyhotfix.deploy.pin.judge import compatible, refusal
 from pyhotfix.deploy.pin.values import PinChange, PinResult
 from pyhotfix.errors import DeployError, UsageError
@@ -159,6 +167,12 @@ def _pinned_entry(
     table = entry if isinstance(entry, dict) else {}
     if table.get("file") == url and set(table) <= {"file", *_KEPT_KEYS}:
         return None
+    earlier = _hotfix_file_version(table.get("file"), build)
+    if earlier is not None:  # an earlier pin of ours: another build, or another index URL
+        if Version(earlier).public != Version(build.version).public:
+            errors.append(refusal(where, f"{build.name}=={earlier}", build, path))
+            return None
+        return _file_entry(build, deployment, table)
     for key in ("file", "path", "git", "ref", "editable"):
         if key in table and table.get("file") != url:
             errors.append(
@@ -182,6 +196,24 @@ def _pinned_entry(
         errors.append(refusal(where, f"{build.name}{spec_text}", build, path))
         return None
     return _file_entry(build, deployment, table)
+
+
+def _hotfix_file_version(url: object, build: HotfixBuild) -> str | None:
+    """The version of the file a `file =` URL names when it is a hotfix build of `build`'s
+    package (an earlier pin's), else None."""
+    if not isinstance(url, str):
+        return None
+    filename = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    try:
+        if filename.endswith(".whl"):
+            project, version = parse_wheel_filename(filename)[:2]
+        else:
+            project, version = parse_sdist_filename(filename)
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
+    if canonicalize_name(project) != build.name:
+        return None
+    return str(version) if hotfix_number(str(version), build.label) is not None else None
 
 
 def _file_entry(build: HotfixBuild, deployment: Deployment, kept: Any) -> Any:
