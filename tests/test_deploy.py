@@ -323,8 +323,9 @@ def test_export_poetry_and_pipenv_are_valid(world: World) -> None:
     assert data["tool"]["poetry"]["dependencies"][NAME] == {"version": CURRENT, "source": "hotfix"}
     pipenv = world.run("export", "--format", "pipenv", "--index-url", world.index_url)
     data = tomllib.loads(pipenv.stdout)
-    assert data["source"] == [{"name": "hotfix", "url": world.index_url, "verify_ssl": False}]
-    assert data["packages"][NAME] == {"version": f"=={CURRENT}", "index": "hotfix"}
+    # A file = URL with its sha256 (issue 11: Pipenv keeps an installed upstream for `index =`).
+    (url,) = [data["packages"][NAME]["file"]]
+    assert url.startswith(world.index_url) and "#sha256=" in url and "source" not in data
 
 
 def test_export_s2i_writes_environment_and_constraints(tmp_path: Path, world: World) -> None:

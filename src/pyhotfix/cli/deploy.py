@@ -13,6 +13,7 @@ from rich.markup import escape
 from pyhotfix.cli import render, reports
 from pyhotfix.cli.options import index_url_option, json_option
 from pyhotfix.cli.session import manifest_path, progress
+from pyhotfix.deploy.export.values import DOCKER_INSTALLERS, DockerInstaller
 from pyhotfix.deploy.formats import FORMATS
 from pyhotfix.errors import UsageError
 from pyhotfix.manifest import load_manifest
@@ -40,16 +41,30 @@ __all__ = ["export_", "pin", "verify"]
 @click.option(
     "--no-hashes", is_flag=True, help="requirements: pin versions without --hash options."
 )
+@click.option(
+    "--installer",
+    type=click.Choice(DOCKER_INSTALLERS),
+    help="dockerfile: the image's install step: pip (default), uv-pip (`uv pip install`) or "
+    "uv-sync (a uv project's `uv sync --locked`).",
+)
 @click.pass_context
 def export_(
-    ctx: click.Context, fmt: str, index_url: str | None, output: Path | None, no_hashes: bool
+    ctx: click.Context,
+    fmt: str,
+    index_url: str | None,
+    output: Path | None,
+    no_hashes: bool,
+    installer: DockerInstaller | None,
 ) -> None:
     """Configuration that makes a deployment install the hotfix builds (see the README per format)."""
     from pyhotfix.deploy import load_deployment
     from pyhotfix.deploy.export import ExportOptions, export, write_export
 
+    if installer is not None and fmt != "dockerfile":
+        raise UsageError("--installer applies to --format dockerfile only.")
     deployment = load_deployment(manifest_path(ctx), index_url)
-    result = export(deployment, fmt, ExportOptions(hashes=not no_hashes, out=output))
+    options = ExportOptions(hashes=not no_hashes, out=output, installer=installer or "pip")
+    result = export(deployment, fmt, options)
     if output is None:
         for n, file in enumerate(result.files):
             if len(result.files) > 1:  # like `head` with several files
@@ -77,6 +92,12 @@ def export_(
     type=click.Path(dir_okay=False, path_type=Path),
     help="A pyproject.toml to pin instead (for uv, Poetry or PDM: whichever manages it).",
 )
+@click.option(
+    "--pipfile",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="A Pipfile to pin instead: each hotfix (and one Pipfile.lock shows a dependency pulls "
+    "in) becomes a file = URL#sha256 entry; then run `pipenv lock`.",
+)
 @index_url_option()
 @click.option(
     "--hashes/--no-hashes",
@@ -91,6 +112,7 @@ def pin(
     ctx: click.Context,
     requirements: Path | None,
     pyproject: Path | None,
+    pipfile: Path | None,
     index_url: str | None,
     hashes: bool | None,
     check: bool,
@@ -103,24 +125,24 @@ def pin(
     from pyhotfix.deploy import load_deployment
     from pyhotfix.deploy.pin import existing_index_url, pin_file, write_result
 
-    if requirements is not None and pyproject is not None:
-        raise UsageError("Give -r FILE or --pyproject FILE, not both.")
-    path = requirements or pyproject
+    if sum(p is not None for p in (requirements, pyproject, pipfile)) > 1:
+        raise UsageError("Give one of -r FILE, --pyproject FILE and --pipfile FILE.")
+    path = requirements or pyproject or pipfile
     if path is None:
-        for candidate in (Path("requirements.txt"), Path("pyproject.toml")):
+        for candidate in (Path("requirements.txt"), Path("pyproject.toml"), Path("Pipfile")):
             if candidate.is_file():
                 path = candidate
                 break
         else:
             raise UsageError(
-                "No requirements.txt or pyproject.toml here: name the file with -r FILE or "
-                "--pyproject FILE."
+                "No requirements.txt, pyproject.toml or Pipfile here: name the file with -r FILE, "
+                "--pyproject FILE or --pipfile FILE."
             )
     if not path.is_file():
         raise UsageError(f"{path} does not exist.")
     given = index_url or existing_index_url(path)
     deployment = load_deployment(manifest_path(ctx), given)
-    result = pin_file(path, deployment, hashes)
+    result = pin_file(path, deployment, hashes, pipfile=pipfile is not None)
     if not check and result.changed:
         write_result(result)
     if as_json:
@@ -128,11 +150,11 @@ def pin(
             json.dumps(
                 {
                     "path": str(path),
-                    "pinned": not result.changed and not result.problems,
+                    "pinned": result.pinned,
                     "written": result.changed and not check,
                     "changes": [asdict(c) for c in result.changes],
                     "notes": list(result.notes),
-                    "problems": list(result.problems),
+                    "unsafe": list(result.unsafe),
                 },
                 indent=2,
             )
@@ -141,7 +163,7 @@ def pin(
         reports.render_pin(path, result, check)
     if given is None and result.changed and not check:
         reports.local_url_note(deployment.index_url)
-    ctx.exit(1 if check and (result.changed or result.problems) else 0)
+    ctx.exit(1 if check and not result.pinned else 0)
 
 
 @click.command()

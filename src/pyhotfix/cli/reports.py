@@ -234,10 +234,16 @@ def local_url_note(url: str) -> None:
 
 def render_pin(path: Path, result: PinResult, check: bool) -> None:
     notes = [f"[yellow]note:[/] {escape(note)}" for note in result.notes]
-    # After a change the lock is stale by design: its problems are the next step, not a failure.
-    label = "[yellow]next:[/]" if result.changed and not check else "[bold red]stale lock:[/]"
-    notes += [f"{label} {escape(problem)}" for problem in result.problems]
-    if not result.changed and not result.problems:
+    if not result.changed and result.unsafe:
+        # Nothing to edit, yet a deployment would still get another build (--check fails).
+        for note in notes:
+            render.stderr.print(note, highlight=False, soft_wrap=True)
+        for reason in result.unsafe:
+            render.stderr.print(
+                f"[bold red]not pinned:[/] {escape(reason)}", highlight=False, soft_wrap=True
+            )
+        return
+    if not result.changed:
         print_line(
             render.stdout,
             escape(f"{path}: every hotfixed requirement is pinned to its current build."),
@@ -259,8 +265,14 @@ def render_pin(path: Path, result: PinResult, check: bool) -> None:
     )
     for note in notes:
         render.stderr.print(note, highlight=False, soft_wrap=True)
+    # After an edit a lock file is stale by design: relocking is the next step, not a failure.
+    label = "[bold red]not pinned:[/]" if check else "[yellow]next:[/]"
+    for reason in result.unsafe:
+        render.stderr.print(f"{label} {escape(reason)}", highlight=False, soft_wrap=True)
     if check:
-        how = f"{'--pyproject' if path.suffix == '.toml' else '-r'} {path}"
+        option = "--pyproject" if path.suffix == ".toml" else "-r"
+        option = "--pipfile" if path.name.startswith("Pipfile") else option
+        how = f"{option} {path}"
         render.stderr.print(
             f"[bold red]not pinned:[/] {escape(str(path))} needs the changes above; run "
             f"`pyhotfix pin {escape(how)}`.",

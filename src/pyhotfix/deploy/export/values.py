@@ -4,15 +4,21 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 __all__ = [
     "CONSTRAINTS_NAME",
     "DOCKER_DIR",
+    "DOCKER_INSTALLERS",
     "INDEX_NAME",
+    "DockerInstaller",
     "Export",
     "ExportOptions",
     "ExportedFile",
 ]
+
+DockerInstaller = Literal["pip", "uv-pip", "uv-sync"]
+DOCKER_INSTALLERS: tuple[DockerInstaller, ...] = ("pip", "uv-pip", "uv-sync")
 
 CONSTRAINTS_NAME = "hotfix-constraints.txt"
 INDEX_NAME = "hotfix"  # the index/source name in uv, Poetry and Pipenv configuration
@@ -35,3 +41,4 @@ class Export:
 class ExportOptions:
     hashes: bool = True  # --hash options on == pins (requirements)
     out: Path | None = None  # where the main file will be written (for paths that refer to it)
+    installer: DockerInstaller = "pip"  # dockerfile: the image's install step

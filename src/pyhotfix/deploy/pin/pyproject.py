@@ -94,5 +94,5 @@ def pin_pyproject(text: str, path: Path, deployment: Deployment) -> PinResult:
     changed = new_text != text
     notes = (f"{path.name} is {_DESCRIPTION[tool]}: pin wrote that tool's configuration.",)
     return PinResult(
-        path, new_text, changed, tuple(edit.changes), notes if changed else (), problems=problems
+        path, new_text, changed, tuple(edit.changes), notes if changed else (), unsafe=problems
     )

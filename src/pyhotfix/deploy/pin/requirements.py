@@ -4,10 +4,14 @@ when pip's hash-checking mode allows it), and the hotfix index gets an --extra-i
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlsplit
 
+from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 from pyhotfix.deploy import Deployment, HotfixBuild
+from pyhotfix.deploy.export.values import CONSTRAINTS_NAME
 from pyhotfix.deploy.pin.judge import compatible, is_exact_pin, refusal
 from pyhotfix.deploy.pin.values import PinChange, PinResult
 from pyhotfix.deploy.reqfile import (
@@ -16,9 +20,15 @@ from pyhotfix.deploy.reqfile import (
     RequirementsFile,
     parse_text,
 )
-from pyhotfix.errors import DeployError
+from pyhotfix.errors import DeployError, UsageError
 
-__all__ = ["INDEX_COMMENT", "INDEX_MARK", "hashes_would_hold", "pin_requirements"]
+__all__ = [
+    "INDEX_COMMENT",
+    "INDEX_MARK",
+    "hashes_would_hold",
+    "pin_requirements",
+    "requirements_gaps",
+]
 
 INDEX_MARK = "# pyhotfix: hotfix index"  # how pin recognises the index line it wrote
 INDEX_COMMENT = f"{INDEX_MARK}; pip merges it with the others, the +hotfix pins keep them out"
@@ -135,9 +145,11 @@ def _hash_mode(parsed: RequirementsFile, hotfixed: set[str]) -> tuple[bool, str]
     return False, (
         f"No --hash on the pins: one hash turns on pip's hash-checking mode for the whole install, "
         f"and {shown} in {parsed.path.name} {'has' if len(unhashed) == 1 else 'have'} none. The "
-        "exact +hotfix version already keeps PyPI's releases out (PyPI refuses local versions). To "
-        "pin by hash as well, first give every other requirement its hashes (e.g. generate the "
-        f"file with `uv pip compile --generate-hashes`), then run `pyhotfix pin -r "
+        "exact +hotfix version already keeps PyPI's releases out (PyPI refuses local versions), "
+        "but not another build under the same version from any other index the deployment "
+        "configures (a mirror, PIP_INDEX_URL): pip has no index priority. To pin by hash as "
+        "well, first give every other requirement its hashes (e.g. generate the file with "
+        "`uv pip compile --generate-hashes`), then run `pyhotfix pin -r "
         f"{parsed.path}`; or pin by URL and sha256 without that mode: `pyhotfix export --format "
         "constraints -o hotfix-constraints.txt` and install with `-c hotfix-constraints.txt`."
     )
@@ -214,3 +226,52 @@ def _index_line(
     else:
         at = next((line.start for line in parsed.logical if line.content), len(parsed.lines))
     return at, None, f"{INDEX_COMMENT}{newline}{text}"
+
+
+def requirements_gaps(path: Path, deployment: Deployment) -> tuple[str, ...]:
+    """The hotfixes a `pip install -r path` would not be held to: named by no requirement or
+    constraint that only the hotfix build satisfies, in the file, the files it includes (`-r`,
+    `-c`) or the PIP_CONSTRAINT of `.s2i/environment` beside it. A dependency that pulls such a
+    package in gets upstream's build (or a mirror's), whatever the file says about others."""
+    from pyhotfix.deploy.appconfig import read_requirements_config
+    from pyhotfix.deploy.verify import read_env_file
+
+    s2i_env = path.parent / ".s2i" / "environment"
+    hotfixed = {b.name for b in deployment.hotfixes}
+    try:
+        env = read_env_file(s2i_env) if s2i_env.is_file() else {}
+        config = read_requirements_config(path, env, path.parent, hotfixed)
+    except UnicodeDecodeError as exc:
+        raise UsageError(
+            f"{path} or a file it includes (-r, -c, .s2i/environment) is not UTF-8 ({exc.reason} "
+            f"at byte {exc.start}). pip reads them as UTF-8: fix the file and check again."
+        ) from exc
+    gaps: list[str] = []
+    for build in deployment.hotfixes:
+        pins = config.pins_for(build.name)
+        if any(_holds(pin.specifier, pin.url, build) for pin in pins):
+            continue
+        found = config.describe_pins(build.name)
+        gaps.append(
+            f"{build.name}: {found}, and nothing pins it to the hotfix build, so pip takes "
+            f"upstream's {build.name} (or another index's) wherever a dependency pulls it in. Add "
+            f"`{build.name}=={build.version}` to {path.name} and run `pyhotfix pin -r {path}`, or "
+            f"pin it by URL and sha256: `pyhotfix export --format constraints -o "
+            f"{CONSTRAINTS_NAME}` and a line `-c {CONSTRAINTS_NAME}` in {path.name}."
+        )
+    return tuple(gaps)
+
+
+def _holds(specifier: SpecifierSet, url: str | None, build: HotfixBuild) -> bool:
+    """Does this requirement or constraint admit the hotfix build alone? An exact `==X+label.N`,
+    or a URL whose #sha256= is one of the build's files."""
+    if url:
+        digest = urlsplit(url).fragment.partition("sha256=")[2]
+        return bool(digest) and digest in {f.sha256 for f in build.files}
+    specs = list(specifier)
+    if len(specs) != 1 or specs[0].operator not in ("==", "==="):
+        return False
+    try:
+        return Version(specs[0].version) == Version(build.hotfix_version)
+    except InvalidVersion:
+        return False

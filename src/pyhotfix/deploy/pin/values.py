@@ -23,6 +23,12 @@ class PinResult:
     changed: bool
     changes: tuple[PinChange, ...]
     notes: tuple[str, ...]  # things the user should know (not errors)
-    # Why a deployment would still not get the hotfix although the file is right (a lock file
-    # that resolves a hotfixed package elsewhere): `pin --check` fails on them.
-    problems: tuple[str, ...] = ()
+    # Why a deployment from this file would still get another build although its text needs no
+    # edit: a hotfix a dependency pulls in, pinned nowhere; a lock file (uv.lock, poetry.lock,
+    # pdm.lock, Pipfile.lock) that resolves a hotfixed package elsewhere. `pin --check` fails on
+    # these.
+    unsafe: tuple[str, ...] = ()
+
+    @property
+    def pinned(self) -> bool:
+        return not self.changed and not self.unsafe
