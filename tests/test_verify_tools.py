@@ -493,6 +493,7 @@ BUILD = HotfixBuild(
 def test_the_lock_file_names_where_a_package_comes_from(
     tmp_path: Path, tool: ProjectTool, text: str, expected: tuple[str, str | None, bool] | None
 ) -> None:
+    assert tool != "pip"
     (tmp_path / LOCK_FILES[tool]).write_text(text)
     found = locked_package(tool, tmp_path, BUILD)
     got = None if found is None else (found.version, found.where, found.ours)

@@ -14,7 +14,8 @@ from typing import Any, Literal
 import tomlkit
 
 from pyhotfix.deploy import Deployment
-from pyhotfix.deploy.pin.lockfiles import LOCK_FILES, LockTool, lock_problems, locked_names
+from pyhotfix.deploy.lockfiles import LockTool, configured_tool, lock_tool
+from pyhotfix.deploy.pin.lockfiles import lock_problems, locked_names
 from pyhotfix.deploy.pin.pdm import pin_pdm
 from pyhotfix.deploy.pin.poetry import pin_poetry
 from pyhotfix.deploy.pin.tomledit import PyprojectEdit, pin_project_arrays
@@ -40,29 +41,19 @@ _DESCRIPTION: dict[ProjectTool, str] = {
 
 
 def detect_tool(doc: Any, directory: Path) -> ProjectTool:
-    locks = [tool for tool, name in LOCK_FILES.items() if (directory / name).is_file()]
-    if len(locks) > 1:
-        names = " and ".join(LOCK_FILES[t] for t in locks)
-        raise UsageError(
-            f"{directory / 'pyproject.toml'} has both {names} beside it, so pyhotfix cannot tell "
-            "which tool deploys the project. Delete the lock file of the tool you do not use, "
-            "then run pin again."
+    def several(names: list[str]) -> Exception:
+        return UsageError(
+            f"{directory / 'pyproject.toml'} has both {' and '.join(names)} beside it, so pyhotfix "
+            "cannot tell which tool deploys the project. Delete the lock file of the tool you do "
+            "not use, then run pin again."
         )
-    tool_table = doc.get("tool")
-    tables = tool_table if isinstance(tool_table, dict) else {}
-    build_system = doc.get("build-system")
-    backend = build_system.get("build-backend", "") if isinstance(build_system, dict) else ""
-    found: LockTool
-    if locks:
-        found = locks[0]
-    elif "poetry" in tables or str(backend).startswith("poetry."):
-        found = "poetry"
-    elif "pdm" in tables:
-        found = "pdm"
-    else:
-        found = "uv"
+
+    tools: tuple[LockTool, ...] = ("uv", "poetry", "pdm")
+    found = lock_tool(directory, several, tools) or configured_tool(doc, directory)
+    if found not in tools:
+        found = "uv"  # nothing (or only a Pipfile) says otherwise: uv reads [project] as is
     if found != "poetry":
-        return found
+        return "uv" if found == "uv" else "pdm"
     project = doc.get("project")
     # Poetry 2 reads [project] dependencies unless the project declares them dynamic.
     dynamic = project.get("dynamic") if isinstance(project, dict) else None

@@ -136,7 +136,7 @@ def run_tool_scenario(
 def _step_failure(tool: ProjectTool, step: ToolStep, output: str, fix: str) -> str:
     error = last_lines(output, 3).rstrip(".")
     if step.lock_check:
-        lock = LOCK_FILES[tool]
+        lock = LOCK_FILES[tool] if tool != "pip" else "the lock file"
         return (
             f"`{step.shown}` failed: {error}. {lock} is missing or does not match the project, "
             f"so the deployment fails at this step: run `{tool} lock` and commit {lock} (and if "
