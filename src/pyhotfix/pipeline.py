@@ -35,6 +35,7 @@ from pyhotfix.lock import (
 )
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, UrlPatch
 from pyhotfix.patching.files import read_patch_file
+from pyhotfix.provenance.statement import statements_for
 from pyhotfix.publish import PublishTarget, resolve_target
 from pyhotfix.treeremove import temporary_directory
 
@@ -324,9 +325,16 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
             # PEP 708 tracks names a page other machines can read: never a local file:// index.
             upstream_page = f"{redact(context.upstream_url).rstrip('/')}/{spec.name}/"
             remote = upstream_page.startswith(("http://", "https://"))
-            index.publish(spec.name, files, tracks=upstream_page if remote else None)
             entry = _lock_entry(
                 spec, label, number, key, sdist.url, sdist.sha256, patches, built, source_date_epoch
+            )
+            # The provenance is made from the lock entry (so the lock alone regenerates it) and
+            # published with the files, in the same transaction.
+            index.publish(
+                spec.name,
+                files,
+                tracks=upstream_page if remote else None,
+                statements=statements_for(entry),
             )
             with locked_update(lock_path(manifest.path)) as entries:
                 entries[spec.name] = entry
@@ -451,4 +459,5 @@ def _lock_entry(
         python=built.python,
         pyhotfix=__version__,
         source_date_epoch=source_date_epoch,
+        build_requires=built.requirements,
     )

@@ -30,6 +30,7 @@ from pyhotfix.index import IndexEntry, LocalIndex, PublishResult
 from pyhotfix.index.s3 import ObjectIndex, S3Storage
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings
+from pyhotfix.provenance.statement import statements_for
 
 
 def _redact(url: str) -> str:
@@ -63,7 +64,12 @@ class PublishTarget(Protocol):
     ) -> bool: ...
 
     def publish(
-        self, name: str, files: Sequence[Path], *, tracks: str | None = None
+        self,
+        name: str,
+        files: Sequence[Path],
+        *,
+        tracks: str | None = None,
+        statements: Mapping[str, bytes] | None = None,
     ) -> PublishResult: ...
 
     def yank(self, name: str, version: str, reason: str | None) -> list[str]: ...
@@ -178,7 +184,7 @@ def publish_built(
     if not specs:
         raise UsageError(f"{manifest.path} has no hotfixes to publish.")
     problems: list[str] = []
-    plan: list[tuple[str, list[Path], str | None]] = []
+    plan: list[tuple[str, list[Path], str | None, dict[str, bytes]]] = []
     for spec in specs:
         locked = lock.get(spec.name)
         if locked is None or locked.version != spec.version:
@@ -201,7 +207,7 @@ def publish_built(
                 continue
             paths.append(path)
         tracks = source.project_tracks(spec.name) if not problems else ()
-        plan.append((spec.name, paths, tracks[0] if tracks else None))
+        plan.append((spec.name, paths, tracks[0] if tracks else None, statements_for(locked)))
     if problems:
         raise PublishError(
             "Nothing was published: " + "; ".join(problems) + ". Run `pyhotfix build` (it "
@@ -209,9 +215,9 @@ def publish_built(
             "point --from at the index directory that holds the built files."
         )
     published: list[PublishedFile] = []
-    for name, paths, tracks_url in plan:
+    for name, paths, tracks_url, statements in plan:
         on_project(name)
-        result = target.publish(name, paths, tracks=tracks_url)
+        result = target.publish(name, paths, tracks=tracks_url, statements=statements)
         published.extend(PublishedFile(name, f, "added") for f in result.added)
         published.extend(PublishedFile(name, f, "unchanged") for f in result.unchanged)
     return published

@@ -49,6 +49,8 @@ class BuiltDists:
     backend: str
     backend_version: str
     python: str
+    # the build environment's distributions, "name==version", sorted
+    requirements: tuple[str, ...] = ()
 
 
 def build(
@@ -116,6 +118,7 @@ def build(
         backend=backend.backend,
         backend_version=installed.get(canonicalize_name(backend.distribution), "unknown"),
         python=envs.python_version,
+        requirements=tuple(f"{name}=={version}" for name, version in sorted(installed.items())),
     )
 
 

@@ -2,7 +2,7 @@
 
 1. check the files already there (a name listed with other bytes is a conflict, a listed file
    whose stored bytes changed is refused; nothing is written before both checks pass);
-2. write the dists and ``.metadata`` files, before any page can list them;
+2. write the dists, ``.metadata`` and ``.intoto.json`` files, before any page can list them;
 3. commit each project's record (index.json), conditional on the version read, merged and retried
    when another publisher got there first;
 4. heal: rewrite each touched index.html from its record, then the root pages.
@@ -32,6 +32,7 @@ from pyhotfix.index.pages import (
 )
 from pyhotfix.index.records import ProjectState, file_key, format_time, json_key
 from pyhotfix.index.storage import DIST_TYPE, METADATA_TYPE, FileWrite, PageWrite, Storage
+from pyhotfix.provenance import layout as statement_layout
 from pyhotfix.simpleapi import IndexEntry
 
 __all__ = ["Batch", "PublishResult", "publish_locked", "utc_now"]
@@ -159,6 +160,16 @@ def write_files(storage: Storage, to_write: dict[NormalizedName, list[Candidate]
                     file_key(canon, cand.filename), cand.data, cand.path, cand.sha256, DIST_TYPE
                 )
             )
+            if cand.statement is not None:
+                files.append(
+                    FileWrite(
+                        file_key(canon, statement_layout.statement_name(cand.filename)),
+                        cand.statement,
+                        None,
+                        hashlib.sha256(cand.statement).hexdigest(),
+                        statement_layout.STATEMENT_TYPE,
+                    )
+                )
             if cand.metadata is not None:
                 files.append(
                     FileWrite(
@@ -260,6 +271,9 @@ def _updated_record(
             ),
             upload_time=upload_time,
             yanked=False,
+            statement_sha256=(
+                None if cand.statement is None else hashlib.sha256(cand.statement).hexdigest()
+            ),
         )
         new.versions[cand.filename] = cand.version
     return new
