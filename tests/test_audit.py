@@ -121,10 +121,15 @@ def test_audit_of_an_index_served_over_http(app: Path, pyhotfix: Pyhotfix) -> No
             assert len(findings) == 2
     wheel = next(p for p in project_dir(app).iterdir() if p.name.endswith(".whl"))
     wheel.write_bytes(wheel.read_bytes()[:-1] + b"X")
+    sdist = next(p for p in project_dir(app).iterdir() if p.name.endswith(".tar.gz"))
+    with sdist.open("ab") as fh:
+        fh.write(b"x" * 100_000)  # read only as far as the locked size
     with serve_directory(app / "hotfix-index", page="index.json") as base:
         code, findings = audit_json(pyhotfix, app, "--index", f"{base}simple/")
     assert code == 1
-    assert "sha256 differs from the lock" in reasons(findings)[wheel.name]
+    why = reasons(findings)
+    assert "sha256 differs from the lock (index" in why[wheel.name]
+    assert "sha256 differs from the lock (the index's file is larger than" in why[sdist.name]
 
 
 def test_audit_usage_errors(app: Path, pyhotfix: Pyhotfix) -> None:

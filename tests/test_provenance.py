@@ -20,10 +20,12 @@ from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
 from in_toto_attestation.v1.statement import Statement
 from uv import find_uv_bin
 
-from pyhotfix.errors import PublishError
+from pyhotfix.errors import PublishError, UsageError
 from pyhotfix.index import LocalIndex
+from pyhotfix.index.integrity import check_hotfix
 from pyhotfix.lock import Lock, LockedFile, LockedHotfix, LockedPatch, read_lock, render_lock
 from pyhotfix.provenance.layout import statement_name
+from pyhotfix.provenance.signing import find_identity
 from pyhotfix.provenance.statement import (
     PREDICATE_TYPE,
     parse_statement,
@@ -31,7 +33,7 @@ from pyhotfix.provenance.statement import (
     statements_for,
 )
 from pyhotfix.simpleapi import JSON_TYPE, parse_page
-from tests.conftest import clean_pip_env
+from tests.conftest import Pyhotfix, clean_pip_env
 from tests.support.dists import make_sdist, make_wheel
 from tests.support.staticserve import serve_directory
 
@@ -263,3 +265,114 @@ def test_pip_and_uv_install_from_both_page_formats_with_statement_links(
                 assert done.returncode == 0, done.stdout + done.stderr
                 shown = subprocess.run([python, "-c", code], capture_output=True, text=True)
                 assert shown.stdout.strip() == "1.0+hotfix.1", (installer, page)
+
+
+def test_publishing_again_adds_the_statement_to_a_file_listed_without_one(tmp_path: Path) -> None:
+    """An index made before statements existed gets them when the same build is published
+    again (`build --force`, `publish`); the file itself is unchanged."""
+    dist = tmp_path / "dist"
+    files = [make_wheel(dist, NAME, "1.0+hotfix.1"), make_sdist(dist, NAME, "1.0+hotfix.1")]
+    locked = locked_hotfix(files)
+    index = LocalIndex(tmp_path / "hotfix-index", fsync=False)
+    index.publish(NAME, files)
+    wheel_before = (index.simple / CANON / files[0].name).stat().st_mtime_ns
+    result = index.publish(NAME, files, statements=statements_for(locked))
+    assert result.added == () and len(result.unchanged) == 2
+    for f in locked.files:
+        stored = (index.simple / CANON / statement_name(f.filename)).read_bytes()
+        assert stored == render_statement(locked, f)
+    entries = {e.filename: e for e in index.project_entries(NAME)}
+    assert all(e.statement_sha256 for e in entries.values())
+    assert "data-intoto-statement" in (index.simple / CANON / "index.html").read_text()
+    assert (index.simple / CANON / files[0].name).stat().st_mtime_ns == wheel_before
+
+
+def test_a_restored_file_keeps_its_listed_statement(
+    built: tuple[LocalIndex, LockedHotfix, list[Path]],
+) -> None:
+    """A listed file deleted by hand is restored; its statement is never replaced by another."""
+    index, locked, files = built
+    (index.simple / CANON / files[0].name).unlink()
+    listed = {e.filename: e.statement_sha256 for e in index.project_entries(NAME)}
+    newer = dataclasses.replace(locked, pyhotfix="9.9")  # another statement for the same file
+    result = index.publish(NAME, files, statements=statements_for(newer))
+    assert result.added == (files[0].name,)
+    assert (index.simple / CANON / files[0].name).read_bytes() == files[0].read_bytes()
+    statement = (index.simple / CANON / statement_name(files[0].name)).read_bytes()
+    assert statement == render_statement(locked, locked.files[0])
+    assert {e.filename: e.statement_sha256 for e in index.project_entries(NAME)} == listed
+
+
+# -- signed PEP 740 provenance (--sign) ---------------------------------------------------------
+# No Sigstore identity exists here: the signing itself is not exercised; what is tested is that
+# --sign without one stops before anything is done, and that a provenance object given to the
+# index is published and linked as PEP 740 says.
+
+_NO_CI = {
+    "GITHUB_ACTIONS": "",
+    "GITLAB_CI": "",
+    "ACTIONS_ID_TOKEN_REQUEST_URL": "",
+    "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "",
+    "SIGSTORE_ID_TOKEN": "",
+}
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        # GitHub Actions without `id-token: write`: the detector finds no token (or says why)
+        {"GITHUB_ACTIONS": "true", "GITHUB_REPOSITORY": "acme/app"},
+    ],
+)
+def test_sign_without_an_identity_is_a_clear_usage_error(
+    environ: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for key in _NO_CI:
+        monkeypatch.delenv(key, raising=False)
+    with pytest.raises(UsageError, match=r"--sign") as caught:
+        find_identity(environ)
+    assert caught.value.exit_code == 2
+
+
+def test_build_and_publish_sign_stop_before_anything_without_an_identity(
+    tmp_path: Path, pyhotfix: Pyhotfix
+) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "fix.patch").write_text("")
+    (app / "hotfixes.toml").write_text(
+        '[settings]\nupstream = "http://127.0.0.1:9/simple/"\n\n'
+        '[hotfix.demo]\nversion = "1.0"\npatches = ["fix.patch"]\n'
+    )
+    for command in (["build", "--sign"], ["publish", "--sign"]):
+        run = pyhotfix(*command, cwd=app, env=_NO_CI)
+        assert run.code == 2, run.output
+        assert "--sign needs a Sigstore identity" in run.output
+        assert "Traceback" not in run.output
+    assert sorted(p.name for p in app.iterdir()) == ["fix.patch", "hotfixes.toml"]
+
+
+def test_a_signed_provenance_object_is_published_and_linked_as_pep_740_says(
+    tmp_path: Path,
+) -> None:
+    dist = tmp_path / "dist"
+    files = [make_wheel(dist, NAME, "1.0+hotfix.1"), make_sdist(dist, NAME, "1.0+hotfix.1")]
+    locked = locked_hotfix(files)
+    # The index stores what it is given; a real one comes from provenance.signing.sign_files.
+    signed = {p.name: b'{"version": 1, "attestation_bundles": []}' for p in files}
+    index = LocalIndex(tmp_path / "hotfix-index", fsync=False)
+    index.publish(NAME, files, statements=statements_for(locked), signed=signed)
+    project = index.simple / CANON
+    html_page = (project / "index.html").read_text()
+    record = json.loads((project / "index.json").read_text())
+    for p in files:
+        quoted = p.name.replace("+", "%2B")
+        assert (project / f"{p.name}.provenance").read_bytes() == signed[p.name]
+        assert f'data-provenance="{quoted}.provenance"' in html_page
+        entry = next(e for e in record["files"] if e["filename"] == p.name)
+        assert entry["provenance"] == f"{quoted}.provenance"
+    assert all(e.provenance for e in index.project_entries(NAME))
+    # `check` takes the companions for what they are, not for stray files
+    checks = check_hotfix(index, locked, full=True)
+    assert [c.status for c in checks] == ["ok", "ok"]

@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 
     from pyhotfix.building import BuiltDists, EnvCache
     from pyhotfix.patching import PatchInput
+    from pyhotfix.provenance.signing import SigningIdentity
     from pyhotfix.upstream import Cache
     from pyhotfix.versioning import BackendInfo
 
@@ -62,6 +63,9 @@ class BuildOptions:
     out_dir: Path | None = None
     strict: bool = False
     jobs: int = 1
+    # --sign: the CI's Sigstore identity; each published file also gets a signed PEP 740
+    # provenance object (provenance.signing)
+    signing: SigningIdentity | None = None
 
 
 BuildStatus = Literal["built", "up-to-date", "failed"]
@@ -330,11 +334,17 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
             )
             # The provenance is made from the lock entry (so the lock alone regenerates it) and
             # published with the files, in the same transaction.
+            signed = None
+            if options.signing is not None:
+                from pyhotfix.provenance.signing import sign_files
+
+                signed = sign_files(files, options.signing)
             index.publish(
                 spec.name,
                 files,
                 tracks=upstream_page if remote else None,
                 statements=statements_for(entry),
+                signed=signed,
             )
             with locked_update(lock_path(manifest.path)) as entries:
                 entries[spec.name] = entry

@@ -71,6 +71,8 @@ class IndexEntry:
     # sha256 of the file's in-toto statement (<filename>.intoto.json, pyhotfix.provenance.layout)
     # when one is published beside it
     statement_sha256: str | None = None
+    # a signed PEP 740 provenance object (<filename>.provenance) is published beside it
+    provenance: bool = False
 
 
 @dataclass(frozen=True)
@@ -235,6 +237,8 @@ def render_project_html(canon: str, entries: Sequence[IndexEntry], tracks: Seque
             attrs += (
                 f' {statement_layout.HTML_ATTRIBUTE}="{statement_layout.statement_url(e.filename)}"'
             )
+        if e.provenance:
+            attrs += f' data-provenance="{statement_layout.provenance_url(e.filename)}"'
         if e.yanked is not False:
             reason = "" if e.yanked is True else html.escape(str(e.yanked))
             attrs += f' data-yanked="{reason}"'
@@ -278,6 +282,8 @@ def _entry_json(e: IndexEntry) -> dict[str, object]:
             "url": statement_layout.statement_url(e.filename),
             "sha256": e.statement_sha256,
         }
+    if e.provenance:
+        item["provenance"] = statement_layout.provenance_url(e.filename)  # PEP 740
     return item
 
 

@@ -46,6 +46,7 @@ class Candidate:
     metadata: bytes | None  # exact METADATA of a wheel; None for sdists
     data: bytes | None  # the file's bytes when small enough to keep; else copied from path
     statement: bytes | None = None  # its in-toto statement, stored beside it (provenance.layout)
+    provenance: bytes | None = None  # its signed PEP 740 provenance object, likewise
 
 
 def inspect_file(path: Path, canon: NormalizedName) -> Candidate:

@@ -118,6 +118,7 @@ def _parse_entry(item: object, i: int) -> IndexEntry:
     yanked = item.get("yanked", False)
     statement = item.get(statement_layout.JSON_KEY)
     statement_sha = statement.get("sha256") if isinstance(statement, dict) else None
+    provenance = item.get("provenance")
     if not (
         isinstance(filename, str)
         and filename
@@ -131,6 +132,7 @@ def _parse_entry(item: object, i: int) -> IndexEntry:
         and isinstance(upload, str)
         and isinstance(yanked, str | bool)
         and (statement is None or _is_sha256(statement_sha))
+        and (provenance is None or isinstance(provenance, str))
     ):
         raise CorruptRecord(f"files[{i}] is missing a field or has one of the wrong type")
     return IndexEntry(
@@ -142,6 +144,7 @@ def _parse_entry(item: object, i: int) -> IndexEntry:
         upload_time=upload,
         yanked=yanked,
         statement_sha256=None if statement_sha is None else str(statement_sha),
+        provenance=isinstance(provenance, str),
     )
 
 

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "AuditFinding",
+    "FileTooLarge",
     "HttpReader",
     "IndexReader",
     "ListedFile",
@@ -88,8 +89,8 @@ class IndexReader(Protocol):
         ...
 
     def digest(self, name: str, filename: str, max_bytes: int) -> StoredFile | None:
-        """sha256 and size of the stored file; None when it is missing. Reads at most
-        `max_bytes` + 1 bytes (a larger file is reported with a size over `max_bytes`)."""
+        """sha256 and size of the stored file; None when it is missing. May stop reading
+        past `max_bytes` (the size the lock records) with `FileTooLarge`."""
         ...
 
     def read_small(self, name: str, filename: str, max_bytes: int) -> bytes | None:
@@ -167,14 +168,17 @@ class HttpReader:
         from pyhotfix.upstream.limits import DownloadLimits
 
         url = self._url(name, filename)
-        limits = DownloadLimits(max_bytes=max_bytes + 1)
         hasher, size = hashlib.sha256(), 0
-        with self._stream(url, limits, filename) as chunks:
+        # The usual download limits (time, and a cap far above any dist); past the locked size
+        # the file differs whatever follows, so reading stops there.
+        with self._stream(url, DownloadLimits.from_env(), filename) as chunks:
             if chunks is None:
                 return None
             for chunk in chunks:
                 hasher.update(chunk)
                 size += len(chunk)
+                if size > max_bytes:
+                    raise FileTooLarge(max_bytes)
         return StoredFile(hasher.hexdigest(), size)
 
     def read_small(self, name: str, filename: str, max_bytes: int) -> bytes | None:
@@ -237,6 +241,13 @@ class HttpReader:
 
 class _TooLarge(PyhotfixError):
     pass
+
+
+class FileTooLarge(PyhotfixError):
+    """The index serves more bytes than the lock records for the file (reading stopped)."""
+
+    def __init__(self, locked_size: int) -> None:
+        super().__init__(f"the index's file is larger than the {locked_size} bytes of the lock")
 
 
 # -- comparing ----------------------------------------------------------------------------------
@@ -365,6 +376,8 @@ def _file_problems(
         problems.append(f"the index page lists sha256 {listed.sha256}, the lock {f.sha256}")
     try:
         stored = reader.digest(locked.name, f.filename, f.size)
+    except FileTooLarge as exc:
+        return [*problems, f"sha256 differs from the lock ({exc})"]
     except PyhotfixError as exc:
         return [*problems, f"could not be read: {exc}"]
     if stored is None:
@@ -387,7 +400,10 @@ def _statement_problems(
     except PyhotfixError as exc:
         return [f"its statement {name} could not be read: {exc}"]
     if data is None:
-        return [f"no provenance statement ({name} is missing)"]
+        return [
+            f"no provenance statement ({name} is missing; for a file published before pyhotfix "
+            f"wrote statements, `pyhotfix build --force {locked.name}` adds it)"
+        ]
     problems: list[str] = []
     digest = hashlib.sha256(data).hexdigest()
     if listed.statement_sha256 is not None and listed.statement_sha256 != digest:
@@ -445,7 +461,10 @@ def _compare_rebuilt(
     if not path.is_file():
         return AuditFinding(locked.name, f.filename, False, "rebuild differs: it made no such file")
     sha256, size = file_sha256_size(path)
-    stored = reader.digest(locked.name, f.filename, f.size)
+    try:
+        stored = reader.digest(locked.name, f.filename, f.size)
+    except FileTooLarge as exc:
+        return AuditFinding(locked.name, f.filename, False, f"rebuild differs: {exc}")
     if stored is None:
         reason = "rebuilt, but the index has no such file to compare with"
         return AuditFinding(locked.name, f.filename, False, reason)
