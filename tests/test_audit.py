@@ -3,6 +3,7 @@ directory and over HTTP; `--rebuild` proves it by building again; any difference
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import shutil
 from collections.abc import Iterator
@@ -11,13 +12,16 @@ from pathlib import Path
 import pytest
 
 from pyhotfix.building import EnvCache
+from pyhotfix.index import LocalIndex
 from pyhotfix.lock import read_lock
+from pyhotfix.provenance.audit import compare_statement
+from pyhotfix.provenance.statement import parse_statement, render_statement
 from tests.conftest import Pyhotfix
 from tests.support.apps import app_dir, fix_patch
 from tests.support.fakeindex import FakeIndex
 from tests.support.projects import make_project, make_sdist
 from tests.support.staticserve import serve_directory
-from tests.test_provenance import validate_statement
+from tests.test_provenance import locked_hotfix, validate_statement
 
 NAME = "demo-audit"
 
@@ -113,6 +117,21 @@ def test_audit_names_every_file_that_differs_and_why(app: Path, pyhotfix: Pyhotf
     assert "the index page lists sha256 1111" in why[record["files"][0]["filename"]]
 
 
+def test_audit_reports_a_file_of_the_version_the_lock_does_not_record(
+    app: Path, pyhotfix: Pyhotfix, tmp_path: Path
+) -> None:
+    locked = read_lock(app / "hotfixes.lock").hotfixes[NAME]
+    wheel = next(f.filename for f in locked.files if f.filename.endswith(".whl"))
+    other = tmp_path / wheel.replace("-py3-none-any", "-py2.py3-none-any")
+    shutil.copyfile(project_dir(app) / wheel, other)
+    LocalIndex(app / "hotfix-index").publish(NAME, [other])
+    code, findings = audit_json(pyhotfix, app)
+    assert code == 1
+    assert reasons(findings) == {
+        other.name: "listed in the index as a file of 1.0+hotfix.1, but not in the lock"
+    }
+
+
 def test_audit_of_an_index_served_over_http(app: Path, pyhotfix: Pyhotfix) -> None:
     for page in ("index.json", "index.html"):
         with serve_directory(app / "hotfix-index", page=page) as base:
@@ -152,3 +171,39 @@ def test_audit_rebuild_passes_and_fails_on_a_tampered_file(app: Path, pyhotfix: 
     failing = [str(f["reason"]) for f in findings if f["filename"] == wheel.name and not f["ok"]]
     assert any("sha256 differs from the lock" in r for r in failing)
     assert any(r.startswith("rebuild differs: the rebuilt file has sha256") for r in failing)
+
+
+def test_rebuild_from_a_manifest_that_left_the_lock_is_refused(
+    app: Path, pyhotfix: Pyhotfix
+) -> None:
+    (app / "fix.patch").write_text(fix_patch(NAME, extra=" (v2)"))
+    code, findings = audit_json(pyhotfix, app, "--rebuild")
+    assert code == 1
+    assert reasons(findings)[""].startswith("rebuild skipped: the manifest's entry")
+    assert [f["ok"] for f in findings if f["filename"]] == [True, True]  # the index is fine
+
+
+def test_compare_statement_names_each_difference() -> None:
+    locked = locked_hotfix()
+    expected = parse_statement(render_statement(locked, locked.files[0]))
+    other = dataclasses.replace(
+        locked,
+        upstream_url="https://evil.example/demo-1.0.tar.gz",
+        patches=(locked.patches[0],),
+        build_requires=("setuptools==1.0", "wheel==0.45.1"),
+        inputs="f" * 64,
+    )
+    actual = parse_statement(render_statement(other, other.files[0]))
+    problems = compare_statement(actual, expected)
+    assert "the statement's external parameters (the manifest entry) differ" in problems
+    assert any(p.startswith("the statement's inputs is") for p in problems)
+    assert any(
+        p.startswith("the statement names upstream sdist at https://evil.example/")
+        for p in problems
+    )
+    assert "the statement does not name patch https://example.org/pull/1.patch" in problems
+    assert "the statement does not name build requirement setuptools==80.9.0" in problems
+    assert "the statement names build requirement setuptools==1.0, which the lock does not" in (
+        problems
+    )
+    assert compare_statement(expected, expected) == []

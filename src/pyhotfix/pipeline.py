@@ -332,6 +332,10 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
             entry = _lock_entry(
                 spec, label, number, key, sdist.url, sdist.sha256, patches, built, source_date_epoch
             )
+            if same_inputs and locked is not None and locked.build_requires:
+                # The same bytes as the locked build: its environment stays the one on record,
+                # so the statements already published keep agreeing with the lock.
+                entry = dataclasses.replace(entry, build_requires=locked.build_requires)
             # The provenance is made from the lock entry (so the lock alone regenerates it) and
             # published with the files, in the same transaction.
             signed = None
