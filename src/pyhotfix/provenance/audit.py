@@ -28,7 +28,7 @@ from pyhotfix.index import StaticIndex
 from pyhotfix.index.records import file_key
 from pyhotfix.lock import LockedFile, LockedHotfix, lock_path, read_lock
 from pyhotfix.manifest import Manifest
-from pyhotfix.provenance.layout import statement_name
+from pyhotfix.provenance.layout import STATEMENT_SUFFIX, statement_name
 from pyhotfix.provenance.statement import (
     MAX_STATEMENT_BYTES,
     StatementFacts,
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import httpx
 
     from pyhotfix.pipeline import BuildContext
+    from pyhotfix.upstream.limits import DownloadLimits
 
 __all__ = [
     "AuditFinding",
@@ -124,7 +125,7 @@ class StorageReader:
         if size is None:
             return None
         if size.size > max_bytes:
-            raise _TooLarge(f"{filename} is {size.size} bytes, over the limit of {max_bytes}")
+            raise FileTooLarge(max_bytes, filename)
         blob = self.index.storage.read(key)
         return None if blob is None else blob.data
 
@@ -196,20 +197,22 @@ class HttpReader:
         if (canon, filename) in self._urls:
             return self._urls[(canon, filename)]
         # Not on the page (a statement): beside the file the page names, else beside the page.
-        dist, _, suffix = filename.partition(".intoto.json")
-        base = self._urls.get((canon, dist)) if suffix == "" and dist != filename else None
-        if base is not None:
-            return base + ".intoto.json"
+        if filename.endswith(STATEMENT_SUFFIX):
+            dist_url = self._urls.get((canon, filename.removesuffix(STATEMENT_SUFFIX)))
+            if dist_url is not None:
+                return dist_url + STATEMENT_SUFFIX
         return f"{self.base}{canon}/{quote(filename, safe='')}"
 
     @contextmanager
-    def _stream(self, url: str, limits: Any, what: str) -> Iterator[Iterator[bytes] | None]:
+    def _stream(
+        self, url: str, limits: DownloadLimits, what: str
+    ) -> Iterator[Iterator[bytes] | None]:
         with self._get(url, limits, what, page=False, stream=True) as got:
             yield None if got is None else got[1]
 
     @contextmanager
     def _get(
-        self, url: str, limits: Any, what: str, *, page: bool, stream: bool = False
+        self, url: str, limits: DownloadLimits, what: str, *, page: bool, stream: bool = False
     ) -> Iterator[Any]:
         import httpx
 
@@ -239,15 +242,13 @@ class HttpReader:
             ) from exc
 
 
-class _TooLarge(PyhotfixError):
-    pass
-
-
 class FileTooLarge(PyhotfixError):
-    """The index serves more bytes than the lock records for the file (reading stopped)."""
+    """A file of the index is larger than it may be (reading stopped there): a dist larger than
+    the lock records, a statement larger than any statement."""
 
-    def __init__(self, locked_size: int) -> None:
-        super().__init__(f"the index's file is larger than the {locked_size} bytes of the lock")
+    def __init__(self, limit: int, what: str = "the index's file") -> None:
+        whose = "of the lock" if what == "the index's file" else "a statement can have"
+        super().__init__(f"{what} is larger than the {limit} bytes {whose}")
 
 
 # -- comparing ----------------------------------------------------------------------------------
