@@ -376,3 +376,17 @@ def test_a_signed_provenance_object_is_published_and_linked_as_pep_740_says(
     # `check` takes the companions for what they are, not for stray files
     checks = check_hotfix(index, locked, full=True)
     assert [c.status for c in checks] == ["ok", "ok"]
+
+
+def test_yanking_keeps_the_statements_and_their_links(
+    built: tuple[LocalIndex, LockedHotfix, list[Path]],
+) -> None:
+    index, locked, files = built
+    assert sorted(index.yank(NAME, "1.0+hotfix.1", "superseded")) == sorted(p.name for p in files)
+    html_page = (index.simple / CANON / "index.html").read_text()
+    for f in locked.files:
+        stored = (index.simple / CANON / statement_name(f.filename)).read_bytes()
+        assert stored == render_statement(locked, f)
+    assert html_page.count("data-intoto-statement=") == 2
+    assert html_page.count('data-yanked="superseded"') == 2
+    assert all(e.statement_sha256 and e.yanked for e in index.project_entries(NAME))
