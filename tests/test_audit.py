@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,11 +18,14 @@ from pyhotfix.lock import read_lock
 from pyhotfix.provenance.audit import compare_statement
 from pyhotfix.provenance.statement import parse_statement, render_statement
 from tests.conftest import Pyhotfix
-from tests.support.apps import app_dir, fix_patch
+from tests.support.apps import APP_CANON, app_dir, fix_patch, make_app
 from tests.support.fakeindex import FakeIndex
 from tests.support.projects import make_project, make_sdist
 from tests.support.staticserve import serve_directory
 from tests.test_provenance import locked_hotfix, validate_statement
+from tests.test_publish import AWS_ENV, s3_client
+from tests.test_publish import bucket as bucket
+from tests.test_publish import moto_endpoint as moto_endpoint
 
 NAME = "demo-audit"
 
@@ -207,3 +211,33 @@ def test_compare_statement_names_each_difference() -> None:
         problems
     )
     assert compare_statement(expected, expected) == []
+
+
+def test_publish_to_s3_carries_the_statements_and_audit_reads_the_bucket(
+    tmp_path: Path, request: pytest.FixtureRequest, pyhotfix: Pyhotfix
+) -> None:
+    """`publish` regenerates each statement from the lock; audit checks an s3:// index too."""
+    endpoint: str = request.getfixturevalue("moto_endpoint")
+    bucket: str = request.getfixturevalue("bucket")
+    settings = f'index = "s3://{bucket}/hf"\nendpoint_url = "{endpoint}"\n'
+    app = make_app(tmp_path, settings)
+    env = {**AWS_ENV, "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    assert pyhotfix("publish", "--from", app / "hotfix-index", cwd=app, env=env).code == 0
+    locked = read_lock(app / "hotfixes.lock").hotfixes[APP_CANON]
+    client = s3_client(endpoint)
+    for f in locked.files:
+        key = f"hf/simple/{APP_CANON}/{f.filename}.intoto.json"
+        stored = client.get_object(Bucket=bucket, Key=key)
+        assert stored["Body"].read() == render_statement(locked, f)
+        assert stored["ContentType"] == "application/vnd.in-toto+json"
+    run = pyhotfix("audit", "--json", cwd=app, env=env)
+    assert run.code == 0, run.output
+    assert all(f["ok"] for f in json.loads(run.stdout))
+
+    key = f"hf/simple/{APP_CANON}/{locked.files[0].filename}"
+    client.put_object(Bucket=bucket, Key=key, Body=b"replaced")
+    run = pyhotfix("audit", "--json", cwd=app, env=env)
+    assert run.code == 1, run.output
+    assert (
+        "sha256 differs from the lock" in reasons(json.loads(run.stdout))[locked.files[0].filename]
+    )
