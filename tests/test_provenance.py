@@ -14,6 +14,8 @@ from typing import Any
 
 import pytest
 from google.protobuf import json_format
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from in_toto_attestation.predicates.provenance.v1 import provenance_pb2
 from in_toto_attestation.v1 import statement_pb2
 from in_toto_attestation.v1.resource_descriptor import ResourceDescriptor
@@ -390,3 +392,41 @@ def test_yanking_keeps_the_statements_and_their_links(
     assert html_page.count("data-intoto-statement=") == 2
     assert html_page.count('data-yanked="superseded"') == 2
     assert all(e.statement_sha256 and e.yanked for e in index.project_entries(NAME))
+
+
+_json = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda children: st.lists(children, max_size=4)
+    | st.dictionaries(
+        st.sampled_from(["_type", "predicateType", "subject", "predicate", "name", "digest",
+                         "sha256", "buildDefinition", "runDetails", "builder", "version",
+                         "externalParameters", "resolvedDependencies", "uri", "x"]),
+        children,
+        max_size=5,
+    ),
+    max_leaves=30,
+)  # fmt: skip
+
+
+@settings(max_examples=200, deadline=None)
+@given(_json)
+def test_parse_statement_takes_any_json_without_crashing(document: object) -> None:
+    """Hostile statements from an index: facts or ValueError, never another exception."""
+    try:
+        facts = parse_statement(json.dumps(document).encode())
+    except ValueError:
+        return
+    assert isinstance(facts.subject_name, str) and isinstance(facts.subject_sha256, str)
+    assert all(isinstance(d.name, str) for d in facts.dependencies)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.binary(max_size=200))
+def test_parse_statement_takes_any_bytes_without_crashing(data: bytes) -> None:
+    with pytest.raises(ValueError):
+        parse_statement(data)  # no 200 bytes of noise make a statement
+
+
+def test_parse_statement_refuses_deep_nesting() -> None:
+    with pytest.raises(ValueError, match="nested too deeply"):
+        parse_statement(b"[" * 200_000 + b"]" * 200_000)

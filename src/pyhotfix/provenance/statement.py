@@ -137,7 +137,10 @@ def parse_statement(data: bytes) -> StatementFacts:
     """The facts of a statement; ValueError saying what is wrong when it is not one we write."""
     if len(data) > MAX_STATEMENT_BYTES:
         raise ValueError(f"it is {len(data)} bytes, more than a statement can be")
-    doc = json.loads(data.decode("utf-8"))
+    try:
+        doc = json.loads(data.decode("utf-8"))
+    except RecursionError as exc:  # nested deeper than the parser goes: not ours either
+        raise ValueError("it is nested too deeply") from exc
     if not isinstance(doc, dict) or doc.get("_type") != STATEMENT_TYPE_URI:
         raise ValueError("it is not an in-toto Statement v1")
     if doc.get("predicateType") != PREDICATE_TYPE:
