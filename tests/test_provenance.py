@@ -430,3 +430,18 @@ def test_parse_statement_takes_any_bytes_without_crashing(data: bytes) -> None:
 def test_parse_statement_refuses_deep_nesting() -> None:
     with pytest.raises(ValueError, match="nested too deeply"):
         parse_statement(b"[" * 200_000 + b"]" * 200_000)
+
+
+def test_a_listed_statement_deleted_by_hand_is_put_back_by_the_same_publish(
+    built: tuple[LocalIndex, LockedHotfix, list[Path]],
+) -> None:
+    index, locked, files = built
+    statement = index.simple / CANON / statement_name(files[0].name)
+    statement.unlink()
+    index.publish(NAME, files, statements=statements_for(locked))
+    assert statement.read_bytes() == render_statement(locked, locked.files[0])
+    # another statement for it is never stored over the listed one
+    statement.unlink()
+    other = statements_for(dataclasses.replace(locked, pyhotfix="9.9"))
+    index.publish(NAME, files, statements=other)
+    assert not statement.exists()

@@ -200,7 +200,8 @@ def backfill_statements(
     to_write: dict[NormalizedName, list[Candidate]],
 ) -> None:
     """Store the statements of files listed without one (published before pyhotfix wrote
-    statements), before their records list them; a stray with other bytes is refused."""
+    statements), before their records list them, and put back a listed statement deleted by
+    hand (these very bytes); a stored one with other bytes is refused, never replaced."""
     writes: list[FileWrite] = []
     for canon, cands in batch.items():
         found = read[canon]
@@ -209,7 +210,7 @@ def backfill_statements(
         written = {c.filename for c in to_write.get(canon, [])}
         for cand in cands.values():
             entry = found[0].entries.get(cand.filename)
-            if entry is not None and cand.filename not in written and _needs_statement(entry, cand):
+            if entry is not None and cand.filename not in written and _may_store(entry, cand):
                 assert cand.statement is not None
                 writes.append(_statement_write(canon, cand.filename, cand.statement))
     if writes:
@@ -217,10 +218,20 @@ def backfill_statements(
 
 
 def _needs_statement(entry: IndexEntry, cand: Candidate) -> bool:
+    """`entry` lists no statement, and `cand` (the same file) brings one."""
     return (
         cand.statement is not None
         and entry.statement_sha256 is None
         and entry.sha256 == cand.sha256
+    )
+
+
+def _may_store(entry: IndexEntry, cand: Candidate) -> bool:
+    """`cand`'s statement is the one `entry` lists, or `entry` lists none."""
+    return _needs_statement(entry, cand) or (
+        entry.sha256 == cand.sha256
+        and entry.statement_sha256 is not None
+        and entry.statement_sha256 == _statement_sha256(cand)
     )
 
 

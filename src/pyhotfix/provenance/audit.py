@@ -402,8 +402,9 @@ def _statement_problems(
         return [f"its statement {name} could not be read: {exc}"]
     if data is None:
         return [
-            f"no provenance statement ({name} is missing; for a file published before pyhotfix "
-            f"wrote statements, `pyhotfix build --force {locked.name}` adds it)"
+            f"no provenance statement ({name} is missing; `pyhotfix publish {locked.name}` "
+            "publishes it from the lock, also for a file published before pyhotfix wrote "
+            "statements)"
         ]
     problems: list[str] = []
     digest = hashlib.sha256(data).hexdigest()
