@@ -113,8 +113,12 @@ def test_terminal_output_keeps_the_table_and_whole_tokens(
 def test_build_report_piped_is_one_record_per_line(capsys: pytest.CaptureFixture[str]) -> None:
     render_build()
     header, record = capsys.readouterr().out.splitlines()
-    assert header.split() == ["name", "upstream", "hotfix", "version", "files", "seconds", "result"]
-    assert record.split() == [NAME, VERSION, HOTFIX_VERSION, f"{SDIST},", WHEEL, "1.2", "built"]
+    assert header.split() == [
+        *("name", "upstream", "hotfix", "version", "files", "platform", "seconds", "result")
+    ]
+    assert record.split() == [
+        *(NAME, VERSION, HOTFIX_VERSION, f"{SDIST},", WHEEL, "source,", "any", "1.2", "built")
+    ]
 
 
 def test_list_through_the_cli(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import io
 import json
 import os
 import subprocess
+import tarfile
 import tempfile
 import zipfile
 from collections.abc import Iterator
@@ -1060,3 +1062,135 @@ def test_changed_paths_read_from_diff_headers_match_git(names: list[list[str]]) 
         expected = git.must("diff", "--name-only", "--no-renames", "-z", base, tip)
         got = _diff_paths(git, SeriesPatch("p", base, tip, ""), diff)
         assert got == [os.fsdecode(p) for p in expected.split(b"\0") if p]
+
+
+def _sdist_with(
+    dest: Path, name: str, version: str, members: list[tarfile.TarInfo], data: dict[str, bytes]
+) -> Path:
+    dest.mkdir(parents=True, exist_ok=True)
+    path = dest / f"{name}-{version}.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for info in members:
+            info.name = f"{name}-{version}/{info.name}"
+            payload = data.get(info.name.split("/", 1)[1])
+            if payload is not None:
+                info.size = len(payload)
+            info.mtime = 1_700_000_000
+            tar.addfile(info, io.BytesIO(payload) if payload is not None else None)
+    return path
+
+
+def _file(name: str, mode: int = 0o644) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.mode = mode
+    return info
+
+
+def _link(name: str, target: str) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    return info
+
+
+def test_one_patch_status_checks_on_disk_match_a_committing_replay(tmp_path: Path) -> None:
+    """A one-patch status check judges the release's files on disk (no index); wherever that
+    cannot decide (a moved file, a symlink, a .git in the release, a three-way merge) it falls
+    back to the index. Every verdict must equal a committing replay's."""
+    from pyhotfix.lifecycle.series import build_series, import_release, replay, stage_release
+
+    dist = tmp_path / "dist"
+    base = make_setuptools_sdist(dist, "golf", "1.0", HEAD + BUGGY + OTHER)
+    series = build_series(
+        base, [PatchInput("fix.patch", fix_patch("golf").encode(), "")], tmp_path / "w", "golf 1.0"
+    )
+    pyproject = b'[project]\nname = "golf"\nversion = "1.9"\n'
+    releases = {
+        "fixed": make_setuptools_sdist(dist / "a", "golf", "1.1", HEAD + FIXED + OTHER_11),
+        "applies": make_setuptools_sdist(dist / "b", "golf", "1.1", HEAD + BUGGY + OTHER_11),
+        "3way": make_setuptools_sdist(
+            dist / "c", "golf", "1.1", HEAD + BUGGY.replace("int", "int  # typed") + OTHER_11
+        ),
+        "conflicts": make_setuptools_sdist(
+            dist / "d", "golf", "1.1", HEAD + BUGGY.replace("41", "40") + OTHER_11
+        ),
+        "moved": make_setuptools_sdist(dist / "e", "golf", "1.1", HEAD + FIXED + OTHER, src=True),
+        "symlink": _sdist_with(
+            dist / "f",
+            "golf",
+            "1.1",
+            [_file("pyproject.toml"), _file("golf/impl.py"), _link("golf/__init__.py", "impl.py")],
+            {"pyproject.toml": pyproject, "golf/impl.py": (HEAD + FIXED + OTHER).encode()},
+        ),
+        "own-git": _sdist_with(
+            dist / "g",
+            "golf",
+            "1.1",
+            [_file("pyproject.toml"), _file(".git/HEAD"), _file("golf/__init__.py")],
+            {
+                "pyproject.toml": pyproject,
+                ".git/HEAD": b"ref: refs/heads/main\n",
+                "golf/__init__.py": (HEAD + BUGGY + OTHER_11).encode(),
+            },
+        ),
+    }
+    states = {}
+    for case, sdist in releases.items():
+        commit = import_release(series, sdist, tmp_path / f"c-{case}", "1.1")
+        staged = stage_release(series, sdist, tmp_path / f"s-{case}", "1.1")
+        committed, _ = replay(series, commit)
+        on_disk, _ = replay(series, staged, commits=False)
+        staged.drop()
+        assert [(o.state, o.conflicts) for o in on_disk] == [
+            (o.state, o.conflicts) for o in committed
+        ], case
+        states[case] = on_disk[0].state
+    assert states == {
+        "fixed": "contained",
+        "applies": "applies",
+        "3way": "applies-3way",
+        "conflicts": "conflicts",
+        "moved": "contained",
+        "symlink": "conflicts",  # git sees a link where the file was, as rebase would
+        "own-git": "applies",
+    }
+
+
+_TEXT_LINES = st.lists(
+    st.sampled_from(
+        ["a", "b", " a", "a ", "\ta", "", "  ", "x\ry", "c\r", "+d", "-e", "@@ f", "+++ g"]
+    ),
+    max_size=8,
+)
+
+
+@settings(max_examples=40, deadline=None)
+@given(old=_TEXT_LINES, new=_TEXT_LINES, old_eol=st.booleans(), new_eol=st.booleans())
+def test_line_deltas_read_from_a_diff_match_the_files(
+    old: list[str], new: list[str], old_eol: bool, new_eol: bool
+) -> None:
+    """What a one-patch status check reads from the diff (lines added minus lines removed,
+    normalized) equals what it would count in the two files."""
+    import collections
+
+    from pyhotfix.lifecycle.series import _line_deltas, _normalized
+
+    before = "\n".join(old).encode() + (b"\n" if old_eol and old else b"")
+    after = "\n".join(new).encode() + (b"\n" if new_eol and new else b"")
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "a").mkdir()
+        (Path(tmp) / "b").mkdir()
+        (Path(tmp) / "a" / "f.py").write_bytes(before)
+        (Path(tmp) / "b" / "f.py").write_bytes(after)
+        diff = subprocess.run(
+            ["git", "diff", "--no-index", "--no-color", "--binary", "a", "b"],
+            cwd=tmp,
+            capture_output=True,
+            check=False,
+            env={"PATH": os.environ["PATH"], "GIT_CONFIG_NOSYSTEM": "1", "HOME": tmp},
+        ).stdout
+    expected = collections.Counter(_normalized(after))
+    expected.subtract(_normalized(before))
+    deltas = _line_deltas(diff)
+    assert deltas is not None
+    found = deltas[0] if deltas else collections.Counter()
+    assert {k: v for k, v in found.items() if v} == {k: v for k, v in expected.items() if v}

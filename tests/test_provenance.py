@@ -25,7 +25,15 @@ from uv import find_uv_bin
 from pyhotfix.errors import PublishError, UsageError
 from pyhotfix.index import LocalIndex
 from pyhotfix.index.integrity import check_hotfix
-from pyhotfix.lock import Lock, LockedFile, LockedHotfix, LockedPatch, read_lock, render_lock
+from pyhotfix.lock import (
+    Lock,
+    LockedFile,
+    LockedHotfix,
+    LockedPatch,
+    LockedUpstreamWheel,
+    read_lock,
+    render_lock,
+)
 from pyhotfix.provenance.layout import statement_name
 from pyhotfix.provenance.signing import find_identity
 from pyhotfix.provenance.statement import (
@@ -106,6 +114,7 @@ def test_statement_is_valid_slsa_provenance_with_everything_the_build_used() -> 
             "name": CANON,
             "version": "1.0",
             "label": "hotfix",
+            "source": "sdist",
             "patches": ["fix.patch", "https://example.org/pull/1.patch"],
         }
     }
@@ -445,3 +454,24 @@ def test_a_listed_statement_deleted_by_hand_is_put_back_by_the_same_publish(
     other = statements_for(dataclasses.replace(locked, pyhotfix="9.9"))
     index.publish(NAME, files, statements=other)
     assert not statement.exists()
+
+
+def test_a_wheel_mode_statement_names_every_upstream_wheel() -> None:
+    wheels = (
+        LockedUpstreamWheel("https://files.example/demo-1.0-cp311-manylinux.whl", "1" * 64,
+                            "demo-1.0-cp311-manylinux.whl"),
+        LockedUpstreamWheel("https://files.example/demo-1.0-py3-none-any.whl", "2" * 64,
+                            "demo-1.0-py3-none-any.whl"),
+    )  # fmt: skip
+    locked = locked_hotfix(upstream_wheels=wheels, build_requires=())
+    document = validate_statement(render_statement(locked, locked.files[0]))
+    definition = document["predicate"]["buildDefinition"]
+    assert definition["externalParameters"]["hotfix"]["source"] == "wheels"
+    deps = {d["name"]: d for d in definition["resolvedDependencies"]}
+    assert "upstream-sdist" not in deps
+    for w in wheels:
+        assert deps[f"upstream-wheel:{w.filename}"] == {
+            "name": f"upstream-wheel:{w.filename}",
+            "uri": w.url,
+            "digest": {"sha256": w.sha256},
+        }

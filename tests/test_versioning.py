@@ -16,7 +16,13 @@ import pytest
 import tomlkit
 
 from pyhotfix.errors import VersioningError
-from pyhotfix.versioning import LEGACY_BACKEND, BackendInfo, detect_backend, set_version
+from pyhotfix.versioning import (
+    LEGACY_BACKEND,
+    SUPPORTED_DISTRIBUTIONS,
+    BackendInfo,
+    detect_backend,
+    set_version,
+)
 from tests.support.projects import BACKENDS, make_project, module_name
 
 NAME = "demo-pkg"
@@ -237,11 +243,8 @@ def test_invalid_version(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("build_system", "named"),
     [
-        ('requires = ["maturin>=1,<2"]\nbuild-backend = "maturin"', "maturin"),
-        (
-            'requires = ["scikit-build-core"]\nbuild-backend = "scikit_build_core.build"',
-            "scikit_build_core.build",
-        ),
+        ('requires = ["sip>=6"]\nbuild-backend = "sipbuild.api"', "sipbuild.api"),
+        ('requires = ["enscons"]\nbuild-backend = "enscons.api"', "enscons.api"),
         (
             'requires = ["setuptools"]\nbuild-backend = "backend"\nbackend-path = ["_build"]',
             "'backend'",
@@ -256,7 +259,7 @@ def test_unsupported_backend(tmp_path: Path, build_system: str, named: str) -> N
     message = str(excinfo.value)
     assert named in message
     assert "not supported yet" in message
-    for supported in ("setuptools", "hatchling", "flit-core", "poetry-core", "pdm-backend"):
+    for supported in SUPPORTED_DISTRIBUTIONS:
         assert supported in message
     assert (tmp_path / "PKG-INFO").read_text().endswith("Version: 1.0\n")  # nothing was edited
 
@@ -395,3 +398,19 @@ def test_pdm_unfrozen_dynamic_version_is_frozen(tmp_path: Path) -> None:
     project = pyproject(root)["project"]
     assert project["version"] == NEW
     assert "dynamic" not in project
+
+
+@pytest.mark.parametrize(("backend", "table"), [("hatchling-dynamic", "hatch"), ("pdm", "pdm")])
+def test_version_file_outside_the_tree_is_never_written(
+    tmp_path: Path, backend: str, table: str
+) -> None:
+    root = as_unpacked_sdist(make_project(tmp_path / "p", NAME, "1.0", backend), backend)
+    outside = tmp_path / "outside.py"
+    outside.write_text('__version__ = "1.0"\n')
+    doc = tomlkit.parse((root / "pyproject.toml").read_text())
+    for hostile in ("../outside.py", str(outside)):
+        doc["tool"][table]["version"]["path"] = hostile
+        (root / "pyproject.toml").write_text(tomlkit.dumps(doc))
+        set_version(root, NAME, NEW)
+        assert outside.read_text() == '__version__ = "1.0"\n'
+        assert pyproject(root)["project"]["version"] == NEW

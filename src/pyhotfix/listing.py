@@ -6,7 +6,7 @@ from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from pyhotfix.lock import lock_path, read_lock
-from pyhotfix.manifest import Manifest
+from pyhotfix.manifest import Manifest, RequiresDistEdit
 
 if TYPE_CHECKING:
     from pyhotfix.index.integrity import FileStatus
@@ -38,6 +38,7 @@ class ListedHotfix:
     index: IndexState
     problems: tuple[ListedProblem, ...]
     reason: str | None
+    requires_dist: tuple[RequiresDistEdit, ...] = ()  # [hotfix.NAME.requires-dist], in order
 
     @property
     def mismatches(self) -> tuple[str, ...]:
@@ -47,6 +48,8 @@ class ListedHotfix:
     def to_json(self) -> dict[str, Any]:
         document = asdict(self)
         document["problems"] = [asdict(p) for p in self.problems]
+        if not self.requires_dist:  # present only for metadata hotfixes: the rows stay as they were
+            del document["requires_dist"]
         return document
 
 
@@ -91,6 +94,7 @@ def list_hotfixes(manifest: Manifest) -> list[ListedHotfix]:
                 index=state,
                 problems=problems,
                 reason=spec.reason,
+                requires_dist=spec.requires_dist,
             )
         )
     return rows

@@ -33,6 +33,15 @@ class LockedPatch:
 
 
 @dataclass(frozen=True)
+class LockedUpstreamWheel:
+    """One upstream wheel a wheel-mode hotfix (`from = "wheels"`) patched."""
+
+    url: str
+    sha256: str
+    filename: str
+
+
+@dataclass(frozen=True)
 class LockedHotfix:
     name: str
     version: str  # upstream version
@@ -49,6 +58,8 @@ class LockedHotfix:
     python: str
     pyhotfix: str
     source_date_epoch: int
+    # Wheel mode: the upstream wheels patched (upstream_url/sha256 then name the first of them).
+    upstream_wheels: tuple[LockedUpstreamWheel, ...] = ()
     # Every distribution in the build environment, "name==version", sorted (for the provenance;
     # () in locks written before it was recorded).
     build_requires: tuple[str, ...] = ()
@@ -97,6 +108,10 @@ def _from_toml(name: str, t: Mapping[str, Any]) -> LockedHotfix:
         python=t["build"]["python"],
         pyhotfix=t["build"]["pyhotfix"],
         source_date_epoch=int(t["build"]["source-date-epoch"]),
+        upstream_wheels=tuple(  # absent in locks of sdist-mode hotfixes and older locks
+            LockedUpstreamWheel(w["url"], w["sha256"], w["filename"])
+            for w in t.get("upstream-wheels", ())
+        ),
         build_requires=_build_requires(t["build"].get("requires", [])),
     )
 
@@ -146,6 +161,16 @@ def render_lock(lock: Lock) -> str:
                 .add("size", f.size)
             )
         table["files"] = files
+        if h.upstream_wheels:
+            wheels = tomlkit.aot()
+            for w in sorted(h.upstream_wheels, key=lambda w: w.filename):
+                wheels.append(
+                    tomlkit.table()
+                    .add("filename", w.filename)
+                    .add("url", w.url)
+                    .add("sha256", w.sha256)
+                )
+            table["upstream-wheels"] = wheels
         hotfixes[name] = table
     document["hotfix"] = hotfixes
     return tomlkit.dumps(document)

@@ -29,6 +29,7 @@ from pyhotfix.lock import (
     LockedFile,
     LockedHotfix,
     LockedPatch,
+    LockedUpstreamWheel,
     lock_path,
     locked_update,
     read_lock,
@@ -44,7 +45,7 @@ if TYPE_CHECKING:
     # nothing to do must start fast.
     import httpx
 
-    from pyhotfix.building import BuiltDists, EnvCache
+    from pyhotfix.building import BuiltFile, EnvCache
     from pyhotfix.patching import PatchInput
     from pyhotfix.provenance.signing import SigningIdentity
     from pyhotfix.upstream import Cache
@@ -126,10 +127,17 @@ def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
             identities.append("url:" + source.sha256)
         else:
             identities.append(f"git:{source.commit}")
-    payload = json.dumps(
-        {"version": str(Version(spec.version)), "label": label, "patches": identities}
-    )
-    return hashlib.sha256(payload.encode()).hexdigest()
+    inputs: dict[str, object] = {
+        "version": str(Version(spec.version)),
+        "label": label,
+        "patches": identities,
+    }
+    if spec.source != "sdist":  # only when set: sdist-mode hotfixes keep their key (and N)
+        inputs["from"] = spec.source
+        inputs["platforms"] = sorted(spec.platforms)  # their order selects nothing
+    if spec.requires_dist:  # only when set: the keys (and N) of other hotfixes stay as they were
+        inputs["requires_dist"] = [[e.name, e.requirement] for e in spec.requires_dist]
+    return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
 
 def used_numbers(index: PublishTarget, name: str, version: str, label: str) -> set[int]:
@@ -250,13 +258,29 @@ def build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) ->
         )
 
 
+@dataclass(frozen=True)
+class BuiltRelease:
+    """The files one hotfix version is made of, from either source mode, with what the lock
+    records about how they were made. Every file goes through the same checks, copy, publish
+    and lock steps (`_build_one`) whichever mode made it."""
+
+    files: tuple[BuiltFile, ...]
+    backend: str
+    backend_version: str
+    python: str
+    source_date_epoch: int
+    upstream_url: str
+    upstream_sha256: str
+    patches: tuple[LockedPatch, ...]
+    upstream_wheels: tuple[LockedUpstreamWheel, ...] = ()
+    warnings: tuple[str, ...] = ()
+    build_requires: tuple[str, ...] = ()  # the build environment, "name==version" (sdist mode)
+
+
 def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -> HotfixResult:
-    from pyhotfix.building import build
     from pyhotfix.httpclient import redact
-    from pyhotfix.patching import apply_patches, read_patch
-    from pyhotfix.unpack import unpack_sdist
-    from pyhotfix.upstream import fetch_sdist, fetch_url
-    from pyhotfix.versioning import set_version
+    from pyhotfix.patching import read_patch
+    from pyhotfix.upstream import fetch_url
 
     started = time.monotonic()
     manifest, index = context.manifest, context.index
@@ -275,51 +299,26 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
         number = max(taken, default=0) + 1
     hotfix_version = str(HotfixVersion(spec.version, label, number))
 
-    context.on_stage(spec.name, "fetching")
-    sdist = fetch_sdist(
-        context.upstream_url, spec.name, spec.version, context.cache, client_factory
-    )
-
     def fetch_patch(url: str, sha256: str | None) -> bytes:
         return fetch_url(url, context.cache, sha256, client_factory)[1].read_bytes()
 
-    patches = [read_patch(source, manifest.directory, fetch_patch) for source in spec.patches]
-
     # Removed at any depth (treeremove): the tree in it is upstream content.
     with temporary_directory(f"pyhotfix-{spec.name}-") as work_dir:
-        context.on_stage(spec.name, "unpacking")
-        tree = unpack_sdist(sdist.path, work_dir / "src", display_name=sdist.filename)
-        source_date_epoch = _source_date_epoch(tree.newest_mtime)
-        context.on_stage(spec.name, "patching")
-        patched = apply_patches(
-            tree.root, patches, strict=options.strict, target=f"{spec.name} {spec.version}"
-        )
-        warnings = tuple(
-            f"{applied.label}: skipped changes to files not in the sdist: {', '.join(applied.skipped)}"
-            for applied in patched.applied
-            if applied.skipped
-        )
-        context.on_stage(spec.name, "versioning")
-        backend = set_version(patched.root, spec.name, hotfix_version)
-        if same_inputs and locked is not None:
-            # A rebuild of a locked N uses the backend release that made it: a newer one may
-            # write other bytes, and the lock check below would (rightly) refuse them.
-            backend = with_backend_version(backend, locked.backend_version)
-        context.on_stage(spec.name, "building")
-        built = build(
-            patched.root,
-            spec.name,
+        make = _from_wheels if spec.source == "wheels" else _from_sdist
+        made = make(
+            context,
+            spec,
             hotfix_version,
-            work_dir / "dist",
-            source_date_epoch=source_date_epoch,
-            envs=context.envs,
-            backend=backend,
+            lambda: [read_patch(s, manifest.directory, fetch_patch) for s in spec.patches],
+            work_dir,
+            options,
+            locked if same_inputs else None,
         )
         if same_inputs and locked is not None:
             # Same inputs, same N: the files must be the locked ones, or the version would name
             # two different builds. Checked before anything is copied, published or locked.
-            _check_against_lock(locked, built, source_date_epoch, lock_path(manifest.path))
-        files = [built.sdist.path, built.wheel.path]
+            _check_against_lock(locked, made, lock_path(manifest.path))
+        files = [f.path for f in made.files]
         if options.out_dir is not None:
             options.out_dir.mkdir(parents=True, exist_ok=True)
             for path in files:
@@ -329,9 +328,7 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
             # PEP 708 tracks names a page other machines can read: never a local file:// index.
             upstream_page = f"{redact(context.upstream_url).rstrip('/')}/{spec.name}/"
             remote = upstream_page.startswith(("http://", "https://"))
-            entry = _lock_entry(
-                spec, label, number, key, sdist.url, sdist.sha256, patches, built, source_date_epoch
-            )
+            entry = _lock_entry(spec, label, number, key, made)
             if same_inputs and locked is not None and locked.build_requires:
                 # The same bytes as the locked build: its environment stays the one on record,
                 # so the statements already published keep agreeing with the lock.
@@ -358,11 +355,142 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
         name=spec.name,
         version=spec.version,
         hotfix_version=hotfix_version,
-        files=(built.sdist.filename, built.wheel.filename),
+        files=tuple(f.filename for f in made.files),
         seconds=time.monotonic() - started,
         status="built",
-        warnings=warnings,
+        warnings=made.warnings,
     )
+
+
+# The lazy patch list: fetched after the upstream files, so a missing release fails first.
+_ReadPatches = Callable[[], "list[PatchInput]"]
+
+
+def _from_sdist(
+    context: BuildContext,
+    spec: HotfixSpec,
+    hotfix_version: str,
+    read_patches: _ReadPatches,
+    work_dir: Path,
+    options: BuildOptions,
+    locked: LockedHotfix | None,
+) -> BuiltRelease:
+    """Sdist mode: fetch, unpack, patch, set the version, build with the PEP 517 backend."""
+    from pyhotfix.building import build
+    from pyhotfix.patching import apply_patches
+    from pyhotfix.unpack import unpack_sdist
+    from pyhotfix.upstream import fetch_sdist
+    from pyhotfix.versioning import set_version
+
+    context.on_stage(spec.name, "fetching")
+    sdist = fetch_sdist(
+        context.upstream_url, spec.name, spec.version, context.cache, context.http_client
+    )
+    patches = read_patches()
+    context.on_stage(spec.name, "unpacking")
+    tree = unpack_sdist(sdist.path, work_dir / "src", display_name=sdist.filename)
+    source_date_epoch = _source_date_epoch(tree.newest_mtime)
+    context.on_stage(spec.name, "patching")
+    patched = apply_patches(
+        tree.root, patches, strict=options.strict, target=f"{spec.name} {spec.version}"
+    )
+    warnings = tuple(
+        f"{applied.label}: skipped changes to files not in the sdist: {', '.join(applied.skipped)}"
+        for applied in patched.applied
+        if applied.skipped
+    )
+    context.on_stage(spec.name, "versioning")
+    backend = set_version(patched.root, spec.name, hotfix_version)
+    if spec.requires_dist:
+        from pyhotfix.requiresdist import edit_sdist_requirements
+
+        edit_sdist_requirements(patched.root, spec.requires_dist, f"{spec.name} {spec.version}")
+    if locked is not None:
+        # A rebuild of a locked N uses the backend release that made it: a newer one may
+        # write other bytes, and the lock check (rightly) refuses them.
+        backend = with_backend_version(backend, locked.backend_version)
+    context.on_stage(spec.name, "building")
+    built = build(
+        patched.root,
+        spec.name,
+        hotfix_version,
+        work_dir / "dist",
+        source_date_epoch=source_date_epoch,
+        envs=context.envs,
+        backend=backend,
+    )
+    return BuiltRelease(
+        files=(built.sdist, built.wheel),
+        backend=built.backend,
+        backend_version=built.backend_version,
+        python=built.python,
+        source_date_epoch=source_date_epoch,
+        upstream_url=sdist.url,
+        upstream_sha256=sdist.sha256,
+        patches=tuple(LockedPatch(p.label, p.sha256) for p in patches),
+        warnings=warnings + built.warnings,
+        build_requires=built.requirements,
+    )
+
+
+def _from_wheels(
+    context: BuildContext,
+    spec: HotfixSpec,
+    hotfix_version: str,
+    read_patches: _ReadPatches,
+    work_dir: Path,
+    options: BuildOptions,
+    locked: LockedHotfix | None,
+) -> BuiltRelease:
+    """Wheel mode (`from = "wheels"`): patch every chosen upstream wheel (`wheelmode`)."""
+    import platform
+
+    from pyhotfix.wheelmode import BACKEND, fetch_wheels, patch_wheels
+
+    context.on_stage(spec.name, "fetching")
+    wheels = fetch_wheels(
+        context.upstream_url,
+        spec.name,
+        spec.version,
+        spec.platforms,
+        context.cache,
+        context.http_client,
+    )
+    patches = read_patches()
+    context.on_stage(spec.name, "patching")
+    patched = patch_wheels(
+        wheels,
+        patches,
+        hotfix_version,
+        work_dir / "dist",
+        work_dir / "trees",
+        target=f"{spec.name} {spec.version}",
+        strict=options.strict,
+        edit_metadata=_metadata_editor(spec),
+    )
+    return BuiltRelease(
+        files=patched.files,
+        backend=BACKEND,
+        backend_version=__version__,
+        python=platform.python_version(),
+        source_date_epoch=patched.source_date_epoch,
+        # The first wheel stands for the upstream in the lock's [upstream] table.
+        upstream_url=wheels[0].url,
+        upstream_sha256=wheels[0].sha256,
+        patches=tuple(LockedPatch(p.label, p.sha256) for p in patches),
+        upstream_wheels=tuple(LockedUpstreamWheel(w.url, w.sha256, w.filename) for w in wheels),
+        warnings=patched.warnings,
+    )
+
+
+def _metadata_editor(spec: HotfixSpec) -> Callable[[str], str] | None:
+    """Wheel mode's METADATA edit for `[hotfix.NAME.requires-dist]` (None: none)."""
+    if not spec.requires_dist:
+        return None
+    from pyhotfix.requiresdist import edit_metadata
+
+    edits = spec.requires_dist
+    return lambda text: edit_metadata(text, edits)
 
 
 def with_backend_version(backend: BackendInfo, version: str) -> BackendInfo:
@@ -397,13 +525,12 @@ def with_backend_version(backend: BackendInfo, version: str) -> BackendInfo:
     return dataclasses.replace(backend, requires=tuple(requires))
 
 
-def _check_against_lock(
-    locked: LockedHotfix, built: BuiltDists, source_date_epoch: int, lock_file: Path
-) -> None:
-    """BuildError when a rebuild from the locked inputs gave other files than the lock records."""
+def _check_against_lock(locked: LockedHotfix, made: BuiltRelease, lock_file: Path) -> None:
+    """BuildError when a rebuild from the locked inputs gave other files than the lock records
+    (every file of the release: the sdist and wheel, or each patched upstream wheel)."""
     recorded = {f.filename: f.sha256 for f in locked.files}
     differences = []
-    for f in (built.sdist, built.wheel):
+    for f in made.files:
         if f.filename not in recorded:
             differences.append(
                 f"{f.filename} is not in the lock, which records {', '.join(sorted(recorded))} "
@@ -413,14 +540,20 @@ def _check_against_lock(
             differences.append(
                 f"{f.filename} has sha256 {f.sha256}, the lock says {recorded[f.filename]}"
             )
+    if made.upstream_wheels:  # wheel mode: the same set of wheels, none lost
+        built_names = {f.filename for f in made.files}
+        differences.extend(
+            f"{name} is in the lock but was not made (upstream wheels changed?)"
+            for name in sorted(recorded.keys() - built_names)
+        )
     if not differences:
         return
     toolchain = [
         f"{what} {was} when locked, {now} now"
         for what, was, now in (
-            (f"build backend {built.backend}", locked.backend_version, built.backend_version),
-            ("Python", locked.python, built.python),
-            ("SOURCE_DATE_EPOCH", str(locked.source_date_epoch), str(source_date_epoch)),
+            (f"build backend {made.backend}", locked.backend_version, made.backend_version),
+            ("Python", locked.python, made.python),
+            ("SOURCE_DATE_EPOCH", str(locked.source_date_epoch), str(made.source_date_epoch)),
         )
         if was != now
     ]
@@ -447,15 +580,7 @@ def _source_date_epoch(newest_mtime: int) -> int:
 
 
 def _lock_entry(
-    spec: HotfixSpec,
-    label: str,
-    number: int,
-    key: str,
-    upstream_url: str,
-    upstream_sha256: str,
-    patches: Sequence[PatchInput],
-    built: BuiltDists,
-    source_date_epoch: int,
+    spec: HotfixSpec, label: str, number: int, key: str, made: BuiltRelease
 ) -> LockedHotfix:
     return LockedHotfix(
         name=spec.name,
@@ -464,14 +589,15 @@ def _lock_entry(
         number=number,
         label=label,
         inputs=key,
-        upstream_url=upstream_url,
-        upstream_sha256=upstream_sha256,
-        patches=tuple(LockedPatch(p.label, p.sha256) for p in patches),
-        files=tuple(LockedFile(f.filename, f.sha256, f.size) for f in (built.sdist, built.wheel)),
-        backend=built.backend,
-        backend_version=built.backend_version,
-        python=built.python,
+        upstream_url=made.upstream_url,
+        upstream_sha256=made.upstream_sha256,
+        patches=made.patches,
+        files=tuple(LockedFile(f.filename, f.sha256, f.size) for f in made.files),
+        backend=made.backend,
+        backend_version=made.backend_version,
+        python=made.python,
         pyhotfix=__version__,
-        source_date_epoch=source_date_epoch,
-        build_requires=built.requirements,
+        source_date_epoch=made.source_date_epoch,
+        upstream_wheels=made.upstream_wheels,
+        build_requires=made.build_requires,
     )

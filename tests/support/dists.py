@@ -10,6 +10,7 @@ import io
 import re
 import tarfile
 import zipfile
+from collections.abc import Sequence
 from pathlib import Path
 
 __all__ = [
@@ -27,10 +28,13 @@ def dist_name(name: str) -> str:
     return re.sub(r"[-_.]+", "_", name).lower()
 
 
-def _metadata(name: str, version: str, requires_python: str | None) -> str:
+def _metadata(
+    name: str, version: str, requires_python: str | None, requires: Sequence[str] = ()
+) -> str:
     text = f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\nSummary: test package\n"
     if requires_python:
         text += f"Requires-Python: {requires_python}\n"
+    text += "".join(f"Requires-Dist: {requirement}\n" for requirement in requires)
     return text + "\nA long description.\n"
 
 
@@ -42,13 +46,16 @@ def make_wheel(
     requires_python: str | None = None,
     body: str = "",
     meta_version: str | None = None,
+    requires: Sequence[str] = (),
 ) -> Path:
-    """A valid pure-Python wheel; byte-identical for identical arguments (fixed zip timestamps)."""
+    """A valid pure-Python wheel; byte-identical for identical arguments (fixed zip timestamps).
+
+    `requires`: its Requires-Dist lines (PEP 508 strings)."""
     dist = dist_name(name)
     info = f"{dist}-{version}.dist-info"
     files = {
         f"{dist}/__init__.py": f'VERSION = "{version}"\n{body}',
-        f"{info}/METADATA": _metadata(name, meta_version or version, requires_python),
+        f"{info}/METADATA": _metadata(name, meta_version or version, requires_python, requires),
         f"{info}/WHEEL": (
             "Wheel-Version: 1.0\nGenerator: pyhotfix-tests\nRoot-Is-Purelib: true\n"
             "Tag: py3-none-any\n"

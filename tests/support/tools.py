@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -21,7 +22,7 @@ PINNED: dict[str, str] = {
     # tool name -> the requirement installed for it (pinned: tests must not drift with PyPI)
     "poetry": "poetry==2.5.1",
     "pipenv": "pipenv==2026.10.3",
-    "pdm": "pdm==2.29.4",
+    "pdm": "pdm==2.29.4 hishel[httpx2]<2",  # hishel 2 dropped the storage pdm 2.29 imports
     "pip-tools": "pip-tools==7.6.2",
     "maturin": "maturin==1.16.0",
 }
@@ -45,10 +46,11 @@ def _clean_env() -> dict[str, str]:
 def tool_venv(name: str, requirement: str | None = None) -> Path:
     """The root of a virtual environment with `requirement` (default: `PINNED[name]`) installed."""
     wanted = requirement or PINNED[name]
-    key = wanted.replace("==", "-").replace("/", "_").replace(" ", "")
+    key = re.sub(r"[^A-Za-z0-9._-]", "_", wanted.replace("==", "-"))  # several: space-separated
     root = _tools_root()
     root.mkdir(parents=True, exist_ok=True)
     venv = root / key
+    requirements = wanted.split()
     done = venv / ".complete"
     if done.exists():
         return venv
@@ -67,7 +69,15 @@ def tool_venv(name: str, requirement: str | None = None) -> Path:
             timeout=300,
         )
         subprocess.run(
-            [uv, "pip", "install", "--quiet", "--python", str(venv / "bin" / "python"), wanted],
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--python",
+                str(venv / "bin" / "python"),
+                *requirements,
+            ],
             check=True,
             env=env,
             timeout=900,

@@ -26,6 +26,7 @@ from pyhotfix.building.environ import backend_environment, prefix_map_flag
 from pyhotfix.building.envs import EnvCache
 from pyhotfix.building.hooks import run_step, start_hooks
 from pyhotfix.building.repack import repack_sdist, rezip_wheel
+from pyhotfix.building.repair import repair_wheel
 from pyhotfix.distfile import file_sha256_size
 from pyhotfix.treeremove import temporary_directory
 from pyhotfix.unpack import unpack_sdist
@@ -49,6 +50,7 @@ class BuiltDists:
     backend: str
     backend_version: str
     python: str
+    warnings: tuple[str, ...] = ()  # e.g. why a compiled Linux wheel kept its linux_* tag
     # the build environment's distributions, "name==version", sorted
     requirements: tuple[str, ...] = ()
 
@@ -104,6 +106,11 @@ def build(
         finally:
             warm_wheel.close()
         rezip_wheel(wheel_path, source_date_epoch)
+        # A compiled Linux wheel gets the manylinux tag it satisfies (building/repair).
+        repaired = repair_wheel(
+            wheel_path, tmp / "repaired", source_date_epoch=source_date_epoch, envs=envs
+        )
+        wheel_path = repaired.path
 
         check_built(name, version, backend, sdist_path, wheel_path)
 
@@ -118,6 +125,7 @@ def build(
         backend=backend.backend,
         backend_version=installed.get(canonicalize_name(backend.distribution), "unknown"),
         python=envs.python_version,
+        warnings=(repaired.warning,) if repaired.warning else (),
         requirements=tuple(f"{name}=={version}" for name, version in sorted(installed.items())),
     )
 

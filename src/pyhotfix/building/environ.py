@@ -4,9 +4,9 @@ Building a hotfix runs upstream's build code (setup.py, a build backend and its 
 as `pip install` of an sdist does. That code must not see the user's credentials, so it gets an
 explicit ALLOW-list of variables (`BACKEND_ALLOWED`), never the whole environment; URLs in the
 allowed values lose their userinfo, and a name that looks like a secret is dropped even if it
-matches. HOME and TMPDIR point into the build's own temporary directory (no ~/.netrc, ~/.pypirc,
-~/.pydistutils.cfg, pip or git configuration), and compiler flags map that directory to a fixed
-path so it cannot leak into compiled extensions.
+matches. HOME, TMPDIR and CARGO_HOME point into the build's own temporary directory (no
+~/.netrc, ~/.pypirc, ~/.pydistutils.cfg, pip, git or cargo configuration), and compiler flags map
+that directory to a fixed path so it cannot leak into compiled extensions.
 
 uv, which installs the build requirements, is pyhotfix's own trusted tool: it also gets its own
 configuration and index credentials (`UV_*`, `HOME` for uv.toml and ~/.netrc, proxy credentials),
@@ -16,6 +16,7 @@ but still none of the rest (upload tokens, cloud keys).
 from __future__ import annotations
 
 import functools
+import os
 import re
 import shlex
 import subprocess
@@ -34,6 +35,7 @@ __all__ = [
     "installer_environment",
     "prefix_map_flag",
     "strip_userinfo",
+    "with_scripts_on_path",
 ]
 
 # Passed to upstream's build code, each only if the user set it.
@@ -94,7 +96,6 @@ BACKEND_ALLOWED = frozenset(
         "CMAKE_GENERATOR",
         "CMAKE_PREFIX_PATH",
         "RUSTFLAGS",
-        "CARGO_HOME",
         "RUSTUP_HOME",
         "RUSTUP_TOOLCHAIN",
     }
@@ -189,6 +190,9 @@ def backend_environment(
         env["RUSTUP_HOME"] = str(Path(environ["HOME"]) / ".rustup")
     env |= {
         "HOME": str(build_dir / "home"),
+        # cargo's own directory (registry cache, config) in that HOME: the user's one may hold
+        # registry tokens (credentials.toml) and configuration the build must not depend on.
+        "CARGO_HOME": str(build_dir / "home" / ".cargo"),
         "TMPDIR": str(build_dir / "tmp"),
         "SOURCE_DATE_EPOCH": str(source_date_epoch),
         "PYTHONHASHSEED": "0",
@@ -203,6 +207,14 @@ def backend_environment(
         env[flags] = f"{env[flags]} {c_maps}" if env.get(flags) else c_maps
     env["RUSTFLAGS"] = f"{env['RUSTFLAGS']} {rust_maps}" if env.get("RUSTFLAGS") else rust_maps
     return env
+
+
+def with_scripts_on_path(env: Mapping[str, str], scripts: Path) -> dict[str, str]:
+    """`env` with the build environment's scripts directory first on PATH, as pip and build
+    give it to backends: meson-python runs `meson`, scikit-build-core `cmake` and `ninja`, maturin
+    `cargo` wrappers, each installed there from PyPI."""
+    path = env.get("PATH")
+    return {**env, "PATH": f"{scripts}{os.pathsep}{path}" if path else str(scripts)}
 
 
 def installer_environment(environ: Mapping[str, str]) -> dict[str, str]:

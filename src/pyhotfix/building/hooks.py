@@ -21,6 +21,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
 from pyhotfix.building._output import tail_block
+from pyhotfix.building.environ import with_scripts_on_path
 from pyhotfix.building.envs import EnvCache
 from pyhotfix.errors import BuildError
 from pyhotfix.versioning import BackendInfo
@@ -118,11 +119,13 @@ class StartedHooks:
     ) -> None:
         self.step, self.out, self.backend, self.env_python = step, out, backend, env_python
         out.mkdir(parents=True)
+        # The settings pyhotfix gives this backend (a fixed build directory), or None.
+        settings = dict(backend.config_settings) or None
         self.hooks = [
-            (f"get_requires_for_build_{step}", {"config_settings": None}),
+            (f"get_requires_for_build_{step}", {"config_settings": settings}),
             (
                 f"build_{step}",
-                {f"{step}_directory": str(out), "config_settings": None}
+                {f"{step}_directory": str(out), "config_settings": settings}
                 | ({"metadata_directory": None} if step == "wheel" else {}),
             ),
         ]
@@ -135,7 +138,10 @@ class StartedHooks:
 
     def _start(self, source_dir: Path | None) -> None:
         # The whole environment is the scrubbed one (environ): nothing else is inherited.
-        environ = {**self._hook_env, "_PYPROJECT_HOOKS_BUILD_BACKEND": self.backend.backend}
+        environ = {
+            **with_scripts_on_path(self._hook_env, self.env_python.parent),
+            "_PYPROJECT_HOOKS_BUILD_BACKEND": self.backend.backend,
+        }
         if source_dir is not None and self.backend.backend_path:
             environ["_PYPROJECT_HOOKS_BACKEND_PATH_JSON"] = json.dumps(
                 _backend_path(source_dir, self.backend.backend_path)

@@ -14,7 +14,7 @@ from typing import IO
 from pyhotfix._atomic import open_atomic
 from pyhotfix.errors import BuildError
 
-__all__ = ["repack_sdist", "rezip_wheel"]
+__all__ = ["repack_sdist", "rezip_wheel", "wheel_date_time", "wheel_member_info"]
 
 
 def _normal_mode(mode: int, is_dir: bool) -> int:
@@ -57,19 +57,33 @@ def rezip_wheel(path: Path, sde: int) -> None:
     from the umask (0o664 vs 0o644), so the same build differs between machines without this.
     RECORD stays valid: it hashes contents, which are unchanged.
     """
-    t = time.gmtime(max(sde, 315532800))  # zip cannot store dates before 1980
-    date_time = (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+    date_time = wheel_date_time(sde)
     with (
         zipfile.ZipFile(path) as zin,
         open_atomic(path, durable=False) as out,  # build-tree file; build() syncs its copy
         zipfile.ZipFile(out, "w") as zout,
     ):
         for item in zin.infolist():
-            info = zipfile.ZipInfo(item.filename, date_time=date_time)
-            is_dir = item.filename.endswith("/")
             mode = (item.external_attr >> 16) & 0o777
-            kind = 0o040000 if is_dir else 0o100000
-            info.external_attr = (kind | _normal_mode(mode, is_dir)) << 16
-            info.compress_type = zipfile.ZIP_STORED if is_dir else zipfile.ZIP_DEFLATED
-            info.create_system = 3  # unix, so external_attr modes are honoured
-            zout.writestr(info, zin.read(item.filename))
+            zout.writestr(
+                wheel_member_info(item.filename, date_time, mode), zin.read(item.filename)
+            )
+
+
+def wheel_date_time(sde: int) -> tuple[int, int, int, int, int, int]:
+    """The zip timestamp of every member of a wheel made at SOURCE_DATE_EPOCH `sde`."""
+    t = time.gmtime(max(sde, 315532800))  # zip cannot store dates before 1980
+    return (t.tm_year, t.tm_mon, t.tm_mday, t.tm_hour, t.tm_min, t.tm_sec)
+
+
+def wheel_member_info(
+    filename: str, date_time: tuple[int, int, int, int, int, int], mode: int
+) -> zipfile.ZipInfo:
+    """The header of a deterministic wheel member: fixed time, 0644/0755 unix mode, deflated."""
+    info = zipfile.ZipInfo(filename, date_time=date_time)
+    is_dir = filename.endswith("/")
+    kind = 0o040000 if is_dir else 0o100000
+    info.external_attr = (kind | _normal_mode(mode, is_dir)) << 16
+    info.compress_type = zipfile.ZIP_STORED if is_dir else zipfile.ZIP_DEFLATED
+    info.create_system = 3  # unix, so external_attr modes are honoured
+    return info

@@ -49,7 +49,12 @@ def run_build(path: Path, names: Sequence[str], options: BuildOptions, as_json: 
 
 def print_build_report(results: Sequence[HotfixResult], as_json: bool) -> None:
     if as_json:
-        click.echo(json.dumps([asdict(r) for r in results], indent=2))
+        from pyhotfix.platforms import file_platform
+
+        documents = [
+            {**asdict(r), "platforms": {f: file_platform(f) for f in r.files}} for r in results
+        ]
+        click.echo(json.dumps(documents, indent=2))
     else:
         reports.render_build(results)
 
@@ -113,13 +118,39 @@ def build(
     "--patch",
     "patches",
     multiple=True,
-    required=True,
     help="A patch file, an http(s):// or file:// URL (stored under patches/), or git+REPO@COMMIT.",
+)
+@click.option(
+    "--requires-dist",
+    "requires_dist",
+    multiple=True,
+    metavar="REQUIREMENT",
+    help='Replace every Requires-Dist on its name with REQUIREMENT (e.g. "urllib3>=1.21.1,<3").',
+)
+@click.option(
+    "--remove-requires-dist",
+    "remove_requires_dist",
+    multiple=True,
+    metavar="NAME",
+    help="Remove every Requires-Dist on NAME.",
 )
 @click.option(
     "--sha256", "hashes", multiple=True, help="Expected sha256 of each URL patch, in order."
 )
 @reason_option("Why this hotfix exists (shown in listings).")
+@click.option(
+    "--from",
+    "source",
+    type=click.Choice(["sdist", "wheels"]),
+    default=None,
+    help="Build from the upstream sdist (default) or patch the wheels upstream published.",
+)
+@click.option(
+    "--platform",
+    "platforms",
+    multiple=True,
+    help="With --from wheels: only wheels whose platform tag matches this glob (repeatable).",
+)
 @strict_option()
 @json_option("Print the build report as JSON.")
 @click.pass_context
@@ -129,16 +160,33 @@ def add(
     patches: tuple[str, ...],
     hashes: tuple[str, ...],
     reason: str | None,
+    source: str | None,
+    platforms: tuple[str, ...],
     strict: bool,
     as_json: bool,
+    requires_dist: tuple[str, ...] = (),
+    remove_requires_dist: tuple[str, ...] = (),
 ) -> None:
-    """Add or update the hotfix REQUIREMENT (NAME==VERSION) with patches, then build it.
+    """Add or update the hotfix REQUIREMENT (NAME==VERSION) with patches and/or Requires-Dist
+    edits, then build it.
 
     If the build fails, the manifest is left as it was.
     """
     from pyhotfix.lifecycle.common import FileEdits, undo_on_error
+    from pyhotfix.requiresdist.options import requires_dist_edits
 
     name, version = _parse_pinned(requirement)
+    if platforms and source != "wheels":
+        raise UsageError(
+            "--platform selects upstream wheels, so it needs --from wheels "
+            f"(e.g. `pyhotfix add {requirement} --patch P --from wheels --platform 'manylinux*'`)."
+        )
+    metadata_edits = requires_dist_edits(requires_dist, remove_requires_dist)
+    if not patches and not metadata_edits:
+        raise UsageError(
+            "Give at least one --patch, or a metadata edit (--requires-dist REQUIREMENT, "
+            "--remove-requires-dist NAME)."
+        )
     path = manifest_path(ctx, create=True)
     edits = FileEdits()
     with undo_on_error(edits):
@@ -149,7 +197,16 @@ def add(
         finally:
             for made_path in made:
                 edits.made(made_path)
-        upsert_hotfix(path, name, version, sources, reason)
+        upsert_hotfix(
+            path,
+            name,
+            version,
+            sources,
+            reason,
+            source=source,
+            platforms=platforms,
+            requires_dist=metadata_edits,
+        )
         code = run_build(path, [name], BuildOptions(strict=strict), as_json)
     if code != 0:
         edits.undo()

@@ -58,7 +58,8 @@ def export_(
     else:
         written = write_export(result, output)
         render.print_line(render.stderr, escape("wrote " + ", ".join(str(p) for p in written)))
-    if index_url is None and fmt != "dockerfile":  # the snippet copies a local index itself
+    # The Dockerfile copies a local index itself; the workflow takes it from the checkout.
+    if index_url is None and fmt not in ("dockerfile", "github-actions"):
         reports.local_url_note(deployment.index_url)
     ctx.exit(0)
 
@@ -73,7 +74,7 @@ def export_(
 @click.option(
     "--pyproject",
     type=click.Path(dir_okay=False, path_type=Path),
-    help="A pyproject.toml to pin instead (uv sources, or Poetry's when it uses Poetry).",
+    help="A pyproject.toml to pin instead (for uv, Poetry or PDM: whichever manages it).",
 )
 @index_url_option()
 @click.option(
@@ -126,10 +127,11 @@ def pin(
             json.dumps(
                 {
                     "path": str(path),
-                    "pinned": not result.changed,
+                    "pinned": not result.changed and not result.problems,
                     "written": result.changed and not check,
                     "changes": [asdict(c) for c in result.changes],
                     "notes": list(result.notes),
+                    "problems": list(result.problems),
                 },
                 indent=2,
             )
@@ -138,7 +140,7 @@ def pin(
         reports.render_pin(path, result, check)
     if given is None and result.changed and not check:
         reports.local_url_note(deployment.index_url)
-    ctx.exit(1 if check and result.changed else 0)
+    ctx.exit(1 if check and (result.changed or result.problems) else 0)
 
 
 @click.command()

@@ -50,16 +50,19 @@ def render_build(results: Sequence[HotfixResult]) -> None:
     for result in results:
         for warning in result.warnings:
             print_line(render.stderr, f"[yellow]warning:[/] {result.name}: {escape(warning)}")
+    from pyhotfix.platforms import file_platform
+
     colours = {"built": "green", "up-to-date": "cyan", "failed": "red"}
     print_table(
         render.stdout,
-        ("name", "upstream", "hotfix version", "files", "seconds", "result"),
+        ("name", "upstream", "hotfix version", "files", "platform", "seconds", "result"),
         [
             (
                 escape(r.name),
                 escape(r.version),
                 escape(r.hotfix_version or "-"),
                 escape("\n".join(r.files) or "-"),
+                escape("\n".join(file_platform(f) for f in r.files) or "-"),
                 f"{r.seconds:.1f}",
                 f"[{colours[r.status]}]{r.status}[/]",
             )
@@ -73,15 +76,26 @@ def render_build(results: Sequence[HotfixResult]) -> None:
 
 def render_list(rows: Sequence[ListedHotfix]) -> None:
     shown = {"yes": "[green]yes[/]", "no": "[yellow]no[/]", "mismatch": "[bold red]mismatch[/]"}
+    # The requires-dist column shows only when a hotfix has metadata edits.
+    edits = any(row.requires_dist for row in rows)
     print_table(
         render.stdout,
-        ("name", "upstream", "hotfix version", "patches", "in index", Column("reason", prose=True)),
+        (
+            "name",
+            "upstream",
+            "hotfix version",
+            "patches",
+            *(["requires-dist"] if edits else []),
+            "in index",
+            Column("reason", prose=True),
+        ),
         [
             (
                 escape(row.name),
                 escape(row.version),
                 escape(row.hotfix_version or "not built"),
                 str(row.patches),
+                *([escape("\n".join(_requires_dist_cells(row)))] if edits else []),
                 shown[row.index],
                 escape(row.reason or ""),
             )
@@ -93,6 +107,10 @@ def render_list(rows: Sequence[ListedHotfix]) -> None:
         print_line(render.stderr, f"[bold red]mismatch:[/] {escape(detail)}")
     if mismatches:
         print_line(render.stderr, "Run `pyhotfix check` for every file and how to repair it.")
+
+
+def _requires_dist_cells(row: ListedHotfix) -> list[str]:
+    return [e.requirement or f"{e.name}: removed" for e in row.requires_dist]
 
 
 def render_publish(where: str, files: Sequence[PublishedFile]) -> None:
@@ -196,11 +214,18 @@ def local_url_note(url: str) -> None:
 
 def render_pin(path: Path, result: PinResult, check: bool) -> None:
     notes = [f"[yellow]note:[/] {escape(note)}" for note in result.notes]
-    if not result.changed:
+    # After a change the lock is stale by design: its problems are the next step, not a failure.
+    label = "[yellow]next:[/]" if result.changed and not check else "[bold red]stale lock:[/]"
+    notes += [f"{label} {escape(problem)}" for problem in result.problems]
+    if not result.changed and not result.problems:
         print_line(
             render.stdout,
             escape(f"{path}: every hotfixed requirement is pinned to its current build."),
         )
+        for note in notes:
+            render.stderr.print(note, highlight=False, soft_wrap=True)
+        return
+    if not result.changed:
         for note in notes:
             render.stderr.print(note, highlight=False, soft_wrap=True)
         return

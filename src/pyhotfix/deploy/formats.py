@@ -12,9 +12,11 @@ FORMATS = (
     "pip-conf",
     "uv",
     "poetry",
+    "pdm",
     "pipenv",
     "s2i",
     "heroku",
     "dockerfile",
     "direct",
+    "github-actions",
 )

@@ -154,8 +154,6 @@ def _is_sha256(value: object) -> bool:
     )
 
 
-
-
 def check_tracks(url: str, canon: NormalizedName) -> str:
     parts = urlsplit(url)
     last = parts.path.rstrip("/").rpartition("/")[2]

@@ -64,7 +64,6 @@ from pyhotfix.manifest import FilePatch, HotfixSpec, PatchSource, load_manifest,
 from pyhotfix.patching import PatchInput
 from pyhotfix.patching.diff import MBOX_FROM
 from pyhotfix.pipeline import BuildContext, BuildOptions, HotfixResult, build_one, inputs_key
-from pyhotfix.upstream import fetch_sdist
 
 RESOLVED: Final = "resolved"  # a conflict the user resolved in the workspace
 DROPPED: Final = "dropped"  # a conflict the user resolved by removing the patch's change
@@ -109,16 +108,20 @@ def rebase(
     workspace_in_use(workspace, spec.name)
     manifest = context.manifest
     inputs = inputs_key(spec, manifest.settings.label, manifest.directory)
-    old = fetch_sdist(
-        context.upstream_url, spec.name, spec.version, context.cache, context.http_client
-    )
-    new = fetch_sdist(
-        context.upstream_url, spec.name, to_version, context.cache, context.http_client
-    )
+    from pyhotfix.wheelmode.releases import fetch_upstream_source  # wheel mode: lazily
+
+    old_path, _ = fetch_upstream_source(
+        context.upstream_url, spec.name, spec.version, spec.source, spec.platforms,
+        context.cache, context.http_client,
+    )  # fmt: skip
+    new_path, _ = fetch_upstream_source(
+        context.upstream_url, spec.name, to_version, spec.source, spec.platforms,
+        context.cache, context.http_client,
+    )  # fmt: skip
     patches = read_patches(context, spec)
     with tempfile.TemporaryDirectory(prefix=f"pyhotfix-rebase-{spec.name}-") as tmp:
-        series = build_series(old.path, patches, Path(tmp), f"{spec.name} {spec.version}")
-        onto = import_release(series, new.path, Path(tmp) / "release", to_version)
+        series = build_series(old_path, patches, Path(tmp), f"{spec.name} {spec.version}")
+        onto = import_release(series, new_path, Path(tmp) / "release", to_version)
         outcomes, head = replay(series, onto, stop_on_conflict=True)
         assert head is not None  # replay commits by default
         changes = [(o.state, o.commit) for o in outcomes]

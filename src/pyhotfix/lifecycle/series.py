@@ -14,9 +14,11 @@ multi-mail mbox, several) per patch, with the repository paths already mapped on
   as `git cherry-pick` does) succeeds;
 - **conflicts**: it does not.
 
-`series_contained` judges the whole series as one patch. Status only needs verdicts, so it stages
-a release as an index file (`stage_release`) and replays with `commits=False`: each check then
-costs a few git calls (the diffs come with the series' log; one scratch index is updated in place).
+`series_contained` judges the whole series as one patch. Status only needs verdicts, so it unpacks
+a release (`stage_release`) and replays with `commits=False`: the last patch is first judged on the
+release's files on disk (`git apply --check`, no repository), and the release is added to an index
+file of the series' repository only when that cannot decide; each check then costs a few git calls
+(the diffs come with the series' log; one scratch index is updated in place).
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ import itertools
 import os
 import re
 import shutil
+import stat
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -137,48 +140,91 @@ def _find_tips(
 
 
 class StagedRelease:
-    """Another upstream release added to the series' repository as an index file only: replays
-    start from a copy of it (no `read-tree`), and its tree is written only if asked for."""
+    """Another upstream release, unpacked, that replays can start from. Its files are added to
+    an index file of the series' repository only when a check needs git's view of it (a rename,
+    a three-way merge, several patches): a one-patch status check reads the files on disk and
+    runs `git apply --check` there, one git process fewer per release."""
 
-    def __init__(self, series: Series, index: Path) -> None:
+    def __init__(self, series: Series, tree_root: Path, index: Path) -> None:
+        self.tree_root = tree_root
         self.index = index
         self._git = series.git.with_env(GIT_INDEX_FILE=str(index))
+        self._git_dir = series.root / ".git"
+        self._staged = False
         self._tree: str | None = None
+
+    def _stage(self) -> None:
+        if self._staged:
+            return
+        git = Git(
+            self.tree_root,
+            {
+                **isolated_env(),
+                "GIT_DIR": str(self._git_dir),
+                "GIT_WORK_TREE": str(self.tree_root),
+                "GIT_INDEX_FILE": str(self.index),
+            },
+        )
+        try:
+            # -f: the sdist's .gitignore hides nothing
+            git.must("add", "--all", "--force", "--", ".")
+        except BaseException:
+            self.drop()
+            raise
+        self._staged = True
 
     def tree(self) -> str:
         if self._tree is None:
+            self._stage()
             self._tree = self._git.text("write-tree")
         return self._tree
 
     def copy_into(self, scratch: Git) -> None:
         """Give `scratch` (a Git with its own index file) this release as its index."""
+        self._stage()
         target = scratch.env["GIT_INDEX_FILE"]
         shutil.copyfile(self.index, target)
 
     def drop(self) -> None:
         self.index.unlink(missing_ok=True)
 
+    def disk_git(self) -> Git | None:
+        """git for `git apply --check` on the unpacked files, outside any repository; None when
+        the tree has a `.git` of its own (git would use it: only the index path is safe then)."""
+        if os.path.lexists(self.tree_root / ".git"):
+            return None
+        # No repository above the tree either: git must treat the files as plain files.
+        ceiling = str(self.tree_root.parent)
+        return Git(self.tree_root, {**isolated_env(), "GIT_CEILING_DIRECTORIES": ceiling})
+
+    def read_regular(self, path: str) -> bytes | None:
+        """The bytes of the release's regular file at `path` (see `_read_regular`)."""
+        return _read_regular(self.tree_root, path)
+
+
+def _read_regular(root: Path, path: str) -> bytes | None:
+    """The bytes of the regular file at `root/path`; None when it is absent, or a component is a
+    symlink or something else than a directory/file (then git must be asked)."""
+    current = root
+    parts = path.split("/")
+    for n, part in enumerate(parts):
+        current = current / part
+        try:
+            mode = os.lstat(current).st_mode
+        except OSError:
+            return None
+        last = n == len(parts) - 1
+        if (last and not stat.S_ISREG(mode)) or (not last and not stat.S_ISDIR(mode)):
+            return None
+    return current.read_bytes()
+
 
 def stage_release(series: Series, sdist: Path, dest: Path, version: str) -> StagedRelease:
-    """Unpack another upstream sdist and add its files to an index of the series' repository."""
+    """Unpack another upstream sdist for replays; its files go into an index of the series'
+    repository when a check first needs them there."""
     tree = unpack_sdist(sdist, dest, display_name=f"the sdist of release {version}")
     git_dir = series.root / ".git"
-    staged = StagedRelease(series, git_dir / f"pyhotfix-import-{uuid.uuid4().hex}")
-    git = Git(
-        tree.root,
-        {
-            **isolated_env(),
-            "GIT_DIR": str(git_dir),
-            "GIT_WORK_TREE": str(tree.root),
-            "GIT_INDEX_FILE": str(staged.index),
-        },
-    )
-    try:
-        git.must("add", "--all", "--force", "--", ".")  # -f: the sdist's .gitignore hides nothing
-    except BaseException:
-        staged.drop()
-        raise
-    return staged
+    return StagedRelease(series, tree.root, git_dir / f"pyhotfix-import-{uuid.uuid4().hex}")
 
 
 def import_release(
@@ -215,6 +261,10 @@ def replay(
     git = series.git
     if isinstance(onto, StagedRelease):
         assert not commits and head is None, "a staged release has no commit to build on"
+        if start == 0 and len(series.patches) == 1:
+            outcome = _carry_on_disk(series, series.patches[start], onto)
+            if outcome is not None:
+                return [outcome], None
     renames = _Renames(git, series.pristine, onto)
     # One scratch index holds the head throughout: a patch that applies updates it in place.
     current = _Head(git.scratch_index(), head or (onto if isinstance(onto, str) else None))
@@ -388,20 +438,108 @@ def _lines_contained(scratch: Git, patch: SeriesPatch, renames: _Renames, diff: 
         moved = renames.get(path) if blobs[3 * i + 2] is None else None
         if moved is not None:  # a file the release renamed: compare with it under its new name
             blobs[3 * i + 2] = _cat_files(scratch, [f":{moved}"])[0]
+    return _lines_decide(
+        [(blobs[3 * i], blobs[3 * i + 1], blobs[3 * i + 2]) for i in range(len(paths))]
+    )
+
+
+def _lines_decide(files: Sequence[tuple[bytes | None, bytes | None, bytes | None]]) -> bool:
+    """The line test on the (old, new, release) contents of each file the patch changes."""
+    if any(b is not None and _is_binary(b) for triple in files for b in triple):
+        return False  # binary: only the reverse-apply check can tell
+    counted = []
+    for old, new, release in files:
+        after = _normalized(new)
+        delta = collections.Counter(after)
+        delta.subtract(_normalized(old))  # subtract keeps negative counts: removed lines
+        counted.append((delta, after, _normalized(release)))
+    return _line_test(counted)
+
+
+def _is_binary(content: bytes) -> bool:
+    return b"\0" in content[:8000]
+
+
+def _line_test(
+    files: Sequence[
+        tuple[collections.Counter[bytes], collections.Counter[bytes], collections.Counter[bytes]]
+    ],
+) -> bool:
+    """For each file: (what the patch adds minus what it removes, per normalized line; the
+    patched file's lines; the release's lines). Contained when every added line is in the
+    release at least as often as in the patched file, every removed one at most as often, and
+    the patch changes something."""
     decided = False
-    for i in range(len(paths)):
-        old, new, release = blobs[3 * i : 3 * i + 3]
-        if any(b is not None and b"\0" in b[:8000] for b in (old, new, release)):
-            return False  # binary: only the reverse-apply check can tell
-        before, after, there = _normalized(old), _normalized(new), _normalized(release)
-        for line in set(before) | set(after):
-            delta = after[line] - before[line]
-            if delta > 0 and there[line] < after[line]:
+    for delta, after, there in files:
+        for line, change in delta.items():
+            if change > 0 and there[line] < after[line]:
                 return False
-            if delta < 0 and there[line] > after[line]:
+            if change < 0 and there[line] > after[line]:
                 return False
-            decided = decided or delta != 0
+            decided = decided or change != 0
     return decided
+
+
+def _line_deltas(diff: bytes) -> list[collections.Counter[bytes]] | None:
+    """Per file of `diff` (git's format, in header order): the normalized lines it adds (+1 each)
+    and removes (-1 each), read from its hunks. None for a binary file. Equals
+    `_normalized(new) - _normalized(old)` with negative counts kept (property-tested)."""
+    deltas: list[collections.Counter[bytes]] = []
+    in_hunk = False
+    for line in diff.split(b"\n"):
+        if line.startswith(b"diff --git "):
+            deltas.append(collections.Counter())
+            in_hunk = False
+        elif not deltas:
+            continue
+        elif line.startswith(b"@@"):
+            in_hunk = True
+        elif not in_hunk:
+            if line.startswith((b"GIT binary patch", b"Binary files ")):
+                return None
+        elif line[:1] in (b"+", b"-"):
+            sign = 1 if line[:1] == b"+" else -1
+            for piece in line[1:].splitlines():  # as bytes.splitlines splits the whole file
+                normalized = _WHITESPACE.sub(b"", piece)
+                if normalized:
+                    deltas[-1][normalized] += sign
+    return deltas
+
+
+def _carry_on_disk(
+    series: Series, patch: SeriesPatch, release: StagedRelease
+) -> PatchOutcome | None:
+    """A one-patch series, judged on the files on disk: the series' work tree (the patch's tip)
+    and the release's. Contained (line test, with what the patch adds and removes read from its
+    diff; else `git apply --check --reverse`) or applies (`git apply --check`). None when git's
+    index is needed: a file the release lacks (renamed?), a symlink on the way, a binary file,
+    a three-way merge."""
+    disk = release.disk_git()
+    diff = series.diff(patch.base, patch.tip)
+    paths = _diff_paths(series.git, patch, diff)
+    deltas = _line_deltas(diff)
+    if disk is None or deltas is None or not paths or any("\n" in p for p in paths):
+        return None
+    there = [release.read_regular(p) for p in paths]
+    if any(content is None for content in there) or len(deltas) != len(paths):
+        return None
+    # The patched files as the patch left them: the work tree is the series' tip. A file the patch
+    # deleted is absent there, and must be: then it has no lines.
+    after = [_read_regular(series.root, p) for p in paths]
+    if any(_is_binary(c) for c in (*there, *after) if c is not None):
+        return None
+    files = [
+        (delta, _normalized(new), _normalized(release))
+        for delta, new, release in zip(deltas, after, there, strict=True)
+    ]
+    if (
+        _line_test(files)
+        or disk.run("apply", "--check", "--reverse", "-", stdin=diff).returncode == 0
+    ):
+        return PatchOutcome(patch.label, CONTAINED)
+    if disk.run("apply", "--check", "-", stdin=diff).returncode == 0:
+        return PatchOutcome(patch.label, APPLIES)
+    return None
 
 
 def _cat_files(git: Git, specs: Iterable[str]) -> list[bytes | None]:

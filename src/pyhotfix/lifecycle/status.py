@@ -26,7 +26,7 @@ import json
 import os
 import tempfile
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -333,10 +333,19 @@ class _Checker:
         inputs = inputs_key(spec, self.manifest.settings.label, self.manifest.directory)
         checks: dict[str, ReleaseCheck] = {}
         pending: list[tuple[str, Path, str]] = []
-        candidates = newer_releases(files, spec.name, spec.version, pre=self.options.pre)
+        if spec.source == "wheels":  # judged against a wheel of each newer release
+            from pyhotfix.wheelmode.releases import newer_wheel_releases
+
+            candidates = newer_wheel_releases(
+                files, spec.name, spec.version, spec.platforms, pre=self.options.pre
+            )
+        else:
+            candidates = newer_releases(files, spec.name, spec.version, pre=self.options.pre)
+        wheel_names = {v: d.filename for v, d in candidates if d is not None}
         for version, dist in candidates:
             if dist is None:
-                checks[version] = ReleaseCheck(version, note="no sdist (only wheels): not checked")
+                missing = "wheels matching platforms" if spec.source == "wheels" else "sdist"
+                checks[version] = ReleaseCheck(version, note=f"no {missing}: not checked")
                 continue
             got = cached_download(None if stale else client, dist, self.cache)
             if got is None:
@@ -354,7 +363,9 @@ class _Checker:
         if pending:
             with self.analysis_slots:
                 checks.update(
-                    self._analyse(None if stale else client, files, spec, pending, inputs)
+                    self._analyse(
+                        None if stale else client, files, spec, pending, inputs, wheel_names
+                    )
                 )
         return [checks[version] for version, _ in candidates]
 
@@ -408,9 +419,18 @@ class _Checker:
         spec: HotfixSpec,
         pending: Sequence[tuple[str, Path, str]],
         inputs: str,
+        wheel_names: Mapping[str, str],
     ) -> dict[str, ReleaseCheck]:
         # The hotfixed release's sdist, found on the page already fetched (no second request).
-        dist = find_sdist(files, spec.name, spec.version, self.upstream_url)
+        if spec.source == "wheels":
+            from pyhotfix.wheelmode import choose_wheels
+            from pyhotfix.wheelmode.releases import wheel_source_archive
+
+            dist = choose_wheels(files, spec.name, spec.version, spec.platforms, self.upstream_url)[
+                0
+            ]
+        else:
+            dist = find_sdist(files, spec.name, spec.version, self.upstream_url)
         got = cached_download(client, dist, self.cache)
         if got is None:
             raise UpstreamError(
@@ -428,6 +448,12 @@ class _Checker:
             prefix=f"pyhotfix-status-{spec.name}-", dir=_scratch_root()
         ) as tmp:
             work = Path(tmp)
+            if spec.source == "wheels":  # the wheels' Python files, as sdist-shaped archives
+                base_sdist = wheel_source_archive(base_sdist, dist.filename, work / "base.tar")
+                pending = [
+                    (v, wheel_source_archive(p, wheel_names[v], work / f"{v}.tar"), sha)
+                    for v, p, sha in pending
+                ]
             series = build_series(base_sdist, patches, work, f"{spec.name} {spec.version}")
             for i, (version, path, sha256) in enumerate(pending):
                 release = stage_release(series, path, work / f"release-{i}", version)

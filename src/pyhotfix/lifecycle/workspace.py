@@ -53,7 +53,7 @@ from pyhotfix.manifest import (
 from pyhotfix.patching import PatchInput, apply_patches, read_patch
 from pyhotfix.pipeline import BuildContext, BuildOptions, HotfixResult, build_one, inputs_key
 from pyhotfix.unpack import unpack_sdist
-from pyhotfix.upstream import fetch_sdist, fetch_url
+from pyhotfix.upstream import fetch_url
 
 
 @dataclass(frozen=True)
@@ -108,14 +108,17 @@ def edit(context: BuildContext, spec: HotfixSpec, workspace: Path) -> EditResult
         inputs,
     ):
         return EditResult(workspace, reused=True, patches=len(spec.patches))
-    sdist = fetch_sdist(
-        context.upstream_url, spec.name, spec.version, context.cache, context.http_client
-    )
+    from pyhotfix.wheelmode.releases import fetch_upstream_source  # wheel mode: lazily
+
+    sdist_path, sdist_filename = fetch_upstream_source(
+        context.upstream_url, spec.name, spec.version, spec.source, spec.platforms,
+        context.cache, context.http_client,
+    )  # fmt: skip
     patches = read_patches(context, spec)
     workspace.parent.mkdir(parents=True, exist_ok=True)
     # Built next to its final place, then renamed: a failed patch leaves no half workspace.
     with tempfile.TemporaryDirectory(prefix=f".tmp-{spec.name}-", dir=workspace.parent) as tmp:
-        tree = unpack_sdist(sdist.path, Path(tmp), display_name=sdist.filename)
+        tree = unpack_sdist(sdist_path, Path(tmp), display_name=sdist_filename)
         apply_patches(tree.root, patches, keep_git=True, target=f"{spec.name} {spec.version}")
         prepare_workspace_repo(tree.root)
         head = Git(tree.root).text("rev-parse", "HEAD")

@@ -25,7 +25,9 @@ from pyhotfix.manifest.values import (
     HotfixSpec,
     Manifest,
     PatchSource,
+    RequiresDistEdit,
     Settings,
+    SourceMode,
     UrlPatch,
 )
 
@@ -40,7 +42,9 @@ __all__ = [
     "HotfixSpec",
     "Manifest",
     "PatchSource",
+    "RequiresDistEdit",
     "Settings",
+    "SourceMode",
     "UrlPatch",
     "decode_manifest",
     "find_manifest",

@@ -14,7 +14,7 @@ from pyhotfix.errors import ManifestError, UsageError
 from pyhotfix.manifest.names import shown_name
 from pyhotfix.manifest.read import parse_toml, read_manifest_text
 from pyhotfix.manifest.validate import check_exact_version, parse_manifest
-from pyhotfix.manifest.values import FilePatch, PatchSource, UrlPatch
+from pyhotfix.manifest.values import FilePatch, PatchSource, RequiresDistEdit, UrlPatch
 
 __all__ = ["patch_to_toml", "remove_hotfix", "set_hotfix_patches", "upsert_hotfix"]
 
@@ -56,11 +56,17 @@ def upsert_hotfix(
     version: str,
     patches: Sequence[PatchSource],
     reason: str | None,
+    *,
+    source: str | None = None,
+    platforms: Sequence[str] = (),
+    requires_dist: Sequence[RequiresDistEdit] = (),
 ) -> None:
     """Create or update [hotfix.NAME] in the manifest at `path`, keeping comments and order.
 
-    The version is set; patches not yet listed are appended in the order given; the result is
-    validated before it is written, so a bad edit never reaches the file.
+    The version is set; patches not yet listed are appended in the order given; `source` sets
+    `from` and non-empty `platforms` replace `platforms` (wheel mode); each `requires_dist` edit
+    sets its key of [hotfix.NAME.requires-dist]; the result is validated
+    before it is written, so a bad edit never reaches the file.
     """
     import tomlkit  # only edits need it; loading uses tomllib
 
@@ -86,14 +92,37 @@ def upsert_hotfix(
         else ()
     )
     array = table["patches"]
-    for source in patches:
-        if source not in current:
-            array.append(patch_to_toml(source))
+    for patch in patches:
+        if patch not in current:
+            array.append(patch_to_toml(patch))
     if reason is not None:
         table["reason"] = reason
+    if source is not None:
+        table["from"] = source
+        if source == "sdist" and "platforms" in table:
+            del table["platforms"]  # platforms only select wheels
+    if platforms:
+        table["platforms"] = list(platforms)
+    if requires_dist:
+        _set_requires_dist(table, requires_dist)
     new_text = tomlkit.dumps(document)
     parse_manifest(new_text, path)  # validate before writing
     write_atomic(path, new_text.encode("utf-8"))
+
+
+def _set_requires_dist(table: Any, edits: Sequence[RequiresDistEdit]) -> None:
+    """Set each edit's key of [hotfix.NAME.requires-dist] (an existing spelling of the same
+    name is replaced), as a sub-table after the hotfix's own keys."""
+    import tomlkit
+
+    sub = table.get("requires-dist")
+    if sub is None:
+        sub = tomlkit.table()
+        table["requires-dist"] = sub
+    for edit in edits:
+        for key in [k for k in sub if canonicalize_name(k) == edit.name]:
+            del sub[key]
+        sub[edit.name] = edit.requirement if edit.requirement is not None else False
 
 
 # --- editing, for `pyhotfix commit` / `rebase` / `retire` ------------------------------------

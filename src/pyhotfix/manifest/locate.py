@@ -10,6 +10,14 @@ from pyhotfix.errors import ManifestError
 
 __all__ = ["Locator"]
 
+_TABLE_HEADER = re.compile(r"\s*\[([^\[\]]*)\]")
+
+
+def _section_key(written: str) -> str:
+    """`[ hotfix . "zope.interface" ]` and `hotfix.zope.interface` alike: no spaces around the
+    dots, no quotes."""
+    return re.sub(r"\s*\.\s*", ".", written.strip()).replace('"', "").replace("'", "")
+
 
 class Locator:
     """Finds the line a table or key is on, so errors can point at it (tomllib keeps no positions)."""
@@ -18,19 +26,18 @@ class Locator:
         # TOML lines end at \n only (splitlines would also split at \x0c, \u2028, ...).
         self.lines = text.split("\n")
         self.path = path
+        self._tables: dict[str, int] | None = None
 
     def _table_line(self, section: str) -> int | None:
-        parts = section.split(".", 1)
-        pattern = re.compile(
-            r"^\s*\[\s*"
-            + re.escape(parts[0])
-            + (r"\s*\.\s*[\"']?" + re.escape(parts[1]) + r"[\"']?" if len(parts) > 1 else "")
-            + r"\s*\]"
-        )
-        for number, line in enumerate(self.lines, start=1):
-            if pattern.match(line):
-                return number
-        return None
+        # Every table header indexed once: a lookup per hotfix made validating a manifest of
+        # many hotfixes quadratic (0.3 s for 200).
+        if self._tables is None:
+            self._tables = {}
+            for number, line in enumerate(self.lines, start=1):
+                header = _TABLE_HEADER.match(line)
+                if header:
+                    self._tables.setdefault(_section_key(header.group(1)), number)
+        return self._tables.get(_section_key(section))
 
     def line_of(self, section: str | None, key: str | None) -> int | None:
         start = self._table_line(section) if section else None

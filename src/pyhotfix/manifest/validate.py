@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -22,7 +23,9 @@ from pyhotfix.manifest.values import (
     HotfixSpec,
     Manifest,
     PatchSource,
+    RequiresDistEdit,
     Settings,
+    SourceMode,
     UrlPatch,
 )
 
@@ -30,7 +33,8 @@ __all__ = ["check_exact_version", "load_manifest", "parse_manifest"]
 
 _SETTINGS_KEYS = {"upstream", "index", "label", "upload", "endpoint_url"}
 _STRING_SETTINGS = {"upstream", "index", "label", "endpoint_url"}
-_HOTFIX_KEYS = {"version", "patches", "reason"}
+_HOTFIX_KEYS = {"version", "patches", "reason", "requires-dist"}
+_HOTFIX_KEYS |= {"from", "platforms"}  # wheel mode (see `_parse_source`)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
 _LABEL = re.compile(r"^[a-z][a-z0-9]*$")
@@ -193,20 +197,132 @@ def _parse_hotfix(written_name: str, table: Any, where: Locator) -> HotfixSpec:
     if not isinstance(version, str):
         raise where.error(section, "version", "must be a string")
     check_exact_version(version, lambda msg: where.error(section, "version", msg))
+    requires_dist = _parse_requires_dist(table.get("requires-dist"), section, where)
     patches = table.get("patches", [])
-    if not isinstance(patches, list) or not patches:
+    if not isinstance(patches, list) or not (patches or requires_dist):
         raise where.error(
             section,
             "patches",
-            "must be a non-empty list of patch files, {url, sha256} or {git, commit}",
+            "must be a non-empty list of patch files, {url, sha256} or {git, commit} (it may be "
+            "empty when [" + section + ".requires-dist] changes the metadata)",
         )
     reason = table.get("reason")
     if reason is not None and not isinstance(reason, str):
         raise where.error(section, "reason", "must be a string")
     parsed = tuple(_parse_patch(p, i, section, where) for i, p in enumerate(patches))
+    source, platforms = _parse_source(table, section, where)
     return HotfixSpec(
-        name=canonicalize_name(written_name), version=version, patches=parsed, reason=reason
+        name=canonicalize_name(written_name),
+        version=version,
+        patches=parsed,
+        reason=reason,
+        source=source,
+        platforms=platforms,
+        requires_dist=requires_dist,
     )
+
+
+_SOURCE_MODES: tuple[SourceMode, ...] = ("sdist", "wheels")
+_MAX_PLATFORMS = 256
+_MAX_GLOB_CHARS = 200
+# A platform tag glob: tag characters (letters, digits, _, .) and fnmatch's * ? [ ] !.
+_PLATFORM_GLOB = re.compile(r"^[A-Za-z0-9_.*?\[\]!-]+$")
+
+
+def _parse_source(
+    table: dict[str, Any], section: str, where: Locator
+) -> tuple[SourceMode, tuple[str, ...]]:
+    """`from` ("sdist" or "wheels") and `platforms` (wheel mode only: platform tag globs)."""
+    source = table.get("from", "sdist")
+    if source not in _SOURCE_MODES:
+        raise where.error(
+            section,
+            "from",
+            f'is {source!r}; it must be "sdist" (build from the upstream sdist, the default) or '
+            '"wheels" (patch the wheels upstream published)',
+        )
+    if "platforms" not in table:
+        return source, ()
+    platforms = table["platforms"]
+    if source != "wheels":
+        raise where.error(
+            section,
+            "platforms",
+            'selects upstream wheels, so it needs from = "wheels"; add that or remove platforms',
+        )
+    if not isinstance(platforms, list) or not platforms or len(platforms) > _MAX_PLATFORMS:
+        raise where.error(
+            section,
+            "platforms",
+            f"must be a non-empty list (at most {_MAX_PLATFORMS}) of platform tag globs, e.g. "
+            '["manylinux*", "macosx*", "win_amd64"]',
+        )
+    for i, glob in enumerate(platforms):
+        if (
+            not isinstance(glob, str)
+            or not _PLATFORM_GLOB.match(glob)
+            or len(glob) > _MAX_GLOB_CHARS
+        ):
+            raise where.error(
+                section,
+                f"platforms[{i}]",
+                f"is {glob!r}; a platform glob is letters, digits, '_', '.', '-' and the wildcards "
+                f'* ? [ ] (at most {_MAX_GLOB_CHARS} characters), e.g. "manylinux*"',
+            )
+    return source, tuple(dict.fromkeys(platforms))
+
+
+def _parse_requires_dist(table: Any, section: str, where: Locator) -> tuple[RequiresDistEdit, ...]:
+    """`[hotfix.NAME.requires-dist]`: DEPENDENCY = "PEP 508 requirement on it" or false."""
+    if table is None:
+        return ()
+    inner = f"{section}.requires-dist"
+    # Errors point at the sub-table's keys; an inline table has no header, so at its line.
+    here = inner if where.line_of(inner, None) is not None else None
+
+    def error(key: str | None, message: str) -> ManifestError:
+        if here is None:
+            return where.error(section, "requires-dist", f"({key}) {message}" if key else message)
+        return where.error(here, key, message)
+
+    if not isinstance(table, dict):
+        raise where.error(
+            section,
+            "requires-dist",
+            'must be a table: DEPENDENCY = "requirement" (replace) or DEPENDENCY = false (remove)',
+        )
+    edits: list[RequiresDistEdit] = []
+    seen: dict[str, str] = {}
+    for key, value in table.items():
+        problem = project_name_problem(key)
+        if problem is not None:
+            raise error(key, f"is not a project name: {shown_name(key)} {problem}")
+        name = canonicalize_name(key)
+        if name in seen:
+            raise error(key, f"names the same project as {seen[name]}; keep one of them")
+        seen[name] = key
+        if value is False:
+            edits.append(RequiresDistEdit(name, None))
+            continue
+        if not isinstance(value, str):
+            raise error(
+                key,
+                f'must be a requirement string such as "{key}>=1.0" (replaces every '
+                f"Requires-Dist on {key}) or false (removes them)",
+            )
+        try:
+            requirement = Requirement(value)
+        except InvalidRequirement as exc:
+            raise error(key, f"is {value!r}, not a PEP 508 requirement ({exc})") from None
+        if canonicalize_name(requirement.name) != name:
+            raise error(
+                key,
+                f"is {value!r}, a requirement on {requirement.name}; the key names the "
+                f'dependency it replaces, so write {requirement.name} = "{value}" or fix the '
+                "requirement",
+            )
+        edits.append(RequiresDistEdit(name, str(requirement)))
+    return tuple(edits)
 
 
 def check_exact_version(version: str, error: Any) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 from packaging.utils import canonicalize_name
 
@@ -19,7 +20,9 @@ __all__ = [
     "HotfixSpec",
     "Manifest",
     "PatchSource",
+    "RequiresDistEdit",
     "Settings",
+    "SourceMode",
     "UrlPatch",
 ]
 
@@ -49,6 +52,18 @@ class GitPatch:
 
 PatchSource = FilePatch | UrlPatch | GitPatch
 
+# What a hotfix patches: the upstream sdist (built with its backend) or the wheels upstream published.
+SourceMode = Literal["sdist", "wheels"]
+
+
+@dataclass(frozen=True)
+class RequiresDistEdit:
+    """One `[hotfix.NAME.requires-dist]` entry: every Requires-Dist on `name` is replaced by
+    `requirement` (added when there is none), or removed when `requirement` is None."""
+
+    name: str  # canonical (PEP 503) name of the dependency
+    requirement: str | None  # a PEP 508 string naming `name`, normalised by packaging
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -65,6 +80,9 @@ class HotfixSpec:
     version: str  # the exact upstream release being fixed
     patches: tuple[PatchSource, ...]
     reason: str | None
+    source: SourceMode = "sdist"  # `from = "wheels"`: patch upstream's wheels (wheelmode)
+    platforms: tuple[str, ...] = ()  # wheel mode: only wheels whose platform tag matches a glob
+    requires_dist: tuple[RequiresDistEdit, ...] = ()  # in manifest order
 
 
 @dataclass(frozen=True)

@@ -2,9 +2,10 @@
 made from the lock entry alone, so anyone with the lock regenerates it byte for byte.
 
 subject: the file's name and sha256. buildDefinition.externalParameters: the manifest entry
-(name, version, label, patch sources in order). resolvedDependencies: the upstream sdist (URL,
-sha256), each patch (source, sha256), every build requirement installed (``pkg:pypi/NAME@VERSION``)
-and the Python (``pkg:generic/python@VERSION``). runDetails.builder: pyhotfix and its version.
+(name, version, label, source mode, patch sources in order). resolvedDependencies: the upstream
+sdist, or in wheel mode each upstream wheel (URL, sha256), each patch (source, sha256), every
+build requirement installed (``pkg:pypi/NAME@VERSION``) and the Python
+(``pkg:generic/python@VERSION``). runDetails.builder: pyhotfix and its version.
 No wall-clock time: the only date is SOURCE_DATE_EPOCH, which the sources fix. Keys are sorted,
 so the same lock entry always gives the same bytes.
 """
@@ -54,6 +55,7 @@ def render_statement(locked: LockedHotfix, file: LockedFile) -> bytes:
                         "name": locked.name,
                         "version": locked.version,
                         "label": locked.label,
+                        "source": "wheels" if locked.upstream_wheels else "sdist",
                         "patches": [p.source for p in locked.patches],
                     }
                 },
@@ -82,13 +84,20 @@ def statements_for(locked: LockedHotfix) -> dict[str, bytes]:
 
 
 def _dependencies(locked: LockedHotfix) -> list[dict[str, Any]]:
-    deps: list[dict[str, Any]] = [
-        {
-            "name": "upstream-sdist",
-            "uri": locked.upstream_url,
-            "digest": {"sha256": locked.upstream_sha256},
-        }
-    ]
+    deps: list[dict[str, Any]]
+    if locked.upstream_wheels:  # wheel mode: every upstream wheel patched
+        deps = [
+            {"name": f"upstream-wheel:{w.filename}", "uri": w.url, "digest": {"sha256": w.sha256}}
+            for w in sorted(locked.upstream_wheels, key=lambda w: w.filename)
+        ]
+    else:
+        deps = [
+            {
+                "name": "upstream-sdist",
+                "uri": locked.upstream_url,
+                "digest": {"sha256": locked.upstream_sha256},
+            }
+        ]
     for patch in locked.patches:
         dep: dict[str, Any] = {"name": f"patch:{patch.source}", "digest": {"sha256": patch.sha256}}
         if patch.source.startswith(("https://", "http://")):

@@ -89,6 +89,13 @@ def find_sdist(files: Sequence[DistFile], name: str, version: str, index_url: st
         # Prefer a file that is not yanked, then .tar.gz (the PEP 625 format) over .zip.
         return min(sdists, key=lambda f: (f.yanked, not f.filename.endswith(".tar.gz")))
     where = f"no sdist of {project} {version} on {redact(index_url)}"
+    if same_version and all(n.endswith(".whl") for n in same_version):
+        raise UpstreamError(
+            f"{where}; files for that version: {', '.join(sorted(same_version))}. pyhotfix "
+            "needs the sdist to build from source; this release has only wheels: patch the wheels "
+            f'upstream published instead: add from = "wheels" to [hotfix.{project}] (or use '
+            f"`pyhotfix add {project}=={version} --patch PATCH --from wheels`)."
+        )
     if same_version:
         raise UpstreamError(
             f"{where}; files for that version: {', '.join(sorted(same_version))}. pyhotfix "

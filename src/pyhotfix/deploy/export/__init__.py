@@ -10,7 +10,10 @@ Why each format looks the way it does (the installers' behaviour, checked with r
 - A direct reference `name @ URL#sha256=…` (as a requirement or as a constraint) makes pip and uv take
   exactly that file and check its hash, merges no index, and does not turn hash-checking mode on.
 - uv takes a package from the first index that has it; `explicit = true` plus `[tool.uv.sources]`
-  ties a package to one index. Poetry: `priority = "explicit"` plus `source =`. Pipenv: `index =`.
+  ties a package to one index, for the project's own requirements and overrides only (so an exact
+  override catches transitive ones). Poetry: `priority = "explicit"` plus `source =` on a
+  dependency the project lists. PDM: a source's `include_packages` plus an override. Pipenv:
+  `index =`.
 
 So formats that can only add indexes (pip.conf, s2i's PIP_* variables, Docker) point the installer
 at a constraints file of URL pins, and the formats that must stay on an index pin exact local
@@ -24,7 +27,7 @@ from pathlib import Path
 
 from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment
-from pyhotfix.deploy.export import docker, pip, pipenv, poetry, uv
+from pyhotfix.deploy.export import docker, github_actions, pdm, pip, pipenv, poetry, uv
 from pyhotfix.deploy.export.values import (
     CONSTRAINTS_NAME,
     DOCKER_DIR,
@@ -55,11 +58,13 @@ WRITERS: dict[str, Writer] = {
     "pip-conf": pip.pip_conf,
     "uv": uv.uv,
     "poetry": poetry.poetry,
+    "pdm": pdm.pdm,
     "pipenv": pipenv.pipenv,
     "s2i": pip.s2i,
     "heroku": pip.heroku,
     "dockerfile": docker.dockerfile,
     "direct": pip.direct,
+    "github-actions": github_actions.github_actions,
 }
 
 

@@ -5,7 +5,8 @@ Pinning is a pure function from the file's text to its new text: running it on i
 changes nothing, and `--check` is "would the text change".
 
 Modules: `values` (what pin reports), `judge` (can a written requirement take the hotfix build),
-`requirements` (requirements files), `pyproject` (pyproject.toml, uv and Poetry).
+`requirements` (requirements files), `pyproject` (pyproject.toml: which tool, then `uvproject`,
+`poetry` or `pdm` on a `tomledit` document; `lockfiles` reads the tool's lock for `--check`).
 """
 
 from __future__ import annotations
@@ -65,8 +66,12 @@ def existing_index_url(path: Path) -> str | None:
             data = tomlkit.parse(text).unwrap()
         except Exception:  # tomlkit's ParseError family; pin itself reports bad TOML
             return None
-        tool = data.get("tool", {})
-        entries = [*tool.get("uv", {}).get("index", []), *tool.get("poetry", {}).get("source", [])]
+        tool = data.get("tool")
+        entries: list[object] = []
+        for name, key in (("uv", "index"), ("poetry", "source"), ("pdm", "source")):
+            table = tool.get(name) if isinstance(tool, dict) else None
+            found = table.get(key) if isinstance(table, dict) else None
+            entries += found if isinstance(found, list) else []
         for entry in entries:
             if isinstance(entry, dict) and entry.get("name") == INDEX_NAME and entry.get("url"):
                 return str(entry["url"])

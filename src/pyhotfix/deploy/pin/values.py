@@ -23,3 +23,6 @@ class PinResult:
     changed: bool
     changes: tuple[PinChange, ...]
     notes: tuple[str, ...]  # things the user should know (not errors)
+    # Why a deployment would still not get the hotfix although the file is right (a lock file
+    # that resolves a hotfixed package elsewhere): `pin --check` fails on them.
+    problems: tuple[str, ...] = ()
