@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -14,7 +15,6 @@ from rich.markup import escape
 from pyhotfix.cli import render
 from pyhotfix.cli.options import json_option, names_argument
 from pyhotfix.cli.session import manifest_path
-from pyhotfix.errors import UsageError
 from pyhotfix.manifest import load_manifest
 
 if TYPE_CHECKING:
@@ -45,54 +45,24 @@ def audit(
 ) -> None:
     """Check every index file of NAMES (default: every locked hotfix) against the lock and its
     provenance statement; exit 1 naming each file that differs and why."""
-    from pyhotfix.index import StaticIndex
-    from pyhotfix.provenance.audit import (
-        HttpReader,
-        IndexReader,
-        StorageReader,
-        finding_dicts,
-        rebuilder,
-    )
-    from pyhotfix.provenance.audit import (
-        audit as run_audit,
-    )
-    from pyhotfix.publish import resolve_target
+    from pyhotfix.provenance.audit import audit_index, finding_dicts
 
     manifest = load_manifest(manifest_path(ctx))
-    reader: IndexReader
-    client = None
-    if index is not None and index.lower().startswith(("http://", "https://")):
-        from pyhotfix.httpclient import make_client
+    rebuild_context: Callable[[Path], BuildContext] | None = None
+    if rebuild:
+        from pyhotfix.cli.session import build_context
+        from pyhotfix.upstream import Cache
 
-        client = make_client(index)
-        reader = HttpReader(index, client)
-        target = None
-    else:
-        target = resolve_target(manifest.settings, manifest.directory, index)
-        if not isinstance(target, StaticIndex):
-            raise UsageError(
-                f"{target.description} is a registry's upload endpoint; audit reads an index's "
-                "pages and files: give its simple URL with --index https://…/simple/."
-            )
-        reader = StorageReader(target)
-    try:
-        rebuild_fn = None
-        if rebuild:
-            from pyhotfix.cli.session import build_context
-            from pyhotfix.upstream import Cache
+        context = build_context(manifest, lambda name, stage: None)
 
-            context = build_context(manifest, lambda name, stage: None, target)
+        def with_fresh_cache(cache_dir: Path) -> BuildContext:
+            # A fresh download cache: the upstream files and URL patches are fetched again and
+            # checked against the lock, as on a second machine.
+            return dataclasses.replace(context, cache=Cache(cache_dir))
 
-            def make_context(cache_dir: Path) -> BuildContext:
-                # A fresh download cache: the upstream sdist and URL patches are fetched again
-                # and checked against the lock, as on a second machine.
-                return dataclasses.replace(context, cache=Cache(cache_dir))
+        rebuild_context = with_fresh_cache
 
-            rebuild_fn = rebuilder(manifest, make_context)
-        findings = run_audit(manifest, reader, names, rebuild=rebuild_fn)
-    finally:
-        if client is not None:
-            client.close()
+    findings = audit_index(manifest, names, index=index, rebuild_context=rebuild_context)
     if as_json:
         click.echo(json.dumps(finding_dicts(findings), indent=2))
     else:

@@ -51,8 +51,10 @@ __all__ = [
     "StorageReader",
     "StoredFile",
     "audit",
+    "audit_index",
     "compare_statement",
     "finding_dicts",
+    "open_reader",
     "rebuilder",
 ]
 
@@ -483,6 +485,41 @@ def _compare_rebuilt(
 
 def _whole(locked: LockedHotfix, reason: str) -> AuditFinding:
     return AuditFinding(locked.name, "", False, reason)
+
+
+@contextmanager
+def open_reader(manifest: Manifest, index: str | None = None) -> Iterator[IndexReader]:
+    """The reader of `index` (default: [settings] index): a served index for an http(s) URL,
+    else the static index the target names; UsageError for a registry's upload endpoint."""
+    if index is not None and index.lower().startswith(("http://", "https://")):
+        from pyhotfix.httpclient import make_client
+
+        with make_client(index) as client:
+            yield HttpReader(index, client)
+        return
+    from pyhotfix.publish import resolve_target
+
+    target = resolve_target(manifest.settings, manifest.directory, index)
+    if not isinstance(target, StaticIndex):
+        raise UsageError(
+            f"{target.description} is a registry's upload endpoint; audit reads an index's "
+            "pages and files: give its simple URL with --index https://…/simple/."
+        )
+    yield StorageReader(target)
+
+
+def audit_index(
+    manifest: Manifest,
+    names: Sequence[str] = (),
+    *,
+    index: str | None = None,
+    rebuild_context: Callable[[Path], BuildContext] | None = None,
+) -> list[AuditFinding]:
+    """`audit` of the index `index` (see `open_reader`); with `rebuild_context` (a fresh
+    download cache directory -> the BuildContext to rebuild with), `--rebuild` too."""
+    rebuild = None if rebuild_context is None else rebuilder(manifest, rebuild_context)
+    with open_reader(manifest, index) as reader:
+        return audit(manifest, reader, names, rebuild=rebuild)
 
 
 def finding_dicts(findings: Sequence[AuditFinding]) -> list[Mapping[str, object]]:
