@@ -357,6 +357,17 @@ def test_reproducible_numbering_and_no_network_when_unchanged(
             "index": "yes",
             "problems": [],
             "reason": None,
+            "patch_info": [  # a plain diff without DEP-3 fields
+                {
+                    "patch": "fix.patch",
+                    "description": None,
+                    "origin": None,
+                    "bug": None,
+                    "forwarded": None,
+                    "applied_upstream": None,
+                }
+            ],
+            "fixes": [],
         }
     ]
 

@@ -628,11 +628,24 @@ def test_edit_commit_round_trip(tmp_path: Path, upstream: Upstream, pyhotfix: Py
         "Say another",
         "--forwarded",
         "https://example.invalid/pr/7",
+        "--bug",
+        "https://example.invalid/issues/6",
+        "--applied-upstream",
+        "1.1",
         cwd=app,
     )
     assert run.code == 0, run.output
     rel = "patches/charlie/0002-say-another.patch"
     patch = (app / rel).read_text()
+    from pyhotfix.patching.dep3 import Dep3Headers, read_headers
+
+    assert read_headers((app / rel).read_bytes()) == Dep3Headers(
+        description="Say another",
+        origin="pyhotfix edit of charlie 1.0 (sdist)",
+        bug="https://example.invalid/issues/6",
+        forwarded="https://example.invalid/pr/7",
+        applied_upstream="1.1",
+    )
     assert patch.startswith("From 0000000000000000000000000000000000000000 ")
     assert "Subject: [PATCH] Say another" in patch
     assert "Origin: pyhotfix edit of charlie 1.0 (sdist)" in patch

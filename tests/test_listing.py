@@ -50,6 +50,8 @@ def test_rows_say_what_is_built_current_and_in_the_index(
         "index",
         "problems",
         "reason",
+        "patch_info",  # DEP-3 fields of each patch file (test_dep3)
+        "fixes",  # advisory IDs (test_advisories)
     ]
     assert list(document[0]["problems"][0]) == ["filename", "status", "detail"]
 

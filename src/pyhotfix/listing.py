@@ -10,6 +10,7 @@ from pyhotfix.manifest import Manifest, RequiresDistEdit
 
 if TYPE_CHECKING:
     from pyhotfix.index.integrity import FileStatus
+    from pyhotfix.patching.dep3 import PatchInfo
 
 __all__ = ["IndexState", "ListedHotfix", "ListedProblem", "list_hotfixes"]
 
@@ -39,6 +40,8 @@ class ListedHotfix:
     problems: tuple[ListedProblem, ...]
     reason: str | None
     requires_dist: tuple[RequiresDistEdit, ...] = ()  # [hotfix.NAME.requires-dist], in order
+    patch_info: tuple[PatchInfo, ...] = ()  # DEP-3 fields of the patch files
+    fixes: tuple[str, ...] = ()  # advisory IDs
 
     @property
     def mismatches(self) -> tuple[str, ...]:
@@ -50,6 +53,8 @@ class ListedHotfix:
         document["problems"] = [asdict(p) for p in self.problems]
         if not self.requires_dist:  # present only for metadata hotfixes: the rows stay as they were
             del document["requires_dist"]
+        document["patch_info"] = [p.to_json() for p in self.patch_info]
+        document["fixes"] = list(self.fixes)
         return document
 
 
@@ -58,6 +63,7 @@ def list_hotfixes(manifest: Manifest) -> list[ListedHotfix]:
     for a local index)."""
     from pyhotfix.index import StaticIndex
     from pyhotfix.index.integrity import check_hotfix
+    from pyhotfix.patching.dep3 import patch_infos
     from pyhotfix.publish import resolve_target
 
     lock = read_lock(lock_path(manifest.path))
@@ -95,6 +101,8 @@ def list_hotfixes(manifest: Manifest) -> list[ListedHotfix]:
                 problems=problems,
                 reason=spec.reason,
                 requires_dist=spec.requires_dist,
+                patch_info=patch_infos(spec, manifest.directory),
+                fixes=spec.fixes,
             )
         )
     return rows

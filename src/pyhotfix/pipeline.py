@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from pyhotfix.building import BuiltFile, EnvCache
     from pyhotfix.patching import PatchInput
     from pyhotfix.provenance.signing import SigningIdentity
+    from pyhotfix.sbom import SbomInputs
     from pyhotfix.upstream import Cache
     from pyhotfix.versioning import BackendInfo
 
@@ -137,6 +138,8 @@ def inputs_key(spec: HotfixSpec, label: str, base_dir: Path) -> str:
         inputs["platforms"] = sorted(spec.platforms)  # their order selects nothing
     if spec.requires_dist:  # only when set: the keys (and N) of other hotfixes stay as they were
         inputs["requires_dist"] = [[e.name, e.requirement] for e in spec.requires_dist]
+    if spec.fixes:  # only when set: hotfixes without it keep their key (and N)
+        inputs["fixes"] = list(spec.fixes)  # written into each wheel's SBOM
     return hashlib.sha256(json.dumps(inputs).encode()).hexdigest()
 
 
@@ -313,6 +316,7 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
             work_dir,
             options,
             locked if same_inputs else None,
+            key,
         )
         if same_inputs and locked is not None:
             # Same inputs, same N: the files must be the locked ones, or the version would name
@@ -374,10 +378,13 @@ def _from_sdist(
     work_dir: Path,
     options: BuildOptions,
     locked: LockedHotfix | None,
+    inputs: str,
 ) -> BuiltRelease:
-    """Sdist mode: fetch, unpack, patch, set the version, build with the PEP 517 backend."""
+    """Sdist mode: fetch, unpack, patch, set the version, build with the PEP 517 backend, put
+    the SBOM into the wheel."""
     from pyhotfix.building import build
     from pyhotfix.patching import apply_patches
+    from pyhotfix.sbom import sbom_inputs
     from pyhotfix.unpack import unpack_sdist
     from pyhotfix.upstream import fetch_sdist
     from pyhotfix.versioning import set_version
@@ -419,8 +426,12 @@ def _from_sdist(
         envs=context.envs,
         backend=backend,
     )
+    context.on_stage(spec.name, "sbom")
+    sbom = sbom_inputs(
+        spec, hotfix_version, inputs, sdist.url, sdist.sha256, patches, source_date_epoch
+    )
     return BuiltRelease(
-        files=(built.sdist, built.wheel),
+        files=(built.sdist, _with_sbom(built.wheel, sbom, locked)),
         backend=built.backend,
         backend_version=built.backend_version,
         python=built.python,
@@ -441,10 +452,13 @@ def _from_wheels(
     work_dir: Path,
     options: BuildOptions,
     locked: LockedHotfix | None,
+    inputs: str,
 ) -> BuiltRelease:
-    """Wheel mode (`from = "wheels"`): patch every chosen upstream wheel (`wheelmode`)."""
+    """Wheel mode (`from = "wheels"`): patch every chosen upstream wheel (`wheelmode`); each
+    carries an SBOM whose ancestor is the upstream wheel it was made from."""
     import platform
 
+    from pyhotfix.sbom import sbom_inputs
     from pyhotfix.wheelmode import BACKEND, fetch_wheels, patch_wheels
 
     context.on_stage(spec.name, "fetching")
@@ -468,8 +482,20 @@ def _from_wheels(
         strict=options.strict,
         edit_metadata=_metadata_editor(spec),
     )
+    context.on_stage(spec.name, "sbom")
+    files = tuple(
+        _with_sbom(
+            wheel,
+            sbom_inputs(
+                spec, hotfix_version, inputs, upstream.url, upstream.sha256, patches,
+                patched.source_date_epoch,
+            ),
+            locked,
+        )
+        for wheel, upstream in zip(patched.files, wheels, strict=True)
+    )  # fmt: skip
     return BuiltRelease(
-        files=patched.files,
+        files=files,
         backend=BACKEND,
         backend_version=__version__,
         python=platform.python_version(),
@@ -481,6 +507,24 @@ def _from_wheels(
         upstream_wheels=tuple(LockedUpstreamWheel(w.url, w.sha256, w.filename) for w in wheels),
         warnings=patched.warnings,
     )
+
+
+def _with_sbom(wheel: BuiltFile, sbom: SbomInputs, locked: LockedHotfix | None) -> BuiltFile:
+    """`wheel` carrying the SBOM (`sbom.add_sbom`), with its new hash and size.
+
+    A locked build from before wheels had SBOMs (`locked`: the same inputs and N) is left as it
+    was when the wheel just built is the locked one: its version must keep naming those bytes.
+    """
+    from pyhotfix.building import BuiltFile
+    from pyhotfix.distfile import file_sha256_size
+    from pyhotfix.sbom import add_sbom
+
+    recorded = {f.filename: f.sha256 for f in locked.files} if locked is not None else {}
+    if recorded.get(wheel.filename) == wheel.sha256:
+        return wheel
+    path = add_sbom(wheel.path, sbom)
+    sha256, size = file_sha256_size(path)
+    return BuiltFile(path=path, filename=path.name, sha256=sha256, size=size)
 
 
 def _metadata_editor(spec: HotfixSpec) -> Callable[[str], str] | None:

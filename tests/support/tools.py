@@ -25,6 +25,7 @@ PINNED: dict[str, str] = {
     "pdm": "pdm==2.29.4 hishel[httpx2]<2",  # hishel 2 dropped the storage pdm 2.29 imports
     "pip-tools": "pip-tools==7.6.2",
     "maturin": "maturin==1.16.0",
+    "pip-audit": "pip-audit==2.10.1",
 }
 
 

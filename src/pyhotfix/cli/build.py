@@ -151,6 +151,13 @@ def build(
     multiple=True,
     help="With --from wheels: only wheels whose platform tag matches this glob (repeatable).",
 )
+@click.option(
+    "--fixes",
+    "fixes",
+    multiple=True,
+    metavar="ID",
+    help="An advisory the patches fix (CVE-…, GHSA-…, PYSEC-…); repeat for several.",
+)
 @strict_option()
 @json_option("Print the build report as JSON.")
 @click.pass_context
@@ -162,6 +169,7 @@ def add(
     reason: str | None,
     source: str | None,
     platforms: tuple[str, ...],
+    fixes: tuple[str, ...],
     strict: bool,
     as_json: bool,
     requires_dist: tuple[str, ...] = (),
@@ -206,6 +214,7 @@ def add(
             source=source,
             platforms=platforms,
             requires_dist=metadata_edits,
+            fixes=fixes,
         )
         code = run_build(path, [name], BuildOptions(strict=strict), as_json)
     if code != 0:

@@ -58,8 +58,9 @@ def export_(
     else:
         written = write_export(result, output)
         render.print_line(render.stderr, escape("wrote " + ", ".join(str(p) for p in written)))
-    # The Dockerfile copies a local index itself; the workflow takes it from the checkout.
-    if index_url is None and fmt not in ("dockerfile", "github-actions"):
+    # The Dockerfile copies a local index itself; the workflow takes it from the checkout; vex
+    # and pip-audit name no index.
+    if index_url is None and fmt not in ("dockerfile", "github-actions", "vex", "pip-audit"):
         reports.local_url_note(deployment.index_url)
     ctx.exit(0)
 
@@ -153,12 +154,24 @@ def pin(
 @click.option(
     "--project",
     type=click.Path(exists=True, file_okay=False, path_type=Path),
-    help="Install this project directory (pip install DIR; uv sync when it is configured for uv).",
+    help="Install this project directory with its own tool (uv, Poetry, Pipenv, PDM: detected "
+    "from its lock file or configuration), or pip install DIR for a plain project.",
+)
+@click.option(
+    "--tool",
+    type=click.Choice(("pip", "uv", "poetry", "pipenv", "pdm")),
+    help="The tool that deploys the project, instead of the detected one.",
+)
+@click.option(
+    "--tool-path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    metavar="PATH",
+    help="The tool's executable (default: found on PATH).",
 )
 @click.option(
     "--installer",
     type=click.Choice(("pip", "uv", "both")),
-    help="Default: uv for a project configured for uv, else pip (what platform builders run).",
+    help="For requirements files and plain projects: pip (default), uv (uv pip), or both.",
 )
 @click.option(
     "--python",
@@ -205,6 +218,8 @@ def verify(
     ctx: click.Context,
     requirements: Path | None,
     project: Path | None,
+    tool: str | None,
+    tool_path: Path | None,
     installer: str | None,
     python: str | None,
     env_files: tuple[Path, ...],
@@ -222,7 +237,7 @@ def verify(
     only work until upstream's next release.
     """
     from pyhotfix.deploy import load_deployment
-    from pyhotfix.deploy.verify import VerifyOptions, default_installers
+    from pyhotfix.deploy.verify import VerifyOptions, default_installers, resolve_tool
     from pyhotfix.deploy.verify import verify as run_verify
     from pyhotfix.upstream import PYPI_SIMPLE_URL
 
@@ -231,7 +246,7 @@ def verify(
     if requirements is None and project is None:
         if Path("requirements.txt").is_file():
             requirements = Path("requirements.txt")
-        elif Path("pyproject.toml").is_file():
+        elif Path("pyproject.toml").is_file() or Path("Pipfile").is_file():
             project = Path(".")
         else:
             raise UsageError("Nothing to verify here: give -r requirements.txt or --project DIR.")
@@ -253,14 +268,19 @@ def verify(
         use_user_config=use_user_config,
         existing=not fresh_only,
         deployed_at=deployed_at,
+        # --installer names pip/uv pip installs, which a project tool does not run
+        tool=tool or ("pip" if installer is not None else None),
+        tool_path=tool_path,
     )
     if installer is None:
-        installers = default_installers(options)
+        installers = ("pip",) if tool == "pip" else default_installers(options)
     else:
         installers = ("pip", "uv") if installer == "both" else (installer,)
     options = replace(options, installers=installers)
+    chosen = resolve_tool(options)
+    shown = ", ".join(installers) if chosen == "pip" else chosen
     with progress(render.stderr.is_terminal and not as_json) as on_stage:
-        on_stage("verify", f"installing with {', '.join(installers)} in fresh environments")
+        on_stage("verify", f"installing with {shown} in fresh environments")
         report = run_verify(deployment, options)
     if as_json:
         click.echo(

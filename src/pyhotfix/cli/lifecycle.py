@@ -59,6 +59,17 @@ def edit(ctx: click.Context, name: str, directory: Path | None) -> None:
 @click.argument("name")
 @click.option("-m", "--message", help="The patch's description (default: your commits' subjects).")
 @click.option("--forwarded", metavar="URL", help="Where the change was sent upstream (PR, issue).")
+@click.option("--bug", metavar="URL", help="The upstream bug report the patch fixes.")
+@click.option(
+    "--origin",
+    metavar="TEXT",
+    help='Where the change comes from, e.g. "upstream, URL" or "backport, URL" (DEP-3).',
+)
+@click.option(
+    "--applied-upstream",
+    metavar="TEXT",
+    help="The upstream version, commit or URL that has the change.",
+)
 @dir_option()
 @json_option("Print the build report as JSON.")
 @click.pass_context
@@ -67,22 +78,31 @@ def commit(
     name: str,
     message: str | None,
     forwarded: str | None,
+    bug: str | None,
+    origin: str | None,
+    applied_upstream: str | None,
     directory: Path | None,
     as_json: bool,
 ) -> None:
     """Turn the workspace's new changes into the next patch of NAME, add it, and build.
 
-    The patch is patches/NAME/NNNN-<slug>.patch (git format-patch style, with Origin: and
-    Forwarded: lines). With nothing changed, nothing is written.
+    The patch is patches/NAME/NNNN-<slug>.patch (git format-patch style; its message ends with
+    DEP-3 Origin:, Forwarded: and, when given, Bug: and Applied-Upstream: lines). With nothing
+    changed, nothing is written.
     """
     from pyhotfix.lifecycle.workspace import commit as commit_workspace
+    from pyhotfix.patching.dep3 import Dep3Headers
+
+    fields = Dep3Headers(
+        origin=origin, bug=bug, forwarded=forwarded, applied_upstream=applied_upstream
+    )
 
     manifest = load_manifest(manifest_path(ctx))
     spec = manifest.get(name)
     workspace = lifecycle_workspace(manifest, spec.name, directory)
     with progress(render.stderr.is_terminal and not as_json) as on_stage:
         result = commit_workspace(
-            build_context(manifest, on_stage), spec, workspace, message, forwarded
+            build_context(manifest, on_stage), spec, workspace, message, fields
         )
     if result.patch is None:
         say(f"No changes in {workspace} since the last patch: nothing was written.")
@@ -123,6 +143,7 @@ def status(
     """
     from pyhotfix.lifecycle.status import StatusOptions
     from pyhotfix.lifecycle.status import status as check_status
+    from pyhotfix.patching.dep3 import patch_infos
 
     manifest = load_manifest(manifest_path(ctx))
     results = check_status(
@@ -135,15 +156,20 @@ def status(
     stale = any(r.stale for r in results)
     failed = any(r.error is not None and not r.stale for r in results)
     needs_action = any(r.needs_action for r in results)
+    specs = {spec.name: spec for spec in manifest.hotfixes}
+    infos = {r.name: patch_infos(specs[r.name], manifest.directory) for r in results}
     if as_json:
         document = {
             "stale": stale,
             "needs_action": needs_action,
-            "hotfixes": [r.to_json() for r in results],
+            "hotfixes": [
+                {**r.to_json(), "patch_info": [i.to_json() for i in infos[r.name]]} for r in results
+            ],
         }
         click.echo(json.dumps(document, indent=2))
     else:
-        reports.render_status(results)
+        cells = {name: reports.patch_info_cell(found) for name, found in infos.items()}
+        reports.render_status(results, cells if any(cells.values()) else None)
     reports.render_status_problems(results)
     if failed or stale:
         ctx.exit(1)

@@ -7,7 +7,7 @@ them)."""
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -23,11 +23,13 @@ if TYPE_CHECKING:
     from pyhotfix.lifecycle.status import HotfixStatus
     from pyhotfix.listing import ListedHotfix
     from pyhotfix.manifest import Manifest
+    from pyhotfix.patching.dep3 import PatchInfo
     from pyhotfix.pipeline import HotfixResult
     from pyhotfix.publish import PublishedFile
 
 __all__ = [
     "local_url_note",
+    "patch_info_cell",
     "render_build",
     "render_check",
     "render_list",
@@ -76,21 +78,21 @@ def render_build(results: Sequence[HotfixResult]) -> None:
 
 def render_list(rows: Sequence[ListedHotfix]) -> None:
     shown = {"yes": "[green]yes[/]", "no": "[yellow]no[/]", "mismatch": "[bold red]mismatch[/]"}
-    # The requires-dist column shows only when a hotfix has metadata edits.
+    # The requires-dist and patch info columns show only when some hotfix has them.
     edits = any(row.requires_dist for row in rows)
+    infos = [patch_info_cell(row.patch_info, row.fixes) for row in rows]
+    with_info = any(infos)  # no DEP-3 fields or advisories anywhere: no such column
+    columns: list[str | Column] = ["name", "upstream", "hotfix version", "patches"]
+    if edits:
+        columns.append("requires-dist")
+    columns += ["in index", Column("reason", prose=True)]
+    if with_info:
+        columns.append(Column("patch info", prose=True))
     print_table(
         render.stdout,
-        (
-            "name",
-            "upstream",
-            "hotfix version",
-            "patches",
-            *(["requires-dist"] if edits else []),
-            "in index",
-            Column("reason", prose=True),
-        ),
+        columns,
         [
-            (
+            [
                 escape(row.name),
                 escape(row.version),
                 escape(row.hotfix_version or "not built"),
@@ -98,8 +100,9 @@ def render_list(rows: Sequence[ListedHotfix]) -> None:
                 *([escape("\n".join(_requires_dist_cells(row)))] if edits else []),
                 shown[row.index],
                 escape(row.reason or ""),
-            )
-            for row in rows
+                *([escape(info)] if with_info else []),
+            ]
+            for row, info in zip(rows, infos, strict=True)
         ],
     )
     mismatches = [detail for row in rows for detail in row.mismatches]
@@ -111,6 +114,14 @@ def render_list(rows: Sequence[ListedHotfix]) -> None:
 
 def _requires_dist_cells(row: ListedHotfix) -> list[str]:
     return [e.requirement or f"{e.name}: removed" for e in row.requires_dist]
+
+
+def patch_info_cell(infos: Sequence[PatchInfo], fixes: Sequence[str] = ()) -> str:
+    """The DEP-3 fields of each patch file, one line each, and the advisories fixed."""
+    lines = [info.summary() for info in infos if info.headers.fields()]
+    if fixes:
+        lines.append(f"fixes {', '.join(fixes)}")
+    return "\n".join(lines)
 
 
 def render_publish(where: str, files: Sequence[PublishedFile]) -> None:
@@ -156,7 +167,10 @@ def render_yank(where: str, name: str, version: str, files: Sequence[str], yanke
         print_line(render.stdout, "Installers now skip it unless it is pinned with ==.")
 
 
-def render_status(results: Sequence[HotfixStatus]) -> None:
+def render_status(
+    results: Sequence[HotfixStatus], patch_info: Mapping[str, str] | None = None
+) -> None:
+    """`patch_info`: name → the "patch info" cell (`patch_info_cell`); no such column without it."""
     rows = []
     colours = {"keep": "green", "retire": "cyan", "rebase": "yellow", "conflict": "red"}
     for r in results:
@@ -177,8 +191,14 @@ def render_status(results: Sequence[HotfixStatus]) -> None:
             advice = "[red]not checked[/]"
         elif r.stale:
             advice += " [magenta](stale)[/]"
-        rows.append((escape(f"{r.name} {r.version}"), "\n".join(lines) or "-", advice))
-    print_table(render.stdout, ("hotfix", "newer releases", "recommendation"), rows)
+        row = [escape(f"{r.name} {r.version}"), "\n".join(lines) or "-", advice]
+        if patch_info is not None:
+            row.append(escape(patch_info.get(r.name, "")))
+        rows.append(row)
+    columns: list[str | Column] = ["hotfix", "newer releases", "recommendation"]
+    if patch_info is not None:
+        columns.append(Column("patch info", prose=True))
+    print_table(render.stdout, columns, rows)
     hints = {
         "retire": "retire → V: upgrade to V and drop the hotfix: `pyhotfix retire NAME`",
         "rebase": "rebase → V: carry the patches to V: `pyhotfix rebase NAME --to V`",

@@ -19,4 +19,6 @@ FORMATS = (
     "dockerfile",
     "direct",
     "github-actions",
+    "vex",
+    "pip-audit",
 )

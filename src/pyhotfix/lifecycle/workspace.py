@@ -51,6 +51,7 @@ from pyhotfix.manifest import (
     upsert_hotfix,
 )
 from pyhotfix.patching import PatchInput, apply_patches, read_patch
+from pyhotfix.patching.dep3 import Dep3Headers, field_lines
 from pyhotfix.pipeline import BuildContext, BuildOptions, HotfixResult, build_one, inputs_key
 from pyhotfix.unpack import unpack_sdist
 from pyhotfix.upstream import fetch_url
@@ -165,9 +166,15 @@ def commit(
     spec: HotfixSpec,
     workspace: Path,
     message: str | None,
-    forwarded: str | None,
+    fields: Dep3Headers | None = None,
 ) -> CommitResult:
-    """Turn the workspace's new changes into the next patch, add it to the manifest, build."""
+    """Turn the workspace's new changes into the next patch, add it to the manifest, build.
+
+    The patch's DEP-3 fields (`fields`, Origin by default "pyhotfix edit of …", Forwarded "no")
+    end its commit message; its Description is the message."""
+    trailers = _trailers(
+        spec, fields or Dep3Headers()
+    )  # a bad value is refused before anything is made
     meta = _checked_meta(context, spec, workspace)
     git = Git(workspace)
     if git.must("ls-files", "--unmerged"):
@@ -186,7 +193,7 @@ def commit(
             f"=======, >>>>>>>). Resolve them, then run `pyhotfix commit {spec.name}"
             f"{dir_option(workspace, spec.name)}` again."
         )
-    text = _message(git, meta.base, message, changed, spec, forwarded)
+    text = _message(git, meta.base, message, changed, trailers)
     user = git.with_env(**user_identity_env())
     new_commit = user.commit_tree(tree, meta.base, text)
     content = format_patch(git, new_commit)
@@ -219,8 +226,7 @@ def _message(
     base: str,
     message: str | None,
     changed: list[str],
-    spec: HotfixSpec,
-    forwarded: str | None,
+    trailers: str,
 ) -> str:
     if not message:
         # The user's own commits in the workspace, if any, else the files changed.
@@ -241,8 +247,16 @@ def _message(
             message = f"Change {' and '.join(changed)}"
         else:
             message = f"Change {len(changed)} files"
-    trailers = (
-        f"Origin: pyhotfix edit of {spec.name} {spec.version} (sdist)\n"
-        f"Forwarded: {forwarded or 'no'}\n"
-    )
     return f"{message.strip()}\n\n{trailers}"
+
+
+def _trailers(spec: HotfixSpec, fields: Dep3Headers) -> str:
+    """The DEP-3 lines that end the patch's commit message (git keeps them in the commit)."""
+    defaults = Dep3Headers(
+        origin=f"pyhotfix edit of {spec.name} {spec.version} (sdist)", forwarded="no"
+    )
+    try:
+        lines = field_lines(defaults.merged(replace(fields, description=None)))
+    except ValueError as exc:
+        raise UsageError(f"The patch's DEP-3 fields cannot be written: {exc}.") from None
+    return "".join(line + "\n" for line in lines)

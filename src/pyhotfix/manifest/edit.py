@@ -60,13 +60,14 @@ def upsert_hotfix(
     source: str | None = None,
     platforms: Sequence[str] = (),
     requires_dist: Sequence[RequiresDistEdit] = (),
+    fixes: Sequence[str] = (),
 ) -> None:
     """Create or update [hotfix.NAME] in the manifest at `path`, keeping comments and order.
 
-    The version is set; patches not yet listed are appended in the order given; `source` sets
-    `from` and non-empty `platforms` replace `platforms` (wheel mode); each `requires_dist` edit
-    sets its key of [hotfix.NAME.requires-dist]; the result is validated
-    before it is written, so a bad edit never reaches the file.
+    The version is set; patches (and `fixes` advisory IDs) not yet listed are appended in the
+    order given; `source` sets `from` and non-empty `platforms` replace `platforms` (wheel mode);
+    each `requires_dist` edit sets its key of [hotfix.NAME.requires-dist]; the result is
+    validated before it is written, so a bad edit never reaches the file.
     """
     import tomlkit  # only edits need it; loading uses tomllib
 
@@ -97,6 +98,7 @@ def upsert_hotfix(
             array.append(patch_to_toml(patch))
     if reason is not None:
         table["reason"] = reason
+    _add_fixes(table, fixes)
     if source is not None:
         table["from"] = source
         if source == "sdist" and "platforms" in table:
@@ -123,6 +125,28 @@ def _set_requires_dist(table: Any, edits: Sequence[RequiresDistEdit]) -> None:
         for key in [k for k in sub if canonicalize_name(k) == edit.name]:
             del sub[key]
         sub[edit.name] = edit.requirement if edit.requirement is not None else False
+
+
+def _add_fixes(table: Any, fixes: Sequence[str]) -> None:
+    """Append the advisory IDs `table`'s `fixes` does not list yet (a list is made when needed)."""
+    import tomlkit  # only edits need it; loading uses tomllib
+
+    from pyhotfix.advisories import advisory_problem
+
+    for advisory in fixes:
+        problem = advisory_problem(advisory)
+        if problem is not None:
+            raise UsageError(f"The advisory (--fixes) {problem}.")
+    if not fixes:
+        return
+    if "fixes" not in table:
+        table["fixes"] = tomlkit.array()
+    array = table["fixes"]
+    if not isinstance(array, list):
+        raise UsageError(f"fixes in [hotfix] is {array!r}, not a list; fix it by hand first.")
+    for advisory in fixes:
+        if advisory not in array:
+            array.append(advisory)
 
 
 # --- editing, for `pyhotfix commit` / `rebase` / `retire` ------------------------------------

@@ -11,6 +11,7 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from pyhotfix.advisories import MAX_FIXES, advisory_problem
 from pyhotfix.errors import ManifestError
 from pyhotfix.manifest.locate import Locator
 from pyhotfix.manifest.names import project_name_problem, shown_name
@@ -33,7 +34,7 @@ __all__ = ["check_exact_version", "load_manifest", "parse_manifest"]
 
 _SETTINGS_KEYS = {"upstream", "index", "label", "upload", "endpoint_url"}
 _STRING_SETTINGS = {"upstream", "index", "label", "endpoint_url"}
-_HOTFIX_KEYS = {"version", "patches", "reason", "requires-dist"}
+_HOTFIX_KEYS = {"version", "patches", "reason", "requires-dist", "fixes"}
 _HOTFIX_KEYS |= {"from", "platforms"}  # wheel mode (see `_parse_source`)
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _COMMIT = re.compile(r"^[0-9a-f]{7,40}$")
@@ -219,6 +220,7 @@ def _parse_hotfix(written_name: str, table: Any, where: Locator) -> HotfixSpec:
         source=source,
         platforms=platforms,
         requires_dist=requires_dist,
+        fixes=_parse_fixes(table.get("fixes", []), section, where),
     )
 
 
@@ -323,6 +325,28 @@ def _parse_requires_dist(table: Any, section: str, where: Locator) -> tuple[Requ
             )
         edits.append(RequiresDistEdit(name, str(requirement)))
     return tuple(edits)
+
+
+def _parse_fixes(value: Any, section: str, where: Locator) -> tuple[str, ...]:
+    """`fixes = ["CVE-…", "GHSA-…", "PYSEC-…"]`: advisory IDs, each once, in the order written."""
+    if not isinstance(value, list):
+        raise where.error(
+            section, "fixes", 'must be a list of advisory IDs, e.g. ["CVE-2024-37891"]'
+        )
+    if len(value) > MAX_FIXES:
+        raise where.error(section, "fixes", f"lists {len(value)} advisories; at most {MAX_FIXES}")
+    seen: list[str] = []
+    for i, item in enumerate(value):
+        key = f"fixes[{i}]"
+        if not isinstance(item, str):
+            raise where.error(section, key, "must be a string, an advisory ID")
+        problem = advisory_problem(item)
+        if problem is not None:
+            raise where.error(section, key, problem)
+        if item in seen:
+            raise where.error(section, key, f"is {item!r} again; list each advisory once")
+        seen.append(item)
+    return tuple(seen)
 
 
 def check_exact_version(version: str, error: Any) -> None:

@@ -83,6 +83,7 @@ class HotfixSpec:
     source: SourceMode = "sdist"  # `from = "wheels"`: patch upstream's wheels (wheelmode)
     platforms: tuple[str, ...] = ()  # wheel mode: only wheels whose platform tag matches a glob
     requires_dist: tuple[RequiresDistEdit, ...] = ()  # in manifest order
+    fixes: tuple[str, ...] = ()  # advisory IDs the patches fix (`advisories`)
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,17 @@ from pathlib import Path
 
 from pyhotfix._atomic import write_atomic
 from pyhotfix.deploy import Deployment
-from pyhotfix.deploy.export import docker, github_actions, pdm, pip, pipenv, poetry, uv
+from pyhotfix.deploy.export import (
+    docker,
+    github_actions,
+    pdm,
+    pip,
+    pipaudit,
+    pipenv,
+    poetry,
+    uv,
+    vex,
+)
 from pyhotfix.deploy.export.values import (
     CONSTRAINTS_NAME,
     DOCKER_DIR,
@@ -65,6 +75,8 @@ WRITERS: dict[str, Writer] = {
     "dockerfile": docker.dockerfile,
     "direct": pip.direct,
     "github-actions": github_actions.github_actions,
+    "vex": vex.vex,
+    "pip-audit": pipaudit.pip_audit,
 }
 
 

@@ -1,6 +1,10 @@
 """`pyhotfix verify`: install the application the way a deployment does, in fresh virtual
 environments, and prove that every hotfix in the lock is what got installed.
 
+A project deployed with uv, Poetry, Pipenv or PDM (its lock file or configuration says which,
+`projects.detect_tool`; `--tool` overrides) is installed by that tool's own commands in a copy
+of the project (`projectrun`); requirements files and plain projects with pip and/or uv pip.
+
 For each installer (pip, uv) and each starting point — a fresh environment, and one that already
 has the upstream release installed (an incremental build, a cached Heroku environment, a
 long-lived server) — it installs the app's requirements or project with the configuration the
@@ -24,6 +28,8 @@ from pyhotfix.deploy import Deployment
 from pyhotfix.deploy.appconfig import read_project_config, read_requirements_config
 from pyhotfix.deploy.verify.diagnose import fragile_warnings
 from pyhotfix.deploy.verify.install import default_installers
+from pyhotfix.deploy.verify.projectrun import run_tool_scenario
+from pyhotfix.deploy.verify.projects import PROJECT_TOOLS, TOOLS, ProjectTool, detect_tool
 from pyhotfix.deploy.verify.record import wheel_hashes
 from pyhotfix.deploy.verify.relocate import deployed_pattern, relocate, source_app_dir
 from pyhotfix.deploy.verify.report import (
@@ -34,6 +40,7 @@ from pyhotfix.deploy.verify.report import (
     VerifyReport,
 )
 from pyhotfix.deploy.verify.scenarios import run_scenario
+from pyhotfix.deploy.verify.tools import find_tool, tool_steps
 from pyhotfix.deploy.verify.venvs import (
     default_index_env,
     install_base_env,
@@ -45,13 +52,34 @@ from pyhotfix.httpclient import redact
 __all__ = [
     "Check",
     "CheckResult",
+    "ProjectTool",
     "Runner",
     "VerifyOptions",
     "VerifyReport",
     "default_installers",
     "read_env_file",
+    "resolve_tool",
     "verify",
 ]
+
+
+def resolve_tool(options: VerifyOptions) -> ProjectTool:
+    """The tool that deploys the app: --tool, else pip for a requirements file, else the one
+    the project's lock file or configuration names."""
+    if options.tool is not None:
+        tool = next((t for t in TOOLS if t == options.tool), None)
+        if tool is None:
+            raise UsageError(f"--tool {options.tool!r} is not one of {', '.join(TOOLS)}.")
+        if options.requirements is not None and tool != "pip":
+            raise UsageError(
+                f"--tool {tool} installs a project: give --project DIR. A requirements file is "
+                "installed with pip or uv pip (--installer pip|uv|both)."
+            )
+        return tool
+    if options.requirements is not None:
+        return "pip"
+    assert options.project is not None
+    return detect_tool(options.project)
 
 
 def verify(
@@ -87,10 +115,10 @@ def _verify(
     else:
         config = read_project_config(app_dir, install_env, hotfixed)
     if options.use_user_config:
-        notes.append("with your own pip/uv configuration (--use-user-config)")
+        notes.append("with your own pip/uv/tool configuration (--use-user-config)")
     else:
         notes.append(
-            "isolated from your own pip/uv configuration (a deployment does not have it; "
+            "isolated from your own pip/uv/tool configuration (a deployment does not have it; "
             "--use-user-config to include it)"
         )
     notes.append(f"default index: {redact(options.default_index)}")
@@ -107,8 +135,21 @@ def _verify(
 
     uv = find_uv_bin()
     checks: list[Check] = []
-    for installer in options.installers:
-        scenarios: list[str] = ["fresh"] + (["existing"] if options.existing else [])
+    tool = resolve_tool(run_options)
+    scenarios: list[str] = ["fresh"] + (["existing"] if options.existing else [])
+    if tool in PROJECT_TOOLS:
+        assert run_options.project is not None
+        exe = find_tool(tool, options.tool_path)
+        shown_steps = " && ".join(s.shown for s in tool_steps(tool, exe, run_options.project))
+        notes.append(f"{tool}: {shown_steps}, in a copy of the project, into its .venv")
+        for scenario in scenarios:
+            checks.extend(
+                run_tool_scenario(
+                    deployment, run_options, tool, exe, wheels, scenario, work, uv,
+                    base_env, deploy_env, runner, shown=options,
+                )
+            )  # fmt: skip
+    for installer in options.installers if tool == "pip" else ():
         for scenario in scenarios:
             checks.extend(
                 run_scenario(

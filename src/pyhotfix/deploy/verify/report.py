@@ -37,6 +37,8 @@ class VerifyOptions:
     use_user_config: bool = False
     existing: bool = True  # also install over the upstream release already installed
     deployed_at: str | None = None  # where the deployment puts the app (s2i: /opt/app-root/src)
+    tool: str | None = None  # the project's tool (pip, uv, poetry, pipenv, pdm); None: detect
+    tool_path: Path | None = None  # the tool's executable; None: PATH
 
 
 CheckResult = Literal["ok", "FAIL", "error", "unused", "skipped"]

@@ -20,7 +20,7 @@ from pyhotfix.deploy.verify.venvs import (
 )
 from pyhotfix.httpclient import redact
 
-__all__ = ["run_scenario"]
+__all__ = ["install_upstream", "run_scenario"]
 
 _S2I_ROOT = "/opt/app-root/src"
 
@@ -56,9 +56,7 @@ def run_scenario(
     before: dict[str, str] = {}
     environment = "fresh"
     if scenario == "existing":
-        first = _install_upstream(
-            deployment, options, installer, python, uv, root, base_env, runner
-        )
+        first = install_upstream(deployment, options, installer, python, uv, root, base_env, runner)
         if isinstance(first, str):
             return rows(
                 "skipped", f"could not install the upstream releases first: {first}", "had upstream"
@@ -101,7 +99,7 @@ def run_scenario(
     return rows_out
 
 
-def _install_upstream(
+def install_upstream(
     deployment: Deployment,
     options: VerifyOptions,
     installer: str,
