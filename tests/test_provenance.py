@@ -250,6 +250,7 @@ def test_an_index_published_without_statements_still_reads(tmp_path: Path) -> No
     assert "intoto" not in (index.simple / CANON / "index.html").read_text()
 
 
+@pytest.mark.slow
 def test_pip_and_uv_install_from_both_page_formats_with_statement_links(
     built: tuple[LocalIndex, LockedHotfix, list[Path]], tmp_path: Path
 ) -> None:
