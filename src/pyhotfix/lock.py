@@ -60,6 +60,9 @@ class LockedHotfix:
     source_date_epoch: int
     # Wheel mode: the upstream wheels patched (upstream_url/sha256 then name the first of them).
     upstream_wheels: tuple[LockedUpstreamWheel, ...] = ()
+    # Every distribution in the build environment, "name==version", sorted (for the provenance;
+    # () in locks written before it was recorded).
+    build_requires: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -109,7 +112,14 @@ def _from_toml(name: str, t: Mapping[str, Any]) -> LockedHotfix:
             LockedUpstreamWheel(w["url"], w["sha256"], w["filename"])
             for w in t.get("upstream-wheels", ())
         ),
+        build_requires=_build_requires(t["build"].get("requires", [])),
     )
+
+
+def _build_requires(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError("build.requires is not a list of strings")
+    return tuple(value)
 
 
 def render_lock(lock: Lock) -> str:
@@ -128,13 +138,16 @@ def render_lock(lock: Lock) -> str:
         table["label"] = h.label
         table["inputs"] = h.inputs
         table["upstream"] = {"url": h.upstream_url, "sha256": h.upstream_sha256}
-        table["build"] = {
+        build: dict[str, object] = {
             "backend": h.backend,
             "backend-version": h.backend_version,
             "python": h.python,
             "pyhotfix": h.pyhotfix,
             "source-date-epoch": h.source_date_epoch,
         }
+        if h.build_requires:
+            build["requires"] = list(h.build_requires)
+        table["build"] = build
         patches = tomlkit.aot()
         for p in h.patches:
             patches.append(tomlkit.table().add("source", p.source).add("sha256", p.sha256))

@@ -36,6 +36,7 @@ from pyhotfix.lock import (
 )
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, UrlPatch
 from pyhotfix.patching.files import read_patch_file
+from pyhotfix.provenance.statement import statements_for
 from pyhotfix.publish import PublishTarget, resolve_target
 from pyhotfix.treeremove import temporary_directory
 
@@ -46,6 +47,7 @@ if TYPE_CHECKING:
 
     from pyhotfix.building import BuiltFile, EnvCache
     from pyhotfix.patching import PatchInput
+    from pyhotfix.provenance.signing import SigningIdentity
     from pyhotfix.sbom import SbomInputs
     from pyhotfix.upstream import Cache
     from pyhotfix.versioning import BackendInfo
@@ -63,6 +65,9 @@ class BuildOptions:
     out_dir: Path | None = None
     strict: bool = False
     jobs: int = 1
+    # --sign: the CI's Sigstore identity; each published file also gets a signed PEP 740
+    # provenance object (provenance.signing)
+    signing: SigningIdentity | None = None
 
 
 BuildStatus = Literal["built", "up-to-date", "failed"]
@@ -272,6 +277,7 @@ class BuiltRelease:
     patches: tuple[LockedPatch, ...]
     upstream_wheels: tuple[LockedUpstreamWheel, ...] = ()
     warnings: tuple[str, ...] = ()
+    build_requires: tuple[str, ...] = ()  # the build environment, "name==version" (sdist mode)
 
 
 def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -> HotfixResult:
@@ -326,8 +332,25 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
             # PEP 708 tracks names a page other machines can read: never a local file:// index.
             upstream_page = f"{redact(context.upstream_url).rstrip('/')}/{spec.name}/"
             remote = upstream_page.startswith(("http://", "https://"))
-            index.publish(spec.name, files, tracks=upstream_page if remote else None)
             entry = _lock_entry(spec, label, number, key, made)
+            if same_inputs and locked is not None and locked.build_requires:
+                # The same bytes as the locked build: its environment stays the one on record,
+                # so the statements already published keep agreeing with the lock.
+                entry = dataclasses.replace(entry, build_requires=locked.build_requires)
+            # The provenance is made from the lock entry (so the lock alone regenerates it) and
+            # published with the files, in the same transaction.
+            signed = None
+            if options.signing is not None:
+                from pyhotfix.provenance.signing import sign_files
+
+                signed = sign_files(files, options.signing)
+            index.publish(
+                spec.name,
+                files,
+                tracks=upstream_page if remote else None,
+                statements=statements_for(entry),
+                signed=signed,
+            )
             with locked_update(lock_path(manifest.path)) as entries:
                 entries[spec.name] = entry
 
@@ -417,6 +440,7 @@ def _from_sdist(
         upstream_sha256=sdist.sha256,
         patches=tuple(LockedPatch(p.label, p.sha256) for p in patches),
         warnings=warnings + built.warnings,
+        build_requires=built.requirements,
     )
 
 
@@ -619,4 +643,5 @@ def _lock_entry(
         pyhotfix=__version__,
         source_date_epoch=made.source_date_epoch,
         upstream_wheels=made.upstream_wheels,
+        build_requires=made.build_requires,
     )

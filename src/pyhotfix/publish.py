@@ -19,7 +19,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 from urllib.parse import unquote, urlsplit
 
 from packaging.utils import canonicalize_name
@@ -30,6 +30,10 @@ from pyhotfix.index import IndexEntry, LocalIndex, PublishResult
 from pyhotfix.index.s3 import ObjectIndex, S3Storage
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings
+from pyhotfix.provenance.statement import statements_for
+
+if TYPE_CHECKING:
+    from pyhotfix.provenance.signing import SigningIdentity
 
 
 def _redact(url: str) -> str:
@@ -63,7 +67,13 @@ class PublishTarget(Protocol):
     ) -> bool: ...
 
     def publish(
-        self, name: str, files: Sequence[Path], *, tracks: str | None = None
+        self,
+        name: str,
+        files: Sequence[Path],
+        *,
+        tracks: str | None = None,
+        statements: Mapping[str, bytes] | None = None,
+        signed: Mapping[str, bytes] | None = None,
     ) -> PublishResult: ...
 
     def yank(self, name: str, version: str, reason: str | None) -> list[str]: ...
@@ -169,16 +179,19 @@ def publish_built(
     names: Sequence[str],
     source: LocalIndex,
     on_project: Callable[[str], None] = lambda name: None,
+    signing: SigningIdentity | None = None,
 ) -> list[PublishedFile]:
     """Publish the files the lock records for `names` (default: every hotfix in the manifest)
     from `source` to `target`. Every file is found and checked against the lock's sha256 and
-    size before anything is published; any problem stops the whole command."""
+    size before anything is published; any problem stops the whole command. Each file's
+    provenance statement is regenerated from the lock and published with it; with `signing`,
+    a signed PEP 740 provenance object too."""
     lock = read_lock(lock_path(manifest.path))
     specs = [manifest.get(n) for n in names] if names else list(manifest.hotfixes)
     if not specs:
         raise UsageError(f"{manifest.path} has no hotfixes to publish.")
     problems: list[str] = []
-    plan: list[tuple[str, list[Path], str | None]] = []
+    plan: list[tuple[str, list[Path], str | None, dict[str, bytes]]] = []
     for spec in specs:
         locked = lock.get(spec.name)
         if locked is None or locked.version != spec.version:
@@ -201,7 +214,7 @@ def publish_built(
                 continue
             paths.append(path)
         tracks = source.project_tracks(spec.name) if not problems else ()
-        plan.append((spec.name, paths, tracks[0] if tracks else None))
+        plan.append((spec.name, paths, tracks[0] if tracks else None, statements_for(locked)))
     if problems:
         raise PublishError(
             "Nothing was published: " + "; ".join(problems) + ". Run `pyhotfix build` (it "
@@ -209,9 +222,16 @@ def publish_built(
             "point --from at the index directory that holds the built files."
         )
     published: list[PublishedFile] = []
-    for name, paths, tracks_url in plan:
+    for name, paths, tracks_url, statements in plan:
         on_project(name)
-        result = target.publish(name, paths, tracks=tracks_url)
+        signed = None
+        if signing is not None:
+            from pyhotfix.provenance.signing import sign_files
+
+            signed = sign_files(paths, signing)
+        result = target.publish(
+            name, paths, tracks=tracks_url, statements=statements, signed=signed
+        )
         published.extend(PublishedFile(name, f, "added") for f in result.added)
         published.extend(PublishedFile(name, f, "unchanged") for f in result.unchanged)
     return published

@@ -20,6 +20,7 @@ from urllib.parse import quote, unquote, urldefrag, urljoin, urlsplit
 from packaging.version import Version
 
 from pyhotfix.httpclient import redact
+from pyhotfix.provenance import layout as statement_layout
 
 __all__ = [
     "ACCEPT",
@@ -67,6 +68,11 @@ class IndexEntry:
     core_metadata_sha256: str | None  # set for wheels (their .metadata file), None for sdists
     upload_time: str  # ISO-8601 UTC with "Z", e.g. 2024-05-01T12:00:00.000000Z
     yanked: str | bool  # False, True, or the reason string
+    # sha256 of the file's in-toto statement (<filename>.intoto.json, pyhotfix.provenance.layout)
+    # when one is published beside it
+    statement_sha256: str | None = None
+    # a signed PEP 740 provenance object (<filename>.provenance) is published beside it
+    provenance: bool = False
 
 
 @dataclass(frozen=True)
@@ -202,7 +208,6 @@ def _parse_html(text: str, base: str) -> list[DistFile]:
 
 
 # -- rendering ------------------------------------------------------------------------------------
-# Plain string building: a template engine would cost more than the rest of a publish.
 
 
 # Plain string building: a template engine would cost more than the rest of a publish.
@@ -228,6 +233,12 @@ def render_project_html(canon: str, entries: Sequence[IndexEntry], tracks: Seque
                 f' data-core-metadata="sha256={e.core_metadata_sha256}"'
                 f' data-dist-info-metadata="sha256={e.core_metadata_sha256}"'
             )
+        if e.statement_sha256:
+            attrs += (
+                f' {statement_layout.HTML_ATTRIBUTE}="{statement_layout.statement_url(e.filename)}"'
+            )
+        if e.provenance:
+            attrs += f' data-provenance="{statement_layout.provenance_url(e.filename)}"'
         if e.yanked is not False:
             reason = "" if e.yanked is True else html.escape(str(e.yanked))
             attrs += f' data-yanked="{reason}"'
@@ -266,6 +277,13 @@ def _entry_json(e: IndexEntry) -> dict[str, object]:
     item["size"] = e.size
     item["upload-time"] = e.upload_time
     item["yanked"] = e.yanked
+    if e.statement_sha256:
+        item[statement_layout.JSON_KEY] = {
+            "url": statement_layout.statement_url(e.filename),
+            "sha256": e.statement_sha256,
+        }
+    if e.provenance:
+        item["provenance"] = statement_layout.provenance_url(e.filename)  # PEP 740
     return item
 
 

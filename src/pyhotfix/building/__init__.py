@@ -51,6 +51,8 @@ class BuiltDists:
     backend_version: str
     python: str
     warnings: tuple[str, ...] = ()  # e.g. why a compiled Linux wheel kept its linux_* tag
+    # the build environment's distributions, "name==version", sorted
+    requirements: tuple[str, ...] = ()
 
 
 def build(
@@ -124,6 +126,7 @@ def build(
         backend_version=installed.get(canonicalize_name(backend.distribution), "unknown"),
         python=envs.python_version,
         warnings=(repaired.warning,) if repaired.warning else (),
+        requirements=tuple(f"{name}=={version}" for name, version in sorted(installed.items())),
     )
 
 

@@ -5,6 +5,7 @@ exit codes. One module per command group; `render`/`reports` print, `session` lo
 - `index`: publish, yank, unyank, serve
 - `lifecycle`: edit, commit, status, rebase, retire
 - `deploy`: export, pin, verify
+- `audit`: the index against the lock and the provenance
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from typing import Any
 import click
 
 from pyhotfix import __version__
-from pyhotfix.cli import build, deploy, index, lifecycle, render
+from pyhotfix.cli import audit, build, deploy, index, lifecycle, render
 from pyhotfix.errors import PyhotfixError
 from pyhotfix.manifest import MANIFEST_NAME
 
@@ -88,5 +89,6 @@ for _command in (
     deploy.export_,
     deploy.pin,
     deploy.verify,
+    audit.audit,
 ):
     cli.add_command(_command)

@@ -11,7 +11,13 @@ import click
 from rich.markup import escape
 
 from pyhotfix.cli import render, reports
-from pyhotfix.cli.options import json_option, names_argument, reason_option, strict_option
+from pyhotfix.cli.options import (
+    json_option,
+    names_argument,
+    reason_option,
+    sign_option,
+    strict_option,
+)
 from pyhotfix.cli.session import build_context, cache, manifest_path, progress
 from pyhotfix.errors import UsageError
 from pyhotfix.manifest import PatchSource, load_manifest, upsert_hotfix
@@ -72,6 +78,7 @@ def print_build_report(results: Sequence[HotfixResult], as_json: bool) -> None:
     help="Also copy built files here.",
 )
 @strict_option()
+@sign_option()
 @json_option()
 @click.pass_context
 def build(
@@ -82,13 +89,24 @@ def build(
     no_publish: bool,
     out_dir: Path | None,
     strict: bool,
+    sign: bool,
     as_json: bool,
 ) -> None:
     """Build (and publish) the hotfixes in the manifest, or only NAMES."""
     if no_publish and out_dir is None:
         raise UsageError("--no-publish needs --out DIR: the built files must go somewhere.")
+    signing = None
+    if sign:
+        from pyhotfix.provenance.signing import find_identity
+
+        signing = find_identity()  # before anything is built: no identity, nothing done
     options = BuildOptions(
-        force=force, publish=not no_publish, out_dir=out_dir, strict=strict, jobs=jobs
+        force=force,
+        publish=not no_publish,
+        out_dir=out_dir,
+        strict=strict,
+        jobs=jobs,
+        signing=signing,
     )
     ctx.exit(run_build(manifest_path(ctx), names, options, as_json))
 

@@ -9,7 +9,13 @@ from pathlib import Path
 import click
 
 from pyhotfix.cli import reports
-from pyhotfix.cli.options import json_option, names_argument, reason_option, to_index_option
+from pyhotfix.cli.options import (
+    json_option,
+    names_argument,
+    reason_option,
+    sign_option,
+    to_index_option,
+)
 from pyhotfix.cli.session import index_target, manifest_path
 from pyhotfix.errors import UsageError
 from pyhotfix.manifest import load_manifest
@@ -37,6 +43,7 @@ __all__ = ["publish", "serve", "unyank", "yank"]
     type=click.Path(file_okay=False, path_type=Path),
     help="The index directory that holds the built files (default: the manifest's index).",
 )
+@sign_option()
 @json_option()
 @click.pass_context
 def publish(
@@ -45,6 +52,7 @@ def publish(
     to: str | None,
     upload_url: str | None,
     source: Path | None,
+    sign: bool,
     as_json: bool,
 ) -> None:
     """Publish the built hotfixes recorded in hotfixes.lock (or only NAMES) to a target.
@@ -54,9 +62,14 @@ def publish(
     """
     from pyhotfix.publish import publish_built, resolve_target, source_index
 
+    signing = None
+    if sign:
+        from pyhotfix.provenance.signing import find_identity
+
+        signing = find_identity()
     manifest = load_manifest(manifest_path(ctx))
     target = resolve_target(manifest.settings, manifest.directory, to, upload_url)
-    files = publish_built(manifest, target, names, source_index(manifest, source))
+    files = publish_built(manifest, target, names, source_index(manifest, source), signing=signing)
     if as_json:
         report = {"target": target.description, "files": [asdict(f) for f in files]}
         click.echo(json.dumps(report, indent=2))

@@ -16,6 +16,7 @@ __all__ = [
     "json_option",
     "names_argument",
     "reason_option",
+    "sign_option",
     "strict_option",
     "to_index_option",
 ]
@@ -63,6 +64,16 @@ def to_index_option() -> Decorator:
     """`--to` of yank and unyank: the index to change."""
     return click.option(
         "--to", "to", metavar="TARGET", help="The index to change (default: [settings] index)."
+    )
+
+
+def sign_option() -> Decorator:
+    """`--sign`: also publish signed PEP 740 provenance (needs a CI Sigstore identity)."""
+    return click.option(
+        "--sign",
+        is_flag=True,
+        help="Also sign each new file (PEP 740, Sigstore); needs the CI's OIDC identity and "
+        "pyhotfix[sign].",
     )
 
 

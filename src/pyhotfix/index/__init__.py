@@ -15,6 +15,7 @@ Layout (``<root>`` is ``hotfix-index/`` by default)::
           index.html  index.json        project page: one link per file
           <filename>                    the sdists and wheels themselves, next to their pages
           <wheel filename>.metadata     the wheel's METADATA, byte for byte (PEP 658)
+          <filename>.intoto.json        its in-toto provenance statement (pyhotfix.provenance)
 
 Pages:
 

@@ -45,6 +45,8 @@ class Candidate:
     requires_python: str | None
     metadata: bytes | None  # exact METADATA of a wheel; None for sdists
     data: bytes | None  # the file's bytes when small enough to keep; else copied from path
+    statement: bytes | None = None  # its in-toto statement, stored beside it (provenance.layout)
+    provenance: bytes | None = None  # its signed PEP 740 provenance object, likewise
 
 
 def inspect_file(path: Path, canon: NormalizedName) -> Candidate:

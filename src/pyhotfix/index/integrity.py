@@ -28,6 +28,7 @@ from pyhotfix.index.records import json_key
 from pyhotfix.index.static import StaticIndex
 from pyhotfix.index.storage import FileDigest
 from pyhotfix.lock import LockedFile, LockedHotfix
+from pyhotfix.provenance import layout as statement_layout
 from pyhotfix.simpleapi import JSON_TYPE, PAGE_ERRORS, IndexEntry, parse_page
 
 __all__ = ["FileCheck", "FileStatus", "check_hotfix", "rebuild_repairs", "repair_advice"]
@@ -202,7 +203,12 @@ def _unexpected_links_and_files(
         )
         found.append((filename, "unexpected", detail))
     for name in index.storage.project_files(canon):
-        listed = name.removesuffix(".metadata")
+        # a companion (.metadata, .intoto.json) belongs to its file
+        listed = (
+            name.removesuffix(".metadata")
+            .removesuffix(statement_layout.STATEMENT_SUFFIX)
+            .removesuffix(statement_layout.PROVENANCE_SUFFIX)
+        )
         if name in _PAGES or listed in entries or listed in keys:
             continue
         detail = (

@@ -18,6 +18,7 @@ from packaging.version import Version
 
 from pyhotfix.distfile import parse_dist_filename
 from pyhotfix.errors import PublishError
+from pyhotfix.provenance import layout as statement_layout
 from pyhotfix.simpleapi import IndexEntry
 
 __all__ = [
@@ -115,6 +116,9 @@ def _parse_entry(item: object, i: int) -> IndexEntry:
     core_sha = core.get("sha256") if isinstance(core, dict) else None
     upload = item.get("upload-time")
     yanked = item.get("yanked", False)
+    statement = item.get(statement_layout.JSON_KEY)
+    statement_sha = statement.get("sha256") if isinstance(statement, dict) else None
+    provenance = item.get("provenance")
     if not (
         isinstance(filename, str)
         and filename
@@ -127,6 +131,8 @@ def _parse_entry(item: object, i: int) -> IndexEntry:
         and (core is False or _is_sha256(core_sha))
         and isinstance(upload, str)
         and isinstance(yanked, str | bool)
+        and (statement is None or _is_sha256(statement_sha))
+        and (provenance is None or isinstance(provenance, str))
     ):
         raise CorruptRecord(f"files[{i}] is missing a field or has one of the wrong type")
     return IndexEntry(
@@ -137,6 +143,8 @@ def _parse_entry(item: object, i: int) -> IndexEntry:
         core_metadata_sha256=None if core_sha is None else str(core_sha),
         upload_time=upload,
         yanked=yanked,
+        statement_sha256=None if statement_sha is None else str(statement_sha),
+        provenance=isinstance(provenance, str),
     )
 
 

@@ -85,6 +85,8 @@ class StaticIndex:
         files: Sequence[Path],
         *,
         tracks: str | None = None,
+        statements: Mapping[str, bytes] | None = None,
+        signed: Mapping[str, bytes] | None = None,
         now: Callable[[], datetime] = utc_now,
     ) -> PublishResult:
         """Add sdists/wheels of project `name` to the index and rewrite its pages.
@@ -92,15 +94,22 @@ class StaticIndex:
         A filename already listed with different bytes is refused (PublishError) and nothing of
         this call is written. `tracks` is the upstream project page (PEP 708), e.g.
         "https://pypi.org/simple/<name>/"; None keeps whatever the project already has.
+        `statements` maps a filename to its in-toto statement, stored beside the file in the
+        same transaction and linked from both pages; `signed` maps a filename to its signed
+        PEP 740 provenance object, likewise (for files new to the index).
         """
         tracks_map = None if tracks is None else {name: tracks}
-        return self.publish_many([(name, files)], tracks=tracks_map, now=now)[0]
+        return self.publish_many(
+            [(name, files)], tracks=tracks_map, statements=statements, signed=signed, now=now
+        )[0]
 
     def publish_many(
         self,
         requests: Iterable[tuple[str, Sequence[Path]]],
         *,
         tracks: Mapping[str, str] | None = None,
+        statements: Mapping[str, bytes] | None = None,
+        signed: Mapping[str, bytes] | None = None,
         now: Callable[[], datetime] = utc_now,
     ) -> list[PublishResult]:
         """`publish` for several projects at once: one lock, one root-page update, and all or
@@ -113,6 +122,10 @@ class StaticIndex:
             per_project = batch.setdefault(canon, {})
             for path in files:
                 cand = inspect_file(Path(path), canon)
+                if statements is not None and cand.filename in statements:
+                    cand = replace(cand, statement=statements[cand.filename])
+                if signed is not None and cand.filename in signed:
+                    cand = replace(cand, provenance=signed[cand.filename])
                 seen = per_project.get(cand.filename)
                 if seen is not None and seen.sha256 != cand.sha256:
                     raise PublishError(

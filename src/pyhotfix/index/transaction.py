@@ -2,7 +2,7 @@
 
 1. check the files already there (a name listed with other bytes is a conflict, a listed file
    whose stored bytes changed is refused; nothing is written before both checks pass);
-2. write the dists and ``.metadata`` files, before any page can list them;
+2. write the dists, ``.metadata`` and ``.intoto.json`` files, before any page can list them;
 3. commit each project's record (index.json), conditional on the version read, merged and retried
    when another publisher got there first;
 4. heal: rewrite each touched index.html from its record, then the root pages.
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from packaging.utils import NormalizedName
@@ -32,6 +32,7 @@ from pyhotfix.index.pages import (
 )
 from pyhotfix.index.records import ProjectState, file_key, format_time, json_key
 from pyhotfix.index.storage import DIST_TYPE, METADATA_TYPE, FileWrite, PageWrite, Storage
+from pyhotfix.provenance import layout as statement_layout
 from pyhotfix.simpleapi import IndexEntry
 
 __all__ = ["Batch", "PublishResult", "publish_locked", "utc_now"]
@@ -66,6 +67,7 @@ def publish_locked(
     read: _Records = {canon: read_project(storage, canon) for canon in batch}
     to_write, unchanged = check_existing(storage, batch, read)
     write_files(storage, to_write)
+    backfill_statements(storage, batch, read, to_write)
     upload_time = format_time(now()) if to_write else ""
     committed, to_check = commit_records(storage, batch, read, tracks_by_project, upload_time)
     # Heal: HTML pages, then the root pages.
@@ -101,6 +103,12 @@ def check_existing(
             elif entry.sha256 != cand.sha256:
                 conflicts.append(conflict_text(canon, entry, cand))
             else:
+                # A statement already listed stays: a restored file keeps it (or gets it back
+                # when these are its bytes), never another one.
+                if entry.statement_sha256 not in (None, _statement_sha256(cand)):
+                    cand = replace(cand, statement=None)
+                if not entry.provenance:  # only a file published with one has one restored
+                    cand = replace(cand, provenance=None)
                 listed_same.append((canon, cand))
     tampered = _check_listed_same(storage, listed_same, to_write, unchanged)
     if tampered:
@@ -159,6 +167,18 @@ def write_files(storage: Storage, to_write: dict[NormalizedName, list[Candidate]
                     file_key(canon, cand.filename), cand.data, cand.path, cand.sha256, DIST_TYPE
                 )
             )
+            if cand.statement is not None:
+                files.append(_statement_write(canon, cand.filename, cand.statement))
+            if cand.provenance is not None:
+                files.append(
+                    FileWrite(
+                        file_key(canon, statement_layout.provenance_name(cand.filename)),
+                        cand.provenance,
+                        None,
+                        hashlib.sha256(cand.provenance).hexdigest(),
+                        statement_layout.PROVENANCE_TYPE,
+                    )
+                )
             if cand.metadata is not None:
                 files.append(
                     FileWrite(
@@ -171,6 +191,62 @@ def write_files(storage: Storage, to_write: dict[NormalizedName, list[Candidate]
                 )
     if files:
         storage.put_files(files)
+
+
+def backfill_statements(
+    storage: Storage,
+    batch: Batch,
+    read: _Records,
+    to_write: dict[NormalizedName, list[Candidate]],
+) -> None:
+    """Store the statements of files listed without one (published before pyhotfix wrote
+    statements), before their records list them, and put back a listed statement deleted by
+    hand (these very bytes); a stored one with other bytes is refused, never replaced."""
+    writes: list[FileWrite] = []
+    for canon, cands in batch.items():
+        found = read[canon]
+        if found is None:
+            continue
+        written = {c.filename for c in to_write.get(canon, [])}
+        for cand in cands.values():
+            entry = found[0].entries.get(cand.filename)
+            if entry is not None and cand.filename not in written and _may_store(entry, cand):
+                assert cand.statement is not None
+                writes.append(_statement_write(canon, cand.filename, cand.statement))
+    if writes:
+        storage.put_files(writes)
+
+
+def _needs_statement(entry: IndexEntry, cand: Candidate) -> bool:
+    """`entry` lists no statement, and `cand` (the same file) brings one."""
+    return (
+        cand.statement is not None
+        and entry.statement_sha256 is None
+        and entry.sha256 == cand.sha256
+    )
+
+
+def _may_store(entry: IndexEntry, cand: Candidate) -> bool:
+    """`cand`'s statement is the one `entry` lists, or `entry` lists none."""
+    return _needs_statement(entry, cand) or (
+        entry.sha256 == cand.sha256
+        and entry.statement_sha256 is not None
+        and entry.statement_sha256 == _statement_sha256(cand)
+    )
+
+
+def _statement_sha256(cand: Candidate) -> str | None:
+    return None if cand.statement is None else hashlib.sha256(cand.statement).hexdigest()
+
+
+def _statement_write(canon: str, filename: str, statement: bytes) -> FileWrite:
+    return FileWrite(
+        file_key(canon, statement_layout.statement_name(filename)),
+        statement,
+        None,
+        hashlib.sha256(statement).hexdigest(),
+        statement_layout.STATEMENT_TYPE,
+    )
 
 
 def commit_records(
@@ -245,10 +321,19 @@ def _updated_record(
             f"listed{partial_note(committed)}. Bump the hotfix number and publish again."
         )
     fresh = [c for c in cands.values() if c.filename not in state.entries]
+    backfilled = [
+        c
+        for c in cands.values()
+        if c.filename in state.entries and _needs_statement(state.entries[c.filename], c)
+    ]
     new_tracks = tracks_by_project.get(canon, state.tracks)
-    if not fresh and new_tracks == state.tracks and found is not None:
+    if not fresh and not backfilled and new_tracks == state.tracks and found is not None:
         return None
     new = ProjectState(dict(state.entries), dict(state.versions), new_tracks)
+    for cand in backfilled:
+        new.entries[cand.filename] = replace(
+            state.entries[cand.filename], statement_sha256=_statement_sha256(cand)
+        )
     for cand in fresh:
         new.entries[cand.filename] = IndexEntry(
             filename=cand.filename,
@@ -260,6 +345,8 @@ def _updated_record(
             ),
             upload_time=upload_time,
             yanked=False,
+            statement_sha256=_statement_sha256(cand),
+            provenance=cand.provenance is not None,
         )
         new.versions[cand.filename] = cand.version
     return new

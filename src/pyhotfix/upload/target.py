@@ -158,15 +158,23 @@ class UploadTarget:
         return True
 
     def publish(
-        self, name: str, files: Sequence[Path], *, tracks: str | None = None
+        self,
+        name: str,
+        files: Sequence[Path],
+        *,
+        tracks: str | None = None,
+        statements: Mapping[str, bytes] | None = None,
+        signed: Mapping[str, bytes] | None = None,
     ) -> PublishResult:
         """Upload the files of project `name` that the registry does not have yet.
 
         All files are checked before any is sent: a filename the registry lists with other
         bytes refuses the whole call (PublishError, nothing uploaded). `tracks` (PEP 708) is
-        ignored: the upload API has no way to set it.
+        ignored: the upload API has no way to set it, nor `statements` (in-toto statements: the
+        upload API takes only PEP 740 attestations, which must be signed), nor `signed` (not
+        sent by `uv publish` yet).
         """
-        del tracks
+        del tracks, statements, signed
         canon = canonical_project(name)
         local = local_files(files, canon)
         credentials = self._resolve_credentials()
