@@ -566,7 +566,7 @@ def test_package_modules_declare_their_public_names() -> None:
     # keeps the names callers import (`from pyhotfix.building import build, EnvCache, ...`).
     package = Path(importlib.import_module("pyhotfix.building").__file__ or "").parent
     public = sorted(p.stem for p in package.glob("*.py") if not p.stem.startswith("_"))
-    assert public == ["checks", "environ", "envs", "hooks", "repack"]
+    assert public == ["checks", "environ", "envs", "hooks", "repack", "repair"]
     for stem in public:
         module = importlib.import_module(f"pyhotfix.building.{stem}")
         assert module.__all__, stem

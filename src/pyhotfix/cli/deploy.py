@@ -13,8 +13,7 @@ from rich.markup import escape
 from pyhotfix.cli import render, reports
 from pyhotfix.cli.options import index_url_option, json_option
 from pyhotfix.cli.session import manifest_path, progress
-from pyhotfix.deploy.export.values import DOCKER_INSTALLERS, DockerInstaller
-from pyhotfix.deploy.formats import FORMATS
+from pyhotfix.deploy.formats import DOCKER_INSTALLERS, FORMATS, DockerInstaller
 from pyhotfix.errors import UsageError
 from pyhotfix.manifest import load_manifest
 

@@ -1,10 +1,16 @@
-"""The names of `pyhotfix export`'s formats: one list for the CLI's choices and the exporter.
+"""The names of `pyhotfix export`'s formats (and the Dockerfile's install steps): one list for the
+CLI's choices and the exporter.
 
 A leaf module (no tomlkit), so the CLI can offer the choices without loading the exporter."""
 
 from __future__ import annotations
 
-__all__ = ["FORMATS"]
+from typing import Literal
+
+__all__ = ["DOCKER_INSTALLERS", "FORMATS", "DockerInstaller"]
+
+DockerInstaller = Literal["pip", "uv-pip", "uv-sync"]
+DOCKER_INSTALLERS: tuple[DockerInstaller, ...] = ("pip", "uv-pip", "uv-sync")
 
 FORMATS = (
     "requirements",

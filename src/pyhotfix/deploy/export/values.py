@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+
+from pyhotfix.deploy.formats import DOCKER_INSTALLERS, DockerInstaller
 
 __all__ = [
     "CONSTRAINTS_NAME",
@@ -17,8 +18,6 @@ __all__ = [
     "ExportedFile",
 ]
 
-DockerInstaller = Literal["pip", "uv-pip", "uv-sync"]
-DOCKER_INSTALLERS: tuple[DockerInstaller, ...] = ("pip", "uv-pip", "uv-sync")
 
 CONSTRAINTS_NAME = "hotfix-constraints.txt"
 INDEX_NAME = "hotfix"  # the index/source name in uv, Poetry and Pipenv configuration
