@@ -16,6 +16,7 @@ from tests.conftest import Pyhotfix
 from tests.support.deployworld import (
     HOTFIXED,
     DeployWorld,
+    assert_verify_agrees,
     deploy_world,
     installed_origin,
     requirement_for,
@@ -77,6 +78,9 @@ def test_pdm_project_installs_the_hotfix(
     assert installed_origin(python, world) == "hotfix"
     check = pin_project(world, project, "--check")
     assert check.code == 0, check.output
+    if scenario == "other-index":  # verify installs fresh and over upstream itself
+        tool_dir = tool_executable("pdm").parent
+        assert_verify_agrees(world, "--project", project, "--tool", "pdm", tool_dir=tool_dir)
 
 
 @pytest.mark.slow

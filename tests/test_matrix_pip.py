@@ -26,6 +26,7 @@ from tests.support.deployworld import (
     HOTFIXED,
     DeployWorld,
     Origin,
+    assert_verify_agrees,
     deploy_world,
     installed_origin,
     requirement_for,
@@ -165,6 +166,12 @@ def row_constraints(
         app,
         _pip_env(python, main),
     )
+    if main == world.attacker_url:  # verify installs fresh and over upstream itself
+        constraints = app / "hotfix-constraints.txt"
+        requirements = app / "requirements.txt"
+        env = ("--env", f"PIP_CONSTRAINT={constraints}", "--env", f"UV_CONSTRAINT={constraints}")
+        args = ("-r", requirements, *env, "--default-index", main)
+        assert_verify_agrees(world, *args, "--installer", "both")
 
 
 def row_pip_conf(tmp: Path, world: DeployWorld, dep: Dependency, python: Path, main: str) -> None:
@@ -186,6 +193,9 @@ def row_s2i(tmp: Path, world: DeployWorld, dep: Dependency, python: Path, main: 
     env = _pip_env(python, main, read_env_file(app / ".s2i" / "environment"))
     script = "set -e\nif [[ -f requirements.txt ]]; then pip install -r requirements.txt; fi\n"
     _run(["bash", "-c", script], app, env)
+    if main == world.attacker_url:  # verify reads .s2i/environment as the assemble does
+        args = ("-r", app / "requirements.txt", "--default-index", main)
+        assert_verify_agrees(world, *args, "--installer", "pip", cwd=app)
 
 
 def row_heroku(tmp: Path, world: DeployWorld, dep: Dependency, python: Path, main: str) -> None:

@@ -24,6 +24,7 @@ from tests.support.deployworld import (
     HOTFIXED,
     PARENT,
     DeployWorld,
+    assert_verify_agrees,
     deploy_world,
     installed_origin,
 )
@@ -165,6 +166,9 @@ def test_heroku_pipenv_install_deploy(
     )
     _run([tool_executable("pipenv"), "install", "--deploy"], app, env)
     assert installed_origin(python, world) == "hotfix"
+    if setting == "other-index":  # verify installs fresh and over upstream itself
+        tool_dir = tool_executable("pipenv").parent
+        assert_verify_agrees(world, "--project", app, "--tool", "pipenv", tool_dir=tool_dir)
 
 
 @pytest.mark.slow

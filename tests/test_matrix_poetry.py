@@ -18,6 +18,7 @@ from tests.support.deployworld import (
     HOTFIXED,
     PARENT,
     DeployWorld,
+    assert_verify_agrees,
     deploy_world,
     installed_origin,
 )
@@ -95,6 +96,9 @@ def test_poetry_project_installs_the_hotfix(
     assert installed_origin(python, world) == "hotfix"
     check = pin_project(world, project, "--check")
     assert check.code == 0, check.output
+    if scenario == "other-index":  # verify installs fresh and over upstream itself
+        tool_dir = tool_executable("poetry").parent
+        assert_verify_agrees(world, "--project", project, "--tool", "poetry", tool_dir=tool_dir)
 
 
 @pytest.mark.slow

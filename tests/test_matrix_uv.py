@@ -17,6 +17,7 @@ from tests.conftest import Pyhotfix
 from tests.support.deployworld import (
     HOTFIXED,
     DeployWorld,
+    assert_verify_agrees,
     deploy_world,
     installed_origin,
     requirement_for,
@@ -79,6 +80,8 @@ def test_uv_project_installs_the_hotfix(
     assert installed_origin(python, world) == "hotfix"
     check = pin_project(world, project, "--check")
     assert check.code == 0, check.output
+    if scenario == "other-index":  # verify installs fresh and over upstream itself
+        assert_verify_agrees(world, "--project", project, "--tool", "uv")
 
 
 @pytest.mark.slow

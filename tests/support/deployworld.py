@@ -19,6 +19,7 @@ import base64
 import functools
 import hashlib
 import json
+import os
 import subprocess
 import threading
 import zipfile
@@ -44,6 +45,7 @@ __all__ = [
     "PARENT",
     "DeployWorld",
     "Origin",
+    "assert_verify_agrees",
     "deploy_world",
     "installed_origin",
     "requirement_for",
@@ -203,3 +205,24 @@ def installed_origin(python: Path, world: DeployWorld) -> Origin:
     if found["version"] in (HOTFIX_VERSION, "99.0"):
         return "attacker"
     return "other"
+
+
+def assert_verify_agrees(
+    world: DeployWorld, *args: str | Path, tool_dir: Path | None = None, cwd: Path | None = None
+) -> None:
+    """`pyhotfix verify ARGS --json` says ok in every environment it installs (fresh and over an
+    installed upstream, when the default index has upstream's release), as the matrix cell that
+    calls it found by the installed bytes; the project tool's own directory (`tool_dir`) first
+    on PATH."""
+    path = os.environ["PATH"] if tool_dir is None else f"{tool_dir}{os.pathsep}{os.environ['PATH']}"
+    manifest = ("-m", world.manifest)
+    run = world.cli(*manifest, "verify", *args, "--json", cwd=cwd or world.app, env={"PATH": path})
+    assert "Traceback" not in run.output and run.stdout.strip(), run.output
+    report = json.loads(run.stdout)
+    results = {(c["installer"], c["environment"]): c for c in report["checks"]}
+    assert any(env == "fresh" for _, env in results), run.output
+    for (_installer, environment), check in results.items():
+        # Over upstream needs upstream's release from the default index: the attacker's has none.
+        unavailable = "could not install the upstream releases first" in check["reason"]
+        assert check["result"] == "ok" or (environment != "fresh" and unavailable), run.output
+    assert run.code == 0, run.output

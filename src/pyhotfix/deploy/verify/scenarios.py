@@ -111,7 +111,9 @@ def install_upstream(
 ) -> dict[str, str] | str:
     """Install the upstream releases, as before the hotfix configuration existed: the versions
     then installed by name, or the installer's error lines."""
-    specs = [f"{b.name}=={b.version}" for b in deployment.hotfixes]
+    # `===`, not `==`: `==1.0` also matches a local build `1.0+anything` that another index may
+    # serve, and "over upstream" must start from upstream's own release.
+    specs = [f"{b.name}==={b.version}" for b in deployment.hotfixes]
     if installer == "pip":
         cmd = [str(python), "-m", "pip", "install", "--no-deps"]
     else:
