@@ -192,3 +192,24 @@ def test_old_compilers_get_the_debug_prefix_map(tmp_path: Path) -> None:
     # gcc here understands the full map; a missing compiler changes nothing.
     assert prefix_map_flag({"PATH": os.environ["PATH"], "CC": "gcc"}) == "-ffile-prefix-map"
     assert prefix_map_flag({"PATH": "", "CC": str(tmp_path / "no-cc")}) == "-ffile-prefix-map"
+
+
+def test_rustup_home_is_found_beside_the_cargo_on_path_when_home_has_none(tmp_path: Path) -> None:
+    """A HOME changed by sudo, a CI job or a test: the toolchain rustup installed is still found
+    (cargo on PATH is rustup's shim in <X>/.cargo/bin; its toolchains are in <X>/.rustup)."""
+    from pyhotfix.building.environ import rustup_home
+
+    owner = tmp_path / "owner"
+    (owner / ".cargo" / "bin").mkdir(parents=True)
+    (owner / ".rustup" / "toolchains").mkdir(parents=True)
+    cargo = owner / ".cargo" / "bin" / "cargo"
+    cargo.write_text("#!/bin/sh\n")
+    cargo.chmod(0o755)
+    empty_home = tmp_path / "home"
+    (empty_home / ".rustup").mkdir(parents=True)  # as rustup leaves it when it found nothing
+    path = str(owner / ".cargo" / "bin")
+    assert rustup_home({"HOME": str(empty_home), "PATH": path}) == str(owner / ".rustup")
+    assert rustup_home({"HOME": str(empty_home), "PATH": path, "RUSTUP_HOME": "/x"}) == "/x"
+    (empty_home / ".rustup" / "toolchains").mkdir()
+    assert rustup_home({"HOME": str(empty_home), "PATH": path}) == str(empty_home / ".rustup")
+    assert rustup_home({"PATH": str(tmp_path)}) is None  # no HOME, no cargo: no rustup

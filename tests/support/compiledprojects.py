@@ -22,6 +22,7 @@ from pathlib import Path
 import pyproject_hooks
 
 from pyhotfix.building import EnvCache
+from pyhotfix.building.environ import rustup_home
 from pyhotfix.versioning import detect_backend
 from tests.support.projects import DEFAULT_BODY, _git_init_and_tag, module_name
 from tests.support.tools import tool_executable
@@ -258,12 +259,14 @@ def make_compiled_sdist(project: Path, out_dir: Path, envs: EnvCache) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     if detect_backend(project).distribution == "maturin":
         with tempfile.TemporaryDirectory() as tmp:
+            rustup = rustup_home(os.environ)  # the toolchain, whatever HOME the tests run with
             subprocess.run(
                 [str(tool_executable("maturin")), "sdist", "--out", tmp],
                 cwd=project,
                 check=True,
                 capture_output=True,
                 timeout=300,
+                env={**os.environ, **({"RUSTUP_HOME": rustup} if rustup else {})},
             )
             (built,) = Path(tmp).glob("*.tar.gz")
             return Path(shutil.move(built, out_dir / built.name))

@@ -19,6 +19,7 @@ import functools
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sysconfig
 from collections.abc import Mapping
@@ -34,6 +35,7 @@ __all__ = [
     "backend_environment",
     "installer_environment",
     "prefix_map_flag",
+    "rustup_home",
     "strip_userinfo",
     "with_scripts_on_path",
 ]
@@ -123,6 +125,24 @@ _REMAPPED_PATH = "/pyhotfix-build"
 _REMAPPED_ENVS = "/pyhotfix-envs"
 
 
+def rustup_home(environ: Mapping[str, str]) -> str | None:
+    """Where rustup keeps its toolchains for this user: RUSTUP_HOME, else ~/.rustup, else the
+    `.rustup` beside the `.cargo/bin` that holds the cargo on PATH (a HOME changed by sudo, a CI
+    job or a test still finds the toolchain rustup installed); None when there is no rustup."""
+    if environ.get("RUSTUP_HOME"):
+        return environ["RUSTUP_HOME"]
+    home = environ.get("HOME")
+    # rustup creates an empty ~/.rustup when it runs without finding one: look for toolchains.
+    if home and (Path(home) / ".rustup" / "toolchains").is_dir():
+        return str(Path(home) / ".rustup")
+    cargo = shutil.which("cargo", path=environ.get("PATH"))
+    if cargo is not None:
+        beside = Path(cargo).parent.parent.parent / ".rustup"  # <X>/.cargo/bin/cargo -> <X>/.rustup
+        if Path(cargo).parent.parent.name == ".cargo" and (beside / "toolchains").is_dir():
+            return str(beside)
+    return str(Path(home) / ".rustup") if home else None
+
+
 def strip_userinfo(value: str) -> str:
     """`value` with `user:password@` removed from every URL in it (proxy variables, lists).
 
@@ -185,9 +205,10 @@ def backend_environment(
     """
     env = {k: strip_userinfo(v) for k, v in environ.items() if _backend_allowed(k)}
     env.setdefault("PATH", "/usr/local/bin:/usr/bin:/bin")
-    if "RUSTUP_HOME" not in env and environ.get("HOME"):
+    rustup = rustup_home(environ)
+    if "RUSTUP_HOME" not in env and rustup is not None:
         # rustup's toolchains (no credentials), which it would look for under the new HOME.
-        env["RUSTUP_HOME"] = str(Path(environ["HOME"]) / ".rustup")
+        env["RUSTUP_HOME"] = rustup
     env |= {
         "HOME": str(build_dir / "home"),
         # cargo's own directory (registry cache, config) in that HOME: the user's one may hold
