@@ -36,7 +36,6 @@ from pyhotfix.lock import (
 )
 from pyhotfix.manifest import FilePatch, HotfixSpec, Manifest, UrlPatch
 from pyhotfix.patching.files import read_patch_file
-from pyhotfix.provenance.statement import statements_for
 from pyhotfix.publish import PublishTarget, resolve_target
 from pyhotfix.treeremove import temporary_directory
 
@@ -339,6 +338,8 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
                 entry = dataclasses.replace(entry, build_requires=locked.build_requires)
             # The provenance is made from the lock entry (so the lock alone regenerates it) and
             # published with the files, in the same transaction.
+            from pyhotfix.provenance.statement import statements_for
+
             signed = None
             if options.signing is not None:
                 from pyhotfix.provenance.signing import sign_files

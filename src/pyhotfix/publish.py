@@ -30,7 +30,6 @@ from pyhotfix.index import IndexEntry, LocalIndex, PublishResult
 from pyhotfix.index.s3 import ObjectIndex, S3Storage
 from pyhotfix.lock import lock_path, read_lock
 from pyhotfix.manifest import DEFAULT_INDEX, Manifest, Settings
-from pyhotfix.provenance.statement import statements_for
 
 if TYPE_CHECKING:
     from pyhotfix.provenance.signing import SigningIdentity
@@ -186,6 +185,7 @@ def publish_built(
     size before anything is published; any problem stops the whole command. Each file's
     provenance statement is regenerated from the lock and published with it; with `signing`,
     a signed PEP 740 provenance object too."""
+    from pyhotfix.provenance.statement import statements_for  # only when publishing
     lock = read_lock(lock_path(manifest.path))
     specs = [manifest.get(n) for n in names] if names else list(manifest.hotfixes)
     if not specs:

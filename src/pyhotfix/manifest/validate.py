@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 from typing import Any
 
-from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
@@ -278,6 +277,8 @@ def _parse_requires_dist(table: Any, section: str, where: Locator) -> tuple[Requ
     """`[hotfix.NAME.requires-dist]`: DEPENDENCY = "PEP 508 requirement on it" or false."""
     if table is None:
         return ()
+    # Only metadata hotfixes need the PEP 508 parser: a no-op build must start fast.
+    from packaging.requirements import InvalidRequirement, Requirement
     inner = f"{section}.requires-dist"
     # Errors point at the sub-table's keys; an inline table has no header, so at its line.
     here = inner if where.line_of(inner, None) is not None else None
