@@ -8,10 +8,14 @@ import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from pyhotfix.building import EnvCache
+
+if TYPE_CHECKING:
+    from tests.support.deployworld import DeployWorld
 
 
 def clean_pip_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
@@ -117,3 +121,16 @@ def venv(tmp_path: Path) -> Iterator[Venv]:
         timeout=120,
     )
     yield Venv(root)
+
+
+@pytest.fixture(scope="session")
+def world(
+    tmp_path_factory: pytest.TempPathFactory, envs: EnvCache, shared_cache: Path
+) -> Iterator[DeployWorld]:
+    """The deploy matrix's world (tests/support/deployworld.py), built once per test worker and
+    shared by the matrix and verify modules (tests only read it; tests/test_deploy.py has a
+    `world` of its own)."""
+    from tests.support.deployworld import deploy_world
+
+    with deploy_world(tmp_path_factory.mktemp("world"), envs, Pyhotfix(shared_cache)) as built:
+        yield built

@@ -9,20 +9,16 @@ Built once per module.
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
-import threading
 import tomllib
 import zipfile
 from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
 from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -40,33 +36,12 @@ from pyhotfix.index import LocalIndex
 from pyhotfix.lock import LockedFile, LockedHotfix, read_lock
 from tests.conftest import Pyhotfix, Run, clean_pip_env
 from tests.support.apps import fix_patch
-from tests.support.loopback import LoopbackServer
+from tests.support.deployworld import serve_directory
 from tests.support.projects import make_project, make_sdist, make_wheel
 
 NAME = "demo-pkg"
 MODULE = "demo_pkg"
 CURRENT = "1.0+hotfix.2"
-
-
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        pass
-
-
-@contextmanager
-def serve_directory(root: Path) -> Iterator[str]:
-    """A static web server on 127.0.0.1 over `root`, as deployments would reach the index."""
-    server = LoopbackServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(root)))
-    thread = threading.Thread(
-        target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-    )
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 @dataclass(frozen=True)

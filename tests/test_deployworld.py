@@ -4,29 +4,18 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from uv import find_uv_bin
 
-from pyhotfix.building import EnvCache
-from tests.conftest import Pyhotfix, clean_pip_env
+from tests.conftest import clean_pip_env
 from tests.support.deployworld import (
     DeployWorld,
     Origin,
-    deploy_world,
     installed_origin,
     requirement_for,
 )
-
-
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, envs: EnvCache, shared_cache: Path
-) -> Iterator[DeployWorld]:
-    with deploy_world(tmp_path_factory.mktemp("world"), envs, Pyhotfix(shared_cache)) as w:
-        yield w
 
 
 def _uv_install(tmp_path: Path, *args: str) -> Path:

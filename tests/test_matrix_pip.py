@@ -13,21 +13,19 @@ import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 import pytest
 from uv import find_uv_bin
 
-from pyhotfix.building import EnvCache
-from tests.conftest import Pyhotfix, clean_pip_env
+from tests.conftest import clean_pip_env
 from tests.support.deployworld import (
     HOTFIXED,
     DeployWorld,
     Origin,
     assert_verify_agrees,
-    deploy_world,
     installed_origin,
     requirement_for,
 )
@@ -39,14 +37,6 @@ DEPENDENCIES: tuple[Dependency, ...] = ("direct", "transitive")
 SETTINGS: tuple[Setting, ...] = ("fresh", "upstream-installed", "other-index")
 CELLS = [(d, s) for d in DEPENDENCIES for s in SETTINGS]
 TIMEOUT = 300
-
-
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, envs: EnvCache, shared_cache: Path
-) -> Iterator[DeployWorld]:
-    with deploy_world(tmp_path_factory.mktemp("world"), envs, Pyhotfix(shared_cache)) as w:
-        yield w
 
 
 def _run(args: list[str], cwd: Path, env: Mapping[str, str]) -> subprocess.CompletedProcess[str]:

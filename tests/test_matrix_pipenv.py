@@ -11,21 +11,19 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Literal
 
 import pytest
 from uv import find_uv_bin
 
-from pyhotfix.building import EnvCache
-from tests.conftest import Pyhotfix, clean_pip_env
+from tests.conftest import clean_pip_env
 from tests.support.deployworld import (
     HOTFIXED,
     PARENT,
     DeployWorld,
     assert_verify_agrees,
-    deploy_world,
     installed_origin,
 )
 from tests.support.tools import tool_executable
@@ -33,14 +31,6 @@ from tests.support.tools import tool_executable
 Dependency = Literal["direct", "transitive"]
 Setting = Literal["fresh", "upstream-installed", "other-index"]
 TIMEOUT = 300
-
-
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, envs: EnvCache, shared_cache: Path
-) -> Iterator[DeployWorld]:
-    with deploy_world(tmp_path_factory.mktemp("world"), envs, Pyhotfix(shared_cache)) as w:
-        yield w
 
 
 def _run(

@@ -6,20 +6,16 @@ with the attacker's index as the project's primary source."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 import pytest
 
-from pyhotfix.building import EnvCache
-from tests.conftest import Pyhotfix
 from tests.support.deployworld import (
     HOTFIXED,
     PARENT,
     DeployWorld,
     assert_verify_agrees,
-    deploy_world,
     installed_origin,
 )
 from tests.support.projecttools import (
@@ -35,14 +31,6 @@ from tests.support.tools import tool_executable
 Dependency = Literal["direct", "transitive"]
 Layout = Literal["classic", "pep621"]
 SCENARIOS: tuple[Scenario, ...] = ("fresh", "upstream-installed", "other-index")
-
-
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, envs: EnvCache, shared_cache: Path
-) -> Iterator[DeployWorld]:
-    with deploy_world(tmp_path_factory.mktemp("world"), envs, Pyhotfix(shared_cache)) as w:
-        yield w
 
 
 @pytest.fixture(scope="module")

@@ -5,20 +5,16 @@ over an installed upstream release, and with the attacker's index as the project
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Literal
 
 import pytest
 from uv import find_uv_bin
 
-from pyhotfix.building import EnvCache
-from tests.conftest import Pyhotfix
 from tests.support.deployworld import (
     HOTFIXED,
     DeployWorld,
     assert_verify_agrees,
-    deploy_world,
     installed_origin,
     requirement_for,
 )
@@ -33,14 +29,6 @@ from tests.support.projecttools import (
 
 Dependency = Literal["direct", "transitive"]
 SCENARIOS: tuple[Scenario, ...] = ("fresh", "upstream-installed", "other-index")
-
-
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, envs: EnvCache, shared_cache: Path
-) -> Iterator[DeployWorld]:
-    with deploy_world(tmp_path_factory.mktemp("world"), envs, Pyhotfix(shared_cache)) as w:
-        yield w
 
 
 @pytest.fixture(scope="module")

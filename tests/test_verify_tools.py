@@ -16,7 +16,6 @@ import re
 import shutil
 import subprocess
 import sys
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,6 @@ from typing import Any
 import pytest
 from uv import find_uv_bin
 
-from pyhotfix.building import EnvCache
 from pyhotfix.deploy import HotfixBuild
 from pyhotfix.deploy.verify import VerifyOptions, resolve_tool
 from pyhotfix.deploy.verify.lockfiles import LOCK_FILES, locked_package
@@ -33,26 +31,17 @@ from pyhotfix.deploy.verify.tools import find_tool
 from pyhotfix.deploy.verify.tools import tool_env as verify_tool_env
 from pyhotfix.errors import DeployError, UsageError
 from pyhotfix.lock import LockedFile
-from tests.conftest import Pyhotfix, Run, clean_pip_env
+from tests.conftest import Run, clean_pip_env
 from tests.support.deployworld import (
     HOTFIXED,
     PARENT,
     DeployWorld,
     Origin,
-    deploy_world,
     installed_origin,
 )
 from tests.support.tools import tool_executable
 
 TIMEOUT = 300
-
-
-@pytest.fixture(scope="module")
-def world(
-    tmp_path_factory: pytest.TempPathFactory, envs: EnvCache, shared_cache: Path
-) -> Iterator[DeployWorld]:
-    with deploy_world(tmp_path_factory.mktemp("world"), envs, Pyhotfix(shared_cache)) as w:
-        yield w
 
 
 def tool_bin(tool: ProjectTool) -> Path:
