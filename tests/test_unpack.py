@@ -219,10 +219,10 @@ def test_epoch_and_tree_times_come_from_the_archive_not_the_clock(tmp_path: Path
 
 
 def test_pipeline_epoch_uses_the_archive_time_clamped_to_1980() -> None:
-    from pyhotfix.pipeline import _source_date_epoch
+    from pyhotfix.pipeline.modes import sdist_epoch
 
-    assert _source_date_epoch(1_600_000_123) == 1_600_000_123
-    assert _source_date_epoch(0) == 315532800
+    assert sdist_epoch(1_600_000_123) == 1_600_000_123
+    assert sdist_epoch(0) == 315532800
 
 
 def test_destination_must_be_empty(tmp_path: Path) -> None:
