@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,7 +29,14 @@ if TYPE_CHECKING:
     from pyhotfix.sbom import SbomInputs
     from pyhotfix.versioning import BackendInfo
 
-__all__ = ["ReadPatches", "from_sdist", "from_wheels", "sdist_epoch", "with_backend_version"]
+__all__ = [
+    "ReadPatches",
+    "SourceJob",
+    "from_sdist",
+    "from_wheels",
+    "sdist_epoch",
+    "with_backend_version",
+]
 
 
 # The zip format cannot store dates before 1980; wheels need SOURCE_DATE_EPOCH at or after it.
@@ -39,16 +47,21 @@ _MIN_SOURCE_DATE_EPOCH = 315532800
 ReadPatches = Callable[[], "list[PatchInput]"]
 
 
-def from_sdist(
-    context: BuildContext,
-    spec: HotfixSpec,
-    hotfix_version: str,
-    read_patches: ReadPatches,
-    work_dir: Path,
-    options: BuildOptions,
-    locked: LockedHotfix | None,
-    inputs: str,
-) -> BuiltRelease:
+@dataclass(frozen=True)
+class SourceJob:
+    """What a source mode needs to make one hotfix version's files."""
+
+    context: BuildContext
+    spec: HotfixSpec
+    hotfix_version: str
+    read_patches: ReadPatches
+    work_dir: Path  # an empty directory, removed afterwards
+    options: BuildOptions
+    locked: LockedHotfix | None  # the lock entry when the inputs are the locked ones
+    inputs: str  # the inputs key (the SBOM's serial number derives from it)
+
+
+def from_sdist(job: SourceJob) -> BuiltRelease:
     """Sdist mode: fetch, unpack, patch, set the version, build with the PEP 517 backend, put
     the SBOM into the wheel."""
     from pyhotfix.building import build
@@ -58,11 +71,13 @@ def from_sdist(
     from pyhotfix.upstream import fetch_sdist
     from pyhotfix.versioning import set_version
 
+    context, spec, hotfix_version, options = job.context, job.spec, job.hotfix_version, job.options
+    work_dir, locked, inputs = job.work_dir, job.locked, job.inputs
     context.on_stage(spec.name, "fetching")
     sdist = fetch_sdist(
         context.upstream_url, spec.name, spec.version, context.cache, context.http_client
     )
-    patches = read_patches()
+    patches = job.read_patches()
     context.on_stage(spec.name, "unpacking")
     tree = unpack_sdist(sdist.path, work_dir / "src", display_name=sdist.filename)
     source_date_epoch = sdist_epoch(tree.newest_mtime)
@@ -113,16 +128,7 @@ def from_sdist(
     )
 
 
-def from_wheels(
-    context: BuildContext,
-    spec: HotfixSpec,
-    hotfix_version: str,
-    read_patches: ReadPatches,
-    work_dir: Path,
-    options: BuildOptions,
-    locked: LockedHotfix | None,
-    inputs: str,
-) -> BuiltRelease:
+def from_wheels(job: SourceJob) -> BuiltRelease:
     """Wheel mode (`from = "wheels"`): patch every chosen upstream wheel (`wheelmode`); each
     carries an SBOM whose ancestor is the upstream wheel it was made from."""
     import platform
@@ -130,6 +136,8 @@ def from_wheels(
     from pyhotfix.sbom import sbom_inputs
     from pyhotfix.wheelmode import BACKEND, fetch_wheels, patch_wheels
 
+    context, spec, hotfix_version, options = job.context, job.spec, job.hotfix_version, job.options
+    work_dir, locked, inputs = job.work_dir, job.locked, job.inputs
     context.on_stage(spec.name, "fetching")
     wheels = fetch_wheels(
         context.upstream_url,
@@ -139,7 +147,7 @@ def from_wheels(
         context.cache,
         context.http_client,
     )
-    patches = read_patches()
+    patches = job.read_patches()
     context.on_stage(spec.name, "patching")
     patched = patch_wheels(
         wheels,

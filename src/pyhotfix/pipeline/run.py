@@ -22,7 +22,7 @@ from pyhotfix.lock import (
     read_lock,
 )
 from pyhotfix.manifest import HotfixSpec
-from pyhotfix.pipeline.modes import from_sdist, from_wheels
+from pyhotfix.pipeline.modes import SourceJob, from_sdist, from_wheels
 from pyhotfix.pipeline.plan import inputs_key, up_to_date, used_numbers
 from pyhotfix.pipeline.values import (
     BuildContext,
@@ -99,14 +99,18 @@ def _build_one(context: BuildContext, spec: HotfixSpec, options: BuildOptions) -
     with temporary_directory(f"pyhotfix-{spec.name}-") as work_dir:
         make = from_wheels if spec.source == "wheels" else from_sdist
         made = make(
-            context,
-            spec,
-            hotfix_version,
-            lambda: [read_patch(s, manifest.directory, fetch_patch) for s in spec.patches],
-            work_dir,
-            options,
-            locked if same_inputs else None,
-            key,
+            SourceJob(
+                context=context,
+                spec=spec,
+                hotfix_version=hotfix_version,
+                read_patches=lambda: [
+                    read_patch(s, manifest.directory, fetch_patch) for s in spec.patches
+                ],
+                work_dir=work_dir,
+                options=options,
+                locked=locked if same_inputs else None,
+                inputs=key,
+            )
         )
         if same_inputs and locked is not None:
             # Same inputs, same N: the files must be the locked ones, or the version would name
