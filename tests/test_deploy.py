@@ -37,6 +37,7 @@ from pyhotfix.lock import LockedFile, LockedHotfix, read_lock
 from tests.conftest import Pyhotfix, Run, clean_pip_env
 from tests.support.apps import fix_patch
 from tests.support.deployworld import serve_directory
+from tests.support.dockerfile import dockerfile_instructions
 from tests.support.projects import make_project, make_sdist, make_wheel
 
 NAME = "demo-pkg"
@@ -358,20 +359,6 @@ def test_export_dockerfile_snippet(tmp_path: Path, world: World) -> None:
             )
             assert done.returncode == 0, done.stderr
     assert_hotfix(venv)
-
-
-def dockerfile_instructions(text: str) -> list[str]:
-    out: list[str] = []
-    current = ""
-    for line in text.splitlines():
-        if not current and (not line.strip() or line.startswith("#")):
-            continue
-        if line.endswith("\\"):
-            current += line[:-1] + " "
-            continue
-        out.append(current + line)
-        current = ""
-    return out
 
 
 # -- OpenShift s2i: what the Python builder's assemble step runs -------------------------------

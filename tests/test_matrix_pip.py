@@ -29,6 +29,7 @@ from tests.support.deployworld import (
     installed_origin,
     requirement_for,
 )
+from tests.support.dockerfile import dockerfile_instructions
 from tests.support.tools import tool_executable
 
 Dependency = Literal["direct", "transitive"]
@@ -417,17 +418,3 @@ def test_dockerfile_uv_sync_refuses_a_path_on_this_machine(world: DeployWorld) -
     assert "a path on this machine" in done.stderr and "--index-url" in done.stderr
     wrong = world.cli("export", "--format", "s2i", "--installer", "uv-sync", cwd=world.app)
     assert wrong.code == 2 and "--format dockerfile only" in wrong.stderr
-
-
-def dockerfile_instructions(text: str) -> list[str]:
-    out: list[str] = []
-    current = ""
-    for line in text.splitlines():
-        if not current and (not line.strip() or line.startswith("#")):
-            continue
-        if line.endswith("\\"):
-            current += line[:-1] + " "
-            continue
-        out.append(current + line)
-        current = ""
-    return out
